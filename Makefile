@@ -1,0 +1,52 @@
+# kedit: two commands for a new user.
+#   make book   set up everything (venv, package, kernel, offline assets), run every chapter
+#               on the quick CPU profile and build the HTML book
+#   make test   set up the same way when needed, then run the whole test suite
+# Variables: PYTHON (interpreter for the venv), VENV (its folder), PROFILE (quick|paper),
+# TORCH_VERSION / TORCH_PIP_ARGS (how torch is installed when the venv has none; see README).
+PYTHON ?= python3
+VENV ?= .venv
+PROFILE ?= quick
+TORCH_VERSION ?= 2.13.0
+TORCH_PIP_ARGS ?=
+PY := $(VENV)/bin/python
+KEDIT := $(VENV)/bin/kedit
+SETUP_STAMP := $(VENV)/.kedit-setup
+ASSETS_STAMP := book/_assets/.complete
+
+.PHONY: book test setup assets browser clean distclean
+
+book: setup
+	$(KEDIT) book --profile $(PROFILE)
+
+test: setup browser
+	$(PY) -m pytest tests -q -ra
+
+setup: $(SETUP_STAMP) $(ASSETS_STAMP)
+
+# torch first and pinned: an unpinned torch would resolve to the newest release with several GB
+# of CUDA packages. A venv that already has torch (a GPU user's CUDA build) is left alone.
+$(SETUP_STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "torch==$(TORCH_VERSION)" $(TORCH_PIP_ARGS)
+	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (kedit)" >/dev/null
+	touch $@
+
+# MathJax and the ipywidgets HTML manager from the npm registry, served by the book offline.
+$(ASSETS_STAMP): $(SETUP_STAMP)
+	$(KEDIT) assets
+
+assets: $(ASSETS_STAMP)
+
+# Headless Chromium for the browser test (Debian package; needs root or sudo).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+clean:
+	rm -rf book/_build book/chapters results
+
+distclean: clean
+	rm -rf $(VENV) .cache book/_assets

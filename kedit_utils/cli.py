@@ -1,0 +1,72 @@
+"""Command line: ``kedit run``, ``kedit book``, ``kedit list``, ``kedit assets``.
+
+Examples::
+
+    kedit run 02_training -p profile paper -p device cuda
+    kedit run 01_knowledge_graphs -p n_entities 100 -p ba_m 2
+    kedit book                       # every chapter on the quick profile, then the HTML
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import yaml
+
+
+def _parse_params(pairs: list[list[str]] | None, profile: str | None) -> dict:
+    params = {}
+    if profile is not None:
+        params["profile"] = profile
+    for name, value in pairs or []:
+        params[name] = yaml.safe_load(value)  # "0.2" -> 0.2, "[6, 12]" -> [6, 12], "ba" -> "ba"
+    return params
+
+
+def main(argv: list[str] | None = None) -> int:
+    from . import runner
+    from .validation import ParameterError
+
+    ap = argparse.ArgumentParser(prog="kedit", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p_run = sub.add_parser("run", help="execute one chapter notebook with papermill")
+    p_run.add_argument("notebook", help="e.g. 01_knowledge_graphs")
+    p_run.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
+    p_run.add_argument("--profile", choices=["quick", "paper"])
+    p_run.add_argument("--log-output", action="store_true", help="stream cell output (progress bars) to the terminal")
+    p_book = sub.add_parser("book", help="run every chapter, then build the HTML book")
+    p_book.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
+    p_book.add_argument("--profile", choices=["quick", "paper"])
+    p_book.add_argument("--no-run", action="store_true", help="only build the HTML from executed notebooks")
+    p_book.add_argument("--log-output", action="store_true")
+    sub.add_parser("list", help="list the chapter notebooks and their parameters")
+    p_assets = sub.add_parser("assets", help="fetch MathJax and the ipywidgets manager for the offline book")
+    p_assets.add_argument("--force", action="store_true")
+    args = ap.parse_args(argv)
+
+    try:
+        if args.cmd == "list":
+            for name in runner.list_notebooks():
+                print(name, runner.parameter_defaults(runner.read_notebook(name)))
+        elif args.cmd == "assets":
+            from .book_assets import fetch_assets
+
+            print(f"[kedit] offline assets in {fetch_assets(force=args.force)}")
+        elif args.cmd == "run":
+            out = runner.run_notebook(args.notebook, _parse_params(args.parameter, args.profile), log_output=args.log_output)
+            print(f"[kedit] executed notebook: {out}")
+        elif args.cmd == "book":
+            t0 = time.time()
+            if not args.no_run:
+                runner.run_all(_parse_params(args.parameter, args.profile), log_output=args.log_output)
+            index = runner.build_book()
+            print(f"[kedit] book built in {time.time() - t0:.0f} s: open {index}")
+    except (ParameterError, runner.NotebookFailed, runner.BookBuildFailed) as err:
+        print(f"kedit: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,230 @@
+"""Alias-aware accuracy (Paper A §3.2, Table 1; the accuracy of §4 is the same measure).
+
+The paper's inference: input the first two words of a sentence, a *prompt* (subject alias,
+relation alias), take the single word the model predicts next, and count it correct when it
+is **any** alias of the right object entity. Here the predicted word is the argmax of the
+next-token logits at the last prompt position, and "any alias" is read from
+``vocab.token_to_entity``.
+
+Accuracies over the corpus (:func:`accuracy_from_correct`):
+
+* ``acc_all``: over every sentence ("all data"). Every prompt starts exactly ``n_aliases``
+  sentences (one per object alias) and the prediction depends on the prompt only, so this is
+  the plain mean over prompts.
+* ``acc_train``: over the training sentences: each prompt weighted by how many training
+  sentences start with it (``corpus.prompt_train_count``).
+* ``acc_seen`` / ``acc_unseen``: over prompts that start some / no training sentence.
+* with a validation mask (the held-out early stop of :mod:`kedit_utils.training`):
+  ``acc_val`` over the unseen prompts in the mask and ``acc_test`` over the other unseen
+  prompts, which no training decision has looked at.
+
+:func:`score_prompts` is the fast path for chapters that evaluate thousands of times: one
+batched forward over all prompts returning per-prompt correctness and the probability of the
+correct object, defined as the **sum** of the softmax probabilities of all its aliases (the
+probability that the next word names the right entity, the event the accuracy counts).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .corpus import AliasCorpus
+from .validation import ParameterError, check_int
+from .vocabulary import Vocabulary
+
+DEFAULT_BATCH = 8192
+
+
+def _model_device(model) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _as_prompt_tensor(prompts, device: torch.device) -> torch.Tensor:
+    t = torch.as_tensor(np.asarray(prompts), dtype=torch.long, device=device)
+    if t.ndim != 2 or t.shape[1] < 1:
+        raise ParameterError("prompts", tuple(t.shape), "must have shape (P, T) with T >= 1")
+    return t
+
+
+def _check_batch(batch_size: int | None) -> None:
+    if batch_size is not None:
+        check_int("batch_size", batch_size, minimum=1)
+
+
+class _EvalMode:
+    """Context: model in eval mode under no_grad, training flag restored afterwards."""
+
+    def __init__(self, model):
+        self.model, self.was_training = model, model.training
+
+    def __enter__(self):
+        self.model.eval()
+        self._grad = torch.no_grad()
+        self._grad.__enter__()
+        return self.model
+
+    def __exit__(self, *exc):
+        self._grad.__exit__(*exc)
+        self.model.train(self.was_training)
+
+
+def last_logits(model, prompts: torch.Tensor) -> torch.Tensor:
+    """(P, T) token ids -> (P, V) next-token logits at the last position (one forward)."""
+    out = model(input_ids=prompts, logits_to_keep=1)
+    return out.logits[:, -1, :]
+
+
+def _batches(n: int, batch_size: int | None):
+    step = n if batch_size is None else batch_size
+    for start in range(0, n, max(step, 1)):
+        yield slice(start, min(start + step, n))
+
+
+def predict_tokens(
+    model, prompts, batch_size: int | None = DEFAULT_BATCH, device: str | torch.device | None = None
+) -> np.ndarray:
+    """Argmax next token of each prompt.
+
+    prompts: (P, T) token ids (T = 2 for the alias corpus). Returns (P,) int64 token ids.
+    ``device`` defaults to the model's; the model is moved there when it differs.
+    """
+    _check_batch(batch_size)
+    dev = torch.device(device) if device is not None else _model_device(model)
+    model.to(dev)
+    x = _as_prompt_tensor(prompts, dev)
+    out = np.empty(x.shape[0], dtype=np.int64)
+    with _EvalMode(model):
+        for sl in _batches(x.shape[0], batch_size):
+            out[sl] = last_logits(model, x[sl]).argmax(-1).cpu().numpy()
+    return out
+
+
+def alias_correct(predicted: np.ndarray, objects: np.ndarray, vocab: Vocabulary) -> np.ndarray:
+    """(P,) bool: predicted token is an alias of the object entity (``<deleted>`` included)."""
+    predicted = np.asarray(predicted)
+    objects = np.asarray(objects)
+    if predicted.shape != objects.shape:
+        raise ParameterError("objects", objects.shape, f"must match predicted {predicted.shape}")
+    return vocab.token_to_entity[predicted] == objects
+
+
+def prompt_correct(
+    model,
+    prompts,
+    objects,
+    vocab: Vocabulary,
+    batch_size: int | None = DEFAULT_BATCH,
+    device: str | torch.device | None = None,
+) -> np.ndarray:
+    """(P,) bool: the argmax next word after each prompt is an alias of its object entity."""
+    return alias_correct(predict_tokens(model, prompts, batch_size, device), objects, vocab)
+
+
+def accuracy_from_correct(
+    correct: np.ndarray, corpus: AliasCorpus, val_mask: np.ndarray | None = None
+) -> dict[str, float]:
+    """The corpus accuracies of per-prompt correctness ``correct`` (P,) (see module docstring).
+
+    val_mask: optional (P,) bool marking the validation prompts (a subset of the unseen ones);
+    adds ``acc_val`` and ``acc_test``. An empty group gives NaN.
+    """
+    correct = np.asarray(correct, dtype=bool)
+    n_prompts = corpus.prompts.shape[0]
+    if correct.shape != (n_prompts,):
+        raise ParameterError("correct", correct.shape, f"must have shape ({n_prompts},)")
+    counts = corpus.prompt_train_count
+    seen = corpus.prompt_seen
+
+    def mean(mask):
+        return float(correct[mask].mean()) if mask.any() else float("nan")
+
+    report = {
+        "acc_train": float((correct * counts).sum() / counts.sum()),
+        "acc_all": float(correct.mean()),
+        "acc_seen": mean(seen),
+        "acc_unseen": mean(~seen),
+    }
+    if val_mask is not None:
+        val_mask = np.asarray(val_mask, dtype=bool)
+        if val_mask.shape != (n_prompts,) or (val_mask & seen).any():
+            raise ParameterError("val_mask", "mask", f"must be ({n_prompts},) bool over unseen prompts only")
+        report["acc_val"] = mean(val_mask)
+        report["acc_test"] = mean(~seen & ~val_mask)
+    return report
+
+
+def accuracy_report(
+    model,
+    corpus: AliasCorpus,
+    val_mask: np.ndarray | None = None,
+    batch_size: int | None = DEFAULT_BATCH,
+    device: str | torch.device | None = None,
+) -> dict[str, float]:
+    """acc_train, acc_all, acc_seen, acc_unseen (and acc_val, acc_test with ``val_mask``)."""
+    correct = prompt_correct(model, corpus.prompts, corpus.prompt_object, corpus.vocab, batch_size, device)
+    return accuracy_from_correct(correct, corpus, val_mask)
+
+
+@dataclass(frozen=True)
+class PromptScores:
+    """Per-prompt results of one batched forward.
+
+    predicted: (P,) argmax token; correct: (P,) bool alias-aware correctness;
+    p_object: (P,) probability of the correct object = sum of its aliases' probabilities.
+    """
+
+    predicted: np.ndarray
+    correct: np.ndarray
+    p_object: np.ndarray
+
+    @property
+    def accuracy(self) -> float:
+        return float(self.correct.mean())
+
+
+def _entity_buckets(vocab: Vocabulary, device: torch.device) -> torch.Tensor:
+    """(V,) bucket of each token: its entity (``<deleted>`` = n_entities), else n_entities + 1."""
+    t2e = vocab.token_to_entity.copy()
+    t2e[t2e < 0] = vocab.n_entities + 1
+    return torch.as_tensor(t2e, device=device)
+
+
+def score_prompts(
+    model,
+    prompts,
+    objects,
+    vocab: Vocabulary,
+    batch_size: int | None = None,
+    device: str | torch.device | None = None,
+) -> PromptScores:
+    """Correctness and correct-object probability of every prompt.
+
+    prompts: (P, T) token ids; objects: (P,) entity index of the right object (``n_entities``
+    for ``<deleted>``). ``batch_size=None`` runs all prompts in one forward (fastest; memory
+    O(P V) floats). Deterministic on the CPU.
+    """
+    _check_batch(batch_size)
+    dev = torch.device(device) if device is not None else _model_device(model)
+    model.to(dev)
+    x = _as_prompt_tensor(prompts, dev)
+    obj = torch.as_tensor(np.asarray(objects), dtype=torch.long, device=dev)
+    if obj.shape != (x.shape[0],):
+        raise ParameterError("objects", tuple(obj.shape), f"must have shape ({x.shape[0]},)")
+    buckets = _entity_buckets(vocab, dev)
+    pred, prob = [], []
+    with _EvalMode(model):
+        for sl in _batches(x.shape[0], batch_size):
+            logits = last_logits(model, x[sl]).float()
+            probs = logits.softmax(-1)
+            ent = torch.zeros(probs.shape[0], vocab.n_entities + 2, device=dev, dtype=probs.dtype)
+            ent.scatter_add_(1, buckets.expand_as(probs), probs)
+            pred.append(logits.argmax(-1))
+            prob.append(ent.gather(1, obj[sl, None])[:, 0])
+    predicted = torch.cat(pred).cpu().numpy()
+    return PromptScores(
+        predicted=predicted,
+        correct=alias_correct(predicted, np.asarray(objects), vocab),
+        p_object=torch.cat(prob).cpu().numpy(),
+    )

@@ -1,0 +1,66 @@
+"""Run profiles: "quick" (the small CPU default the book is built with) and "paper" (the
+paper's scale). A chapter's ``parameters`` cell holds literals; a parameter left ``None`` takes
+its value from the profile, so ``-p profile paper`` alone switches a chapter to paper scale
+and any explicitly given parameter still wins.
+
+Every difference between the two profiles is listed here, and each chapter shows the
+resolved table, so the book says how its numbers were produced.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .validation import ParameterError, check_choice
+
+PROFILE_NAMES = ("quick", "paper")
+
+PROFILES: dict[str, dict[str, dict[str, Any]]] = {
+    "01_knowledge_graphs": {
+        "quick": dict(n_entities=200, n_relations=50, ba_m=3, n_aliases=5),
+        "paper": dict(n_entities=200, n_relations=50, ba_m=3, n_aliases=5),
+    },
+}
+
+COMMON = ("seed", "device")
+
+
+def profile_table(notebook: str) -> dict[str, dict[str, Any]]:
+    if notebook not in PROFILES:
+        raise ParameterError("notebook", notebook, f"must be one of {sorted(PROFILES)}")
+    return PROFILES[notebook]
+
+
+def resolve_parameters(notebook: str, profile: str, given: dict[str, Any]) -> dict[str, Any]:
+    """The chapter's parameters: ``given`` values, with ``None`` filled from ``profile``.
+
+    ``given`` is usually the notebook's ``globals()``; only names the profile table or the
+    common parameters (seed, device) know are taken. Unknown profile names are an error.
+    """
+    check_choice("profile", profile, PROFILE_NAMES)
+    table = profile_table(notebook)[profile]
+    out: dict[str, Any] = {"profile": profile}
+    for name in COMMON:
+        if name in given:
+            out[name] = given[name]
+    for name, default in table.items():
+        value = given.get(name)
+        out[name] = default if value is None else value
+    return out
+
+
+def parameters_frame(params: dict[str, Any], notebook: str):
+    """A table of the resolved parameters beside both profiles' values (shown in each chapter)."""
+    import pandas as pd
+
+    table = PROFILES.get(notebook, {})
+    rows = []
+    for name, value in params.items():
+        rows.append(
+            {
+                "parameter": name,
+                "this run": repr(value),
+                "quick": repr(table.get("quick", {}).get(name, "")) if name in table.get("quick", {}) else "",
+                "paper": repr(table.get("paper", {}).get(name, "")) if name in table.get("paper", {}) else "",
+            }
+        )
+    return pd.DataFrame(rows).set_index("parameter")

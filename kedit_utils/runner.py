@@ -1,0 +1,162 @@
+"""Run the chapter notebooks and build the book.
+
+Notebooks are jupytext py:percent files in ``notebooks/`` (the only source). The runner
+converts one to a notebook with jupytext, executes it with papermill (python3 kernel,
+parameters from the command line and the profile), and writes the executed notebook to
+``book/chapters/<name>.ipynb`` where the book reads it. Output is written to a temporary
+file and renamed only on success: a failed or interrupted run leaves no half-executed page.
+A failure raises :class:`NotebookFailed` naming the notebook, the cell and the error.
+"""
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .cache import PROJECT_ROOT
+from .profiles import PROFILE_NAMES
+from .results import results_dir
+from .validation import ParameterError, check_choice
+
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+BOOK_DIR = PROJECT_ROOT / "book"
+EXECUTED_DIR = BOOK_DIR / "chapters"
+
+
+class NotebookFailed(RuntimeError):
+    """A chapter notebook raised: names the notebook, the cell and the error."""
+
+    def __init__(self, notebook: str, cell: int | None, ename: str, evalue: str, source: str = ""):
+        self.notebook, self.cell, self.ename, self.evalue = notebook, cell, ename, evalue
+        where = f"cell {cell}" if cell is not None else "an unknown cell"
+        snippet = "\n    ".join(source.strip().splitlines()[:6])
+        super().__init__(
+            f"notebook {notebook!r} failed in {where}: {ename}: {evalue}"
+            + (f"\n  cell source:\n    {snippet}" if snippet else "")
+        )
+
+
+class BookBuildFailed(RuntimeError):
+    """``jupyter-book build`` reported an error or a warning (warnings are errors)."""
+
+
+def list_notebooks(folder: Path = NOTEBOOKS_DIR) -> list[str]:
+    """Chapter names (``01_knowledge_graphs``, ...) in order."""
+    return sorted(p.stem for p in Path(folder).glob("[0-9][0-9]_*.py"))
+
+
+def notebook_path(name: str, folder: Path = NOTEBOOKS_DIR) -> Path:
+    names = list_notebooks(folder)
+    name = Path(name).stem
+    if name not in names:
+        raise ParameterError("notebook", name, f"must be one of {names}")
+    return Path(folder) / f"{name}.py"
+
+
+def read_notebook(name: str, folder: Path = NOTEBOOKS_DIR):
+    import jupytext
+
+    return jupytext.read(notebook_path(name, folder))
+
+
+def parameter_defaults(nb) -> dict[str, Any]:
+    """Names and literal values of the cell tagged ``parameters`` (must be the first code cell)."""
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    if not code_cells or "parameters" not in code_cells[0].metadata.get("tags", []):
+        raise ValueError("the first code cell must be tagged 'parameters'")
+    out = {}
+    for node in ast.parse(code_cells[0].source).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            out[node.targets[0].id] = ast.literal_eval(node.value)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            out[node.target.id] = ast.literal_eval(node.value)
+        else:
+            raise ValueError(f"parameters cell: only `name = literal` lines are allowed, got {ast.dump(node)[:80]}")
+    return out
+
+
+def check_parameters(name: str, nb, parameters: dict[str, Any]) -> None:
+    known = parameter_defaults(nb)
+    for key in parameters:
+        if key not in known:
+            raise ParameterError(key, parameters[key], f"is not a parameter of {name}; its parameters are {sorted(known)}")
+    if "profile" in parameters:
+        check_choice("profile", parameters["profile"], PROFILE_NAMES)
+
+
+def run_notebook(
+    name: str,
+    parameters: dict[str, Any] | None = None,
+    output_dir: Path = EXECUTED_DIR,
+    log_output: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Execute one chapter; returns the executed notebook's path.
+
+    ``parameters`` override the notebook's ``parameters`` cell (unknown names are an error
+    before anything runs). Results go to ``$KEDIT_RESULTS`` (default ``results/``).
+    """
+    import nbformat
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    parameters = dict(parameters or {})
+    nb = read_notebook(name)
+    name = notebook_path(name).stem
+    check_parameters(name, nb, parameters)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    final = output_dir / f"{name}.ipynb"
+    os.environ.setdefault("KEDIT_RESULTS", str(results_dir()))
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / f"{name}.ipynb"
+        nbformat.write(nb, src)
+        partial = Path(tmp) / f"{name}.out.ipynb"
+        try:
+            pm.execute_notebook(
+                str(src), str(partial), parameters=parameters, kernel_name="python3",
+                cwd=str(NOTEBOOKS_DIR), log_output=log_output, progress_bar=progress,
+            )
+        except PapermillExecutionError as err:
+            source = ""
+            try:
+                failed = nbformat.read(partial, as_version=4)
+                source = failed.cells[err.cell_index].source
+            except Exception:  # noqa: BLE001 - the error itself is what matters
+                pass
+            raise NotebookFailed(name, err.exec_count, err.ename, err.evalue, source) from None
+        tmp_final = output_dir / f".{name}.ipynb.tmp"
+        shutil.move(partial, tmp_final)  # same folder as the final page, so the rename is atomic
+        os.replace(tmp_final, final)
+    return final
+
+
+def run_all(parameters: dict[str, Any] | None = None, output_dir: Path = EXECUTED_DIR, **kw) -> list[Path]:
+    """Run every chapter in order with the same ``parameters`` (profile, seed, device ...)."""
+    outs = []
+    for name in list_notebooks():
+        t0 = time.time()
+        print(f"[kedit] running {name} ...", flush=True)
+        outs.append(run_notebook(name, parameters, output_dir, **kw))
+        print(f"[kedit] {name} done in {time.time() - t0:.0f} s", flush=True)
+    return outs
+
+
+def build_book(book_dir: Path = BOOK_DIR, build_dir: Path | None = None) -> Path:
+    """``jupyter-book build`` (warnings are errors, notebooks not re-executed); returns index.html."""
+    exe = Path(sys.executable).parent / "jupyter-book"
+    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(book_dir), "--warningiserror", "--keep-going"]
+    if build_dir is not None:
+        cmd += ["--path-output", str(build_dir)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BookBuildFailed(f"jupyter-book build failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")
+    root = Path(build_dir) if build_dir is not None else Path(book_dir)
+    return root / "_build" / "html" / "index.html"

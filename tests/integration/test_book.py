@@ -1,0 +1,52 @@
+"""Every chapter runs end to end through papermill, writes its results, and the book builds."""
+import json
+import re
+
+import pytest
+
+from kedit_utils import runner
+
+pytestmark = pytest.mark.slow
+
+
+def test_every_chapter_executed_and_built(tiny_book):
+    book, _ = tiny_book
+    html = book / "_build" / "html"
+    assert (html / "index.html").is_file()
+    for name in runner.list_notebooks():
+        page = (html / "chapters" / f"{name}.html").read_text()
+        assert "Traceback" not in page
+        assert "parameters" in page  # the chapter shows its parameters
+
+
+def test_results_json_written(tiny_book):
+    _, results = tiny_book
+    for name in runner.list_notebooks():
+        data = json.loads((results / f"{name}.json").read_text())
+        assert data
+    ch1 = json.loads((results / "01_knowledge_graphs.json").read_text())
+    er, ba = ch1["graphs"]
+    assert er["triples"] == ba["triples"] > 0
+
+
+def test_glued_numbers_reach_the_page(tiny_book):
+    book, results = tiny_book
+    page = (book / "_build" / "html" / "chapters" / "01_knowledge_graphs.html").read_text()
+    ch1 = json.loads((results / "01_knowledge_graphs.json").read_text())
+    assert re.search(rf"\b{ch1['graphs'][1]['max degree']}\b", page)
+
+
+def test_no_cdn_in_pages(tiny_book):
+    book, _ = tiny_book
+    for page in (book / "_build" / "html").rglob("*.html"):
+        text = page.read_text()
+        scripts = re.findall(r'<script[^>]+src="([^"]+)"', text)
+        assert not [s for s in scripts if s.startswith(("http:", "https:", "//"))], page
+
+
+def test_failing_notebook_is_reported_with_cell_and_leaves_no_page(tmp_path):
+    with pytest.raises(runner.NotebookFailed) as err:
+        runner.run_notebook("01_knowledge_graphs", {"graph_kinds": ["xx"]}, output_dir=tmp_path, progress=False)
+    msg = str(err.value)
+    assert "01_knowledge_graphs" in msg and "cell" in msg and "graph_kinds" in msg
+    assert not list(tmp_path.glob("*.ipynb"))
