@@ -32,7 +32,9 @@ def test_chapter_renders_figures_math_and_widgets_offline(tiny_book, tmp_path):
     page = book / "_build" / "html" / "chapters" / "01_knowledge_graphs.html"
     dom = _render(page, tmp_path, "--dump-dom").stdout
     assert dom.count("<img") >= 2, "figures missing"
-    assert "widget-dropdown" in dom, "the ipywidgets view did not render"
+    # a widget *view* rendered by the offline ipywidgets manager (not just its CSS class names)
+    assert "jupyter-widgets widget-inline-hbox widget-dropdown" in dom and "<select" in dom, \
+        "the ipywidgets view did not render"
     assert "mjx-container" in dom, "MathJax did not typeset the math"
     shot = tmp_path / "chapter1.png"
     _render(page, tmp_path, f"--screenshot={shot}", "--window-size=1200,2400")
