@@ -14,11 +14,36 @@ from .validation import ParameterError, check_choice
 
 PROFILE_NAMES = ("quick", "paper")
 
+# The trained models of chapters 2-5 (kedit_utils.model_zoo.TRAINING_KEYS): chapters 3-5 use
+# the same values so they load chapter 2's models from the cache.
+TRAINING = {
+    "quick": dict(
+        n_entities=100, n_relations=25, ba_m=3, n_aliases=5, sample_fraction=0.2,
+        layers=[6, 12, 24], n_embd=64, n_head=4, lr=1e-3, batch_size=128, max_epochs=300,
+        weight_decay=0.0, warmup=200, objective="sampled",
+    ),
+    "paper": dict(
+        n_entities=200, n_relations=50, ba_m=3, n_aliases=5, sample_fraction=0.2,
+        layers=[6, 12, 24], n_embd=128, n_head=4, lr=1e-3, batch_size=128, max_epochs=300,
+        weight_decay=0.0, warmup=200, objective="sampled",
+    ),
+}
+
+
+def _with_training(quick: dict, paper: dict) -> dict[str, dict[str, Any]]:
+    return {"quick": {**TRAINING["quick"], **quick}, "paper": {**TRAINING["paper"], **paper}}
+
+
 PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     "01_knowledge_graphs": {
         "quick": dict(n_entities=200, n_relations=50, ba_m=3, n_aliases=5),
         "paper": dict(n_entities=200, n_relations=50, ba_m=3, n_aliases=5),
     },
+    "02_training": _with_training({}, {}),
+    "03_embeddings_pca": _with_training(
+        dict(appendix_fraction=0.02, pca_layers=6, n_show=6),
+        dict(appendix_fraction=0.02, pca_layers=6, n_show=6),
+    ),
 }
 
 COMMON = ("seed", "device")
