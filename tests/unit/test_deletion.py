@@ -1,0 +1,73 @@
+"""Deletion sweep (Paper A §4): zero impact for a no-op, order independence through restore."""
+import numpy as np
+import pytest
+import torch
+
+from kedit_utils.corpus import alias_corpus
+from kedit_utils.deletion import deletion_fact, deletion_sweep
+from kedit_utils.graphs import GraphSpec, build_graph
+from kedit_utils.models import ModelSpec, gpt2_from_scratch
+from kedit_utils.validation import ParameterError
+
+
+@pytest.fixture(scope="module")
+def setup():
+    kg = build_graph(GraphSpec(kind="ba", n_entities=16, n_relations=8, ba_m=2, seed=0))
+    corpus = alias_corpus(kg, n_aliases=2, sample_fraction=0.5, seed=0)
+    model = gpt2_from_scratch(corpus.vocab, ModelSpec(n_layers=2, n_embd=32, n_head=2), seed=0)
+    return kg, corpus, model
+
+
+def noop_edit(model, triple, aliases):
+    return lambda: None
+
+
+def embedding_edit(corpus):
+    """A real, destructive edit: overwrite the subject alias's embedding row; restore copies back."""
+
+    def edit(model, triple, aliases):
+        tok = int(corpus.vocab.entity_ids[corpus.kg.triples[triple, 0], aliases[0]])
+        wte = model.transformer.wte.weight
+        saved = wte.data[tok].clone()
+        with torch.no_grad():
+            wte[tok] = torch.randn(wte.shape[1], generator=torch.Generator().manual_seed(tok)) * 5
+
+        def restore():
+            with torch.no_grad():
+                wte[tok] = saved
+
+        return restore
+
+    return edit
+
+
+def test_noop_edit_has_zero_impact(setup):
+    _, corpus, model = setup
+    res = deletion_sweep(model, corpus, noop_edit, progress=False)
+    done = res.entities[~res.entities.skipped]
+    assert (done.impact == 0).all() and (done.side_effect == 0).all()
+    assert (res.by_hop.broken == 0).all()
+
+
+def test_sweep_is_order_independent_and_restores_bit_for_bit(setup):
+    _, corpus, model = setup
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    edit = embedding_edit(corpus)
+    fwd = deletion_sweep(model, corpus, edit, progress=False).entities.set_index("entity")
+    rev = deletion_sweep(model, corpus, edit, entities=reversed(range(16)), progress=False).entities.set_index("entity")
+    cols = ["impact", "side_effect", "deleted_ok"]
+    done = ~fwd.skipped
+    assert np.array_equal(fwd.loc[done, cols].to_numpy(), rev.loc[fwd.index[done], cols].to_numpy())
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_deletion_fact_rule_and_errors(setup):
+    kg, _, _ = setup
+    for e in range(kg.n_entities):
+        t = deletion_fact(kg, e)
+        facts = kg.facts_of(e)
+        assert (t is None) == (len(facts) == 0)
+        if t is not None:
+            assert kg.triples[t, 1] == facts[:, 1].min()
+    with pytest.raises(ParameterError, match="entity"):
+        deletion_fact(kg, 99)
