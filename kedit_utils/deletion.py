@@ -92,6 +92,7 @@ def delete_and_measure(model, corpus: AliasCorpus, entity: int, edit_fn, base: P
     triple = deletion_fact(kg, entity)
     if triple is None:
         return None
+    t0 = time.perf_counter()
     restore = edit_fn(model, triple, deleted_prompt_alias)
     try:
         post = score_prompts(model, corpus.prompts, corpus.prompt_object, vocab)
@@ -123,6 +124,7 @@ def delete_and_measure(model, corpus: AliasCorpus, entity: int, edit_fn, base: P
             "old_p_after": float(post.p_object[own].mean()),
             "old_p_before": float(base.p_object[own].mean()),
             "broken": int((base.correct & ~post.correct).sum()),
+            "seconds": time.perf_counter() - t0,
         },
     )
 

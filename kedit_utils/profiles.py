@@ -44,6 +44,14 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         dict(appendix_fraction=0.02, pca_layers=6, n_show=6),
         dict(appendix_fraction=0.02, pca_layers=6, n_show=6),
     ),
+    "04_causal_tracing": _with_training(
+        dict(n_trace_facts=40, n_noise_samples=5),
+        dict(n_trace_facts=200, n_noise_samples=10),
+    ),
+    "05_deletion_impact": _with_training(
+        dict(seeds=[0], n_trace_facts=40),
+        dict(seeds=[0, 1, 2], n_trace_facts=200),
+    ),
 }
 
 COMMON = ("seed", "device")

@@ -11,8 +11,17 @@ from kedit_utils import runner
 ROOT = Path(__file__).resolve().parents[2]
 
 # Tiny parameters per chapter: seconds each, same code paths as the real runs.
+_TINY_MODELS = dict(
+    n_entities=16, n_relations=6, ba_m=2, n_aliases=2, sample_fraction=0.5, layers=[2],
+    n_embd=32, n_head=2, lr=3e-3, batch_size=64, max_epochs=60, warmup=10,
+)
 TINY = {
     "01_knowledge_graphs": dict(n_entities=30, n_relations=10, ba_m=2, n_examples=3),
+    "02_training": _TINY_MODELS,
+    "03_embeddings_pca": dict(_TINY_MODELS, pca_layers=2, appendix_fraction=0.25, n_show=3),
+    "04_causal_tracing": dict(_TINY_MODELS, n_trace_facts=4, n_noise_samples=2, demo_layers=2,
+                              run_smollm2=False),
+    "05_deletion_impact": dict(_TINY_MODELS, max_entities=6, n_trace_facts=4, n_boot=20),
 }
 
 

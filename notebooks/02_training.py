@@ -1,0 +1,131 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 2. GPT-2 models trained from scratch on the knowledge graphs
+#
+# **Reproduces** Paper A §3.2 and **Table 1**: Hugging Face `GPT2LMHeadModel`s initialised
+# from scratch with 6, 12 and 24 layers, trained on the alias corpus of each graph (ER, BA),
+# reach about 99 % accuracy on the training data *and* on all data.
+#
+# * **Input and loss.** The model reads the prompt (subject alias, relation alias) and is
+#   trained with next-token cross-entropy on the object token of each sampled sentence (the
+#   paper's objective; `objective="alias_spread"` spreads the target over the object's
+#   aliases instead, a labelled deviation offered because it trains faster).
+# * **Accuracy** counts a prediction correct when it is *any* alias of the right object,
+#   exactly as the paper defines it. Besides the paper's two columns we report accuracy on
+#   the prompts never seen in training (`acc_unseen`): answering those needs the model to
+#   recognise aliases, which chapter 3 looks at in the embeddings.
+# * **Stopping.** Trained on sampled object aliases, the model first generalises, then
+#   drifts as it memorises which alias each prompt was sampled with. Training therefore stops
+#   on a *held-out* measure: half of the unseen prompts are a validation set; `acc_unseen`
+#   is measured on the other half, which no training decision looks at. The best checkpoint
+#   is kept.
+#
+# Trained models are cached (key: every input below), so chapters 3-5 load these models.
+
+# %% tags=["parameters"]
+profile = "quick"  # "quick": small CPU default; "paper": the paper's scale
+seed = 0
+device = "auto"  # "auto" | "cpu" | "cuda"
+graph_kinds = ["er", "ba"]
+layers = None  # depths to train; None: from the profile (paper: [6, 12, 24])
+n_entities = None
+n_relations = None
+ba_m = None
+n_aliases = None
+sample_fraction = None  # paper: 0.2
+n_embd = None
+n_head = None
+lr = None
+batch_size = None
+max_epochs = None
+weight_decay = None
+warmup = None
+objective = None  # "sampled" (paper) | "alias_spread" (deviation)
+
+# %%
+import pandas as pd
+from IPython.display import display
+
+from kedit_utils import profiles
+from kedit_utils.figures.training import plot_training_curves
+from kedit_utils.model_zoo import trained_models
+from kedit_utils.paper_numbers import paper_table1_row
+from kedit_utils.results import glue_number, save_results
+from kedit_utils.style import subplots
+
+NOTEBOOK = "02_training"
+cfg = profiles.resolve_parameters(NOTEBOOK, profile, globals())
+cfg["graph_kinds"] = graph_kinds
+profiles.parameters_frame(cfg, NOTEBOOK)
+
+# %% [markdown]
+# ## Training
+#
+# One model per graph × depth. A cached model loads in seconds; the `seconds` column is the
+# training time when it was trained.
+
+# %%
+models = trained_models(cfg)
+
+# %% [markdown]
+# ## Table 1: accuracy after training
+
+# %%
+rows = []
+for (kind, n_layers), tm in models.items():
+    r = tm.report
+    rows.append({
+        "graph": kind.upper(), "layers": n_layers,
+        "acc_train": r["acc_train"], "acc_all": r["acc_all"], "acc_unseen": r["acc_test"],
+        "seconds": tm.seconds, "epochs": tm.epochs,
+        **paper_table1_row(kind, n_layers),
+    })
+table1 = pd.DataFrame(rows)
+display(table1.set_index(["graph", "layers"]).style.format(precision=4))
+glue_number("min_acc_train", table1.acc_train.min(), ".4f")
+glue_number("min_acc_all", table1.acc_all.min(), ".4f")
+glue_number("min_acc_unseen", table1.acc_unseen.min(), ".4f")
+glue_number("total_minutes", table1.seconds.sum() / 60, ".1f")
+glue_number("n_models", len(table1))
+
+# %% [markdown]
+# ## Training curves
+#
+# Loss and accuracies (training sentences, all data, held-out validation prompts) at each
+# evaluation; the vertical line marks the kept checkpoint.
+
+# %%
+fig, axes = subplots(len(models), 2, figsize=(10, 2.6 * len(models)), squeeze=False)
+for row, ((kind, n_layers), tm) in zip(axes, models.items()):
+    plot_training_curves(tm.log, best_step=tm.report.get("best_step"), axes=row)
+    row[0].set_title(f"{kind.upper()}, {n_layers} layers: loss")
+    row[1].set_title(f"{kind.upper()}, {n_layers} layers: accuracy")
+fig.tight_layout()
+
+# %%
+save_results(NOTEBOOK, {"table1": table1[
+    ["graph", "layers", "acc_train", "acc_all", "acc_unseen", "seconds", "epochs"]
+].to_dict("records")})
+
+# %% [markdown]
+# ## What this chapter showed
+#
+# All {glue:text}`n_models` models reach at least {glue:text}`min_acc_train` on the training
+# data and {glue:text}`min_acc_all` on all data (the paper: .990-.9998 and .9905-.9989), so
+# the models hold the knowledge graph as the paper's did, at every depth. On prompts never
+# seen in training they reach at least {glue:text}`min_acc_unseen`: the knowledge
+# generalises across aliases. Training took {glue:text}`total_minutes` minutes in all on this
+# machine for this profile. The quick profile uses a smaller graph and narrower models than
+# the paper (see the parameters table); `profile="paper"` trains at the paper's scale.

@@ -1,0 +1,143 @@
+"""Alias-aware accuracy (Paper A §3.2) on constructed predictions and a lookup-table model."""
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from kedit_utils.corpus import alias_corpus
+from kedit_utils.evaluation import (
+    accuracy_from_correct,
+    accuracy_report,
+    alias_correct,
+    predict_tokens,
+    prompt_correct,
+    score_prompts,
+)
+from kedit_utils.graphs import GraphSpec, build_graph
+from kedit_utils.validation import ParameterError
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    kg = build_graph(GraphSpec(kind="er", n_entities=12, n_relations=4, ba_m=2, seed=1))
+    return alias_corpus(kg, n_aliases=5, sample_fraction=0.2, seed=3)
+
+
+class TableModel(torch.nn.Module):
+    """Next-token logits looked up from (first token, last token): a model with known answers."""
+
+    def __init__(self, table: torch.Tensor):
+        super().__init__()
+        self.table = torch.nn.Parameter(table, requires_grad=False)
+
+    def forward(self, input_ids, logits_to_keep=0):
+        logits = self.table[input_ids[:, 0], input_ids[:, -1]][:, None, :]
+        return SimpleNamespace(logits=logits)
+
+
+def _table_model(corpus, answers: np.ndarray, probs: dict | None = None) -> TableModel:
+    """Model predicting ``answers[p]`` (a token id) after prompt p, with optional full probabilities."""
+    v = corpus.vocab.size
+    table = torch.full((v, v, v), -30.0)
+    for p, (s, r) in enumerate(corpus.prompts):
+        if probs is not None and p in probs:
+            table[s, r] = torch.log(torch.as_tensor(probs[p], dtype=torch.float32).clamp_min(1e-12))
+        else:
+            table[s, r, answers[p]] = 10.0
+    return TableModel(table)
+
+
+def test_alias_correct_any_alias_of_the_object(corpus):
+    vocab = corpus.vocab
+    obj = np.array([3, 3, 3, 3, 5])
+    pred = np.array(
+        [vocab.entity_ids[3, 0], vocab.entity_ids[3, 4], vocab.entity_ids[4, 0], vocab.relation_ids[0, 0], vocab.deleted_id]
+    )
+    assert alias_correct(pred, obj, vocab).tolist() == [True, True, False, False, False]
+    # the <deleted> token is the (only) alias of the deleted entity
+    assert alias_correct(np.array([vocab.deleted_id]), np.array([vocab.n_entities]), vocab).tolist() == [True]
+
+
+def test_accuracy_weights_match_sentence_level_definitions(corpus):
+    rng = np.random.default_rng(0)
+    correct = rng.random(corpus.prompts.shape[0]) < 0.6
+    a = corpus.vocab.n_aliases
+    # each sentence's prompt: its first two tokens
+    prompt_index = {tuple(p): i for i, p in enumerate(corpus.prompts.tolist())}
+    per_sentence = np.array([correct[prompt_index[tuple(s[:2])]] for s in corpus.sentences.tolist()])
+    rep = accuracy_from_correct(correct, corpus)
+    assert rep["acc_all"] == pytest.approx(per_sentence.mean())
+    assert rep["acc_train"] == pytest.approx(per_sentence[corpus.train_index].mean())
+    assert rep["acc_seen"] == pytest.approx(correct[corpus.prompt_seen].mean())
+    assert rep["acc_unseen"] == pytest.approx(correct[~corpus.prompt_seen].mean())
+    assert corpus.sentences.shape[0] == a * corpus.prompts.shape[0]
+
+
+def test_train_weighting_differs_from_prompt_mean(corpus):
+    counts = corpus.prompt_train_count
+    # correct exactly on the prompts with the most training sentences
+    correct = counts >= 2
+    rep = accuracy_from_correct(correct, corpus)
+    assert rep["acc_train"] == pytest.approx((counts * correct).sum() / counts.sum())
+    assert rep["acc_train"] > correct[corpus.prompt_seen].mean()
+    assert rep["acc_unseen"] == 0.0
+
+
+def test_validation_split_reports(corpus):
+    unseen = np.flatnonzero(~corpus.prompt_seen)
+    val = np.zeros(corpus.prompts.shape[0], dtype=bool)
+    val[unseen[::2]] = True
+    correct = val.copy()
+    rep = accuracy_from_correct(correct, corpus, val)
+    assert rep["acc_val"] == 1.0 and rep["acc_test"] == 0.0
+    with pytest.raises(ParameterError):
+        accuracy_from_correct(correct, corpus, corpus.prompt_seen)
+    with pytest.raises(ParameterError):
+        accuracy_from_correct(correct[:-1], corpus)
+
+
+def test_model_paths_agree_with_constructed_answers(corpus):
+    vocab = corpus.vocab
+    rng = np.random.default_rng(1)
+    n = corpus.prompts.shape[0]
+    right = vocab.entity_ids[corpus.prompt_object, rng.integers(0, vocab.n_aliases, n)]
+    wrong = vocab.entity_ids[(corpus.prompt_object + 1) % vocab.n_entities, 0]
+    truth = rng.random(n) < 0.7
+    answers = np.where(truth, right, wrong)
+    model = _table_model(corpus, answers)
+    for bs in (None, 7, 10_000):
+        assert (predict_tokens(model, corpus.prompts, batch_size=bs) == answers).all()
+    assert (prompt_correct(model, corpus.prompts, corpus.prompt_object, vocab, batch_size=13) == truth).all()
+    rep = accuracy_report(model, corpus)
+    assert rep == accuracy_from_correct(truth, corpus)
+    scores = score_prompts(model, corpus.prompts, corpus.prompt_object, vocab)
+    assert (scores.correct == truth).all() and scores.accuracy == pytest.approx(truth.mean())
+    assert np.allclose(scores.p_object, np.where(truth, 1.0, 0.0), atol=1e-6)
+
+
+def test_p_object_sums_the_aliases(corpus):
+    vocab = corpus.vocab
+    v = vocab.size
+    obj = int(corpus.prompt_object[0])
+    other = (obj + 1) % vocab.n_entities
+    probs = np.zeros(v)
+    probs[vocab.entity_ids[obj]] = [0.1, 0.1, 0.1, 0.05, 0.05]  # 0.4 on the object, spread
+    probs[vocab.entity_ids[other, 0]] = 0.35  # the single most likely token is wrong
+    probs[vocab.relation_ids[0, 0]] = 0.25
+    answers = vocab.entity_ids[corpus.prompt_object, 0]
+    model = _table_model(corpus, answers, probs={0: probs})
+    scores = score_prompts(model, corpus.prompts[:3], corpus.prompt_object[:3], vocab, batch_size=2)
+    assert scores.p_object[0] == pytest.approx(0.4, abs=1e-5)
+    assert not scores.correct[0] and scores.correct[1:].all()
+    assert scores.predicted[0] == vocab.entity_ids[other, 0]
+
+
+def test_model_mode_is_restored(corpus):
+    model = _table_model(corpus, corpus.vocab.entity_ids[corpus.prompt_object, 0])
+    model.train()
+    predict_tokens(model, corpus.prompts)
+    assert model.training
+    model.eval()
+    score_prompts(model, corpus.prompts, corpus.prompt_object, corpus.vocab)
+    assert not model.training
