@@ -1,0 +1,150 @@
+"""Chapter 5's whole experiment (Paper A §4): every seed × graph × depth, cached.
+
+:func:`run_deletion_experiment` loads (or trains) the models of each seed through
+:mod:`kedit_utils.model_zoo`, locates the edited layer by causal tracing (chapter 4's
+measure: the MLP layer with the largest average indirect effect), estimates the key
+covariance, runs :func:`kedit_utils.deletion.deletion_sweep` and caches the sweep's tables
+in the artifact cache (key: the model's inputs, the layer, the ROME settings, the entities
+and the code version), so a re-run of the chapter with the same inputs is quick.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import cache, deletion
+from .evaluation import score_prompts
+from .logit_lens import entity_probs_by_layer
+from .model_zoo import trained_models
+from .rome import compute_k, compute_v, editor, update
+from .rome.covariance import key_covariance
+from .rome.hparams import ROMEHyperParams
+from .rome.requests import deletion_edit_fn
+from .tracing import alias_prompts, summarise, trace
+from .training import TrainedModel
+from .validation import check_choice, check_int
+
+ARTIFACT_KIND = "deletion-sweep"
+
+
+def fact_token_of(position: str) -> str:
+    """ROME's fact_token for a traced position: "subject_last" for the subject, else "last"."""
+    return "subject_last" if position.startswith("subject") else "last"
+
+
+def locate_edit_site(tm: TrainedModel, n_facts: int = 50, n_samples: int = 5, seed: int = 0,
+                     token: str | None = None) -> tuple[int, str]:
+    """(layer, fact_token) of the MLP state with the largest average indirect effect.
+
+    fact_token is ROME's name for the token edited: "subject_last" when the peak is at the
+    subject (the paper's finding), "last" when it is at the relation token. ``token`` fixes
+    the token and locates only the layer.
+    """
+    check_int("n_trace_facts", n_facts, minimum=1)
+    c = tm.corpus
+    scores = score_prompts(tm.model, c.prompts, c.prompt_object, c.vocab)
+    candidates = np.flatnonzero(scores.correct)
+    pick = np.random.default_rng(seed).choice(candidates, size=min(n_facts, candidates.size), replace=False)
+    traces = trace(tm.model, alias_prompts(c.vocab, c.prompts[pick], c.prompt_object[pick]),
+                   kinds=("mlp",), n_samples=n_samples, window=1, seed=seed)
+    summ = summarise(traces)["mlp"]
+    mean = np.where(np.isnan(summ.mean), -np.inf, summ.mean)
+    if token is None:
+        row, col = np.unravel_index(int(np.argmax(mean)), mean.shape)
+        token = fact_token_of(summ.positions[col])
+    else:
+        row = int(np.argmax(mean[:, 0 if token == "subject_last" else -1]))
+    return int(summ.layers[row]), token
+
+
+def pick_entities(degree: np.ndarray, max_entities: int | None) -> np.ndarray:
+    """All entities, or ``max_entities`` spread evenly over the degree order (hubs and leaves)."""
+    order = np.argsort(-degree, kind="stable")
+    if max_entities is None or max_entities >= degree.size:
+        return np.sort(order)
+    return np.sort(order[np.unique(np.linspace(0, degree.size - 1, max_entities).round().astype(int))])
+
+
+@dataclass
+class DeletionExperiment:
+    entities: pd.DataFrame
+    by_hop: pd.DataFrame
+    by_relation: pd.DataFrame
+    layers_used: pd.DataFrame
+    lens: dict = field(default_factory=dict)
+    panel_model: object = None
+    panel_corpus: object = None
+    panel_edit_fn: object = None
+
+
+def _sweep_cached(tm: TrainedModel, layer: int, hparams: ROMEHyperParams, entities: np.ndarray,
+                  label: dict, edit_fn, progress: bool) -> dict[str, pd.DataFrame]:
+    inputs = {"model": str(tm.path), "layer": layer, "hparams": hparams.to_dict(),
+              "entities": entities.tolist(), "label": label}
+    version = cache.code_version(deletion, editor, compute_k, compute_v, update)
+
+    def build(tmp: Path) -> None:
+        res = deletion.deletion_sweep(tm.model, tm.corpus, edit_fn, entities, progress, label)
+        for name in ("entities", "by_hop", "by_relation"):
+            getattr(res, name).to_csv(tmp / f"{name}.csv", index=False)
+
+    path = cache.cached(ARTIFACT_KIND, inputs, version, build)
+    return {name: pd.read_csv(path / f"{name}.csv") for name in ("entities", "by_hop", "by_relation")}
+
+
+def run_deletion_experiment(params: dict, seeds, edit_layer: int | None = None, n_trace_facts: int = 50,
+                            max_entities: int | None = None, edit_token: str | None = None,
+                            progress: bool = True) -> DeletionExperiment:
+    """Delete one fact per entity for every seed × graph × depth (see the module docstring).
+
+    edit_layer / edit_token: the edited MLP; ``None`` = where causal tracing peaks.
+    """
+    seeds = [check_int("seeds", int(s), minimum=0) for s in seeds]
+    if edit_token is not None:
+        check_choice("edit_token", edit_token, ("subject_last", "last"))
+    if edit_layer is not None:
+        check_int("edit_layer", edit_layer, minimum=0)
+        for n in params["layers"]:
+            check_int("edit_layer", edit_layer, maximum=n - 1)
+    parts = {"entities": [], "by_hop": [], "by_relation": []}
+    used, lens = [], {}
+    exp = DeletionExperiment(*(pd.DataFrame() for _ in range(4)))
+    for s in seeds:
+        models = trained_models({**params, "seed": s}, progress=progress)
+        for (kind, n_layers), tm in models.items():
+            if edit_layer is None:
+                layer, token = locate_edit_site(tm, n_trace_facts, seed=s, token=edit_token)
+            else:
+                layer, token = edit_layer, edit_token or "subject_last"
+            hparams = ROMEHyperParams.tiny_gpt2(layer=layer, fact_token=token)
+            cov = key_covariance(tm.model, layer, tm.corpus.train_sentences.tolist(), model_id=str(tm.path))
+            edit_fn = deletion_edit_fn(tm.corpus.kg, tm.vocab, hparams, cov)
+            label = {"graph": kind.upper(), "layers": n_layers, "seed": s}
+            ents = pick_entities(tm.corpus.kg.degree, max_entities)
+            tables = _sweep_cached(tm, layer, hparams, ents, label, edit_fn, progress)
+            for k in parts:
+                parts[k].append(tables[k])
+            used.append({**label, "edit_layer": layer, "edit_token": token})
+            if s == seeds[0]:
+                lens[(kind, n_layers)] = _lens_after_hub_deletion(tm, edit_fn)
+                if exp.panel_model is None or kind == "ba":
+                    exp.panel_model, exp.panel_corpus, exp.panel_edit_fn = tm.model, tm.corpus, edit_fn
+    exp.entities, exp.by_hop, exp.by_relation = (pd.concat(parts[k], ignore_index=True) for k in parts)
+    exp.layers_used, exp.lens = pd.DataFrame(used), lens
+    return exp
+
+
+def _lens_after_hub_deletion(tm: TrainedModel, edit_fn) -> dict:
+    """Logit lens on the deleted prompt after deleting the highest-degree entity's fact."""
+    kg, c = tm.corpus.kg, tm.corpus
+    hub = int(np.argmax(np.where(kg.out_degree > 0, kg.degree, -1)))
+    triple = deletion.deletion_fact(kg, hub)
+    restore = edit_fn(tm.model, triple, (0, 0))
+    try:
+        probs = entity_probs_by_layer(tm.model, c.prompts[c.prompts_of_triple(triple)[:1]], c.vocab)[0]
+    finally:
+        restore()
+    return {"entity": hub, "old_object": int(kg.triples[triple, 2]), "deleted": kg.n_entities, "probs": probs}
