@@ -13,8 +13,9 @@ Nothing here reaches the Hugging Face hub: ``HF_HUB_OFFLINE=1`` is set (unless t
 it) and every load passes ``local_files_only=True``.
 
 :func:`default_covariance_texts` is the small built-in corpus for ROME's key covariance on
-a pretrained LM (ROME uses 100,000 Wikipedia samples; this is a few hundred generated
-sentences, so C is only a rough estimate); :func:`read_texts` reads the user's own file.
+a pretrained LM (ROME uses 100,000 Wikipedia samples; this is a thousand generated
+sentences, about 10,000 keys, so C is a rough estimate and the SmolLM2 preset adds a ridge);
+:func:`read_texts` reads the user's own file, one text per line.
 """
 from __future__ import annotations
 
@@ -138,7 +139,7 @@ _TEMPLATES = [
 ]
 
 
-def default_covariance_texts(n: int = 400, seed: int = 0) -> list[str]:
+def default_covariance_texts(n: int = 1000, seed: int = 0) -> list[str]:
     """``n`` short English sentences (templates × names, seeded), distinct, for ROME's C."""
     check_int("n", n, minimum=1)
     rng = np.random.default_rng(seed)

@@ -28,9 +28,10 @@ forward pass per (token, layer) patch, ROME's way; it exists for tests and the b
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -141,15 +142,6 @@ class TraceSummary:
         m = np.where(np.isnan(self.mean), -np.inf, self.mean)
         r, c = np.unravel_index(int(np.argmax(m)), m.shape)
         return int(self.layers[r]), self.positions[c], float(self.mean[r, c])
-
-
-@dataclass
-class _Plan:
-    """The batched run of one group of equal-length prompts."""
-
-    ids: torch.Tensor  # (P, T)
-    noise: torch.Tensor  # (P, S, T, d) noise per prompt and sample (zero outside the subject)
-    units: list = field(default_factory=list)  # (kind, row, token, [module keys])
 
 
 # --------------------------------------------------------------------------- helpers
@@ -290,6 +282,40 @@ def _clean_states(model, ids: torch.Tensor, keys) -> tuple[dict, torch.Tensor]:
     return store, probs
 
 
+def _units(kinds, n_layers: int, T: int, window: int, include_embedding: bool) -> list:
+    """Every restoration of one prompt: (kind, row, token, module keys restored together)."""
+    return [
+        (kind, r, t, _patch_keys(kind, layer, window, n_layers))
+        for kind in kinds
+        for r, layer in enumerate(_row_layers(kind, n_layers, include_embedding))
+        for t in range(T)
+    ]
+
+
+def _row_plan(units, P: int, S: int) -> tuple[dict, tuple | None]:
+    """Which batch rows patch which module at which token.
+
+    Row layout: prompt p owns rows ``p·R .. (p+1)·R − 1`` with R = S·(1 + U); its first S rows
+    are the corrupted baselines and unit u's S noise samples follow at ``p·R + (1+u)·S + s``.
+    Returns ``{module key: (rows, tokens)}`` sorted by row, and the same for the embedding
+    restorations (rows whose noise is removed at one token), or None.
+    """
+    R = S * (1 + len(units))
+    p_idx, s_idx = np.meshgrid(np.arange(P), np.arange(S), indexing="ij")
+    acc: dict = {}
+    for u, (_kind, _r, t, patch) in enumerate(units):
+        rows = (p_idx * R + (1 + u) * S + s_idx).ravel()
+        for k in patch:
+            acc.setdefault(k, []).append((rows, np.full(rows.size, t)))
+    plan = {}
+    for k, parts in acc.items():
+        rows = np.concatenate([p[0] for p in parts])
+        toks = np.concatenate([p[1] for p in parts])
+        order = np.argsort(rows, kind="stable")
+        plan[k] = (rows[order], toks[order])
+    return {k: v for k, v in plan.items() if k[0] != "embed"}, plan.get(("embed", -1))
+
+
 def _batched_group(model, prompts, kinds, std, n_samples, window, seed, include_embedding,
                    max_rows, offsets, progress):
     """Trace one group of equal-length prompts; returns a list (per prompt) of {kind: result}."""
@@ -297,51 +323,18 @@ def _batched_group(model, prompts, kinds, std, n_samples, window, seed, include_
     n_layers = A.n_layers(model)
     d = A.embedding_module(model).weight.shape[1]
     P, T, S = len(prompts), len(prompts[0].token_ids), n_samples
-    ids = torch.tensor([p.token_ids for p in prompts], device=device)
-
-    units = []  # (kind, row index, token, patch keys)
-    for kind in kinds:
-        for r, layer in enumerate(_row_layers(kind, n_layers, include_embedding)):
-            for t in range(T):
-                units.append((kind, r, t, _patch_keys(kind, layer, window, n_layers)))
+    ids = torch.tensor([p.token_ids for p in prompts], device=device)  # (P, T)
+    units = _units(kinds, n_layers, T, window, include_embedding)
     U = len(units)
-    R = S * (1 + U)  # rows per prompt: S corrupted baselines, then S per restoration unit
+    R = S * (1 + U)
+    plan, embed_restore = _row_plan(units, P, S)
 
-    keys = sorted({k for u in units for k in u[3] if k[0] != "embed"})
-    clean, clean_probs = _clean_states(model, ids, keys)
+    clean, clean_probs = _clean_states(model, ids, sorted(plan))  # {key: (P, T, d)}
     ans, mask = _answers(prompts, device)
-    high = _answer_prob(clean_probs, ans, mask)
-
+    high = _answer_prob(clean_probs, ans, mask)  # (P,)
     noise = torch.stack(
         [_noise(p, S, d, std, seed, offsets[i]) for i, p in enumerate(prompts)]
     ).to(device)  # (P, S, T, d)
-    # row bookkeeping, numpy for speed: row = p * R + (1 + u) * S + s
-    per_key_rows: dict = {k: [] for k in keys}
-    per_key_toks: dict = {k: [] for k in keys}
-    embed_rows, embed_toks = [], []
-    p_idx, s_idx = np.meshgrid(np.arange(P), np.arange(S), indexing="ij")
-    for u, (_kind, _r, t, patch) in enumerate(units):
-        rows = (p_idx * R + (1 + u) * S + s_idx).ravel()
-        for k in patch:
-            if k[0] == "embed":
-                embed_rows.append(rows)
-                embed_toks.append(np.full(rows.size, t))
-            else:
-                per_key_rows[k].append(rows)
-                per_key_toks[k].append(np.full(rows.size, t))
-    plan = {}
-    for k in keys:
-        if per_key_rows[k]:
-            rows = np.concatenate(per_key_rows[k])
-            toks = np.concatenate(per_key_toks[k])
-            order = np.argsort(rows, kind="stable")
-            plan[k] = (rows[order], toks[order])
-    embed_restore = None
-    if embed_rows:
-        rows = np.concatenate(embed_rows)
-        toks = np.concatenate(embed_toks)
-        order = np.argsort(rows, kind="stable")
-        embed_restore = (rows[order], toks[order])
 
     total = P * R
     chunk = total if max_rows is None else max_rows
@@ -350,9 +343,7 @@ def _batched_group(model, prompts, kinds, std, n_samples, window, seed, include_
     for a in tqdm(starts, desc="tracing", disable=not progress or len(starts) == 1):
         b = min(total, a + chunk)
         rows = torch.arange(a, b, device=device)
-        prow = rows // R
-        srow = rows % S
-        batch_ids = ids[prow]
+        prow, srow = rows // R, rows % S  # prompt and noise sample of each batch row
         batch_noise = noise[prow, srow].clone()  # (B, T, d)
         if embed_restore is not None:
             er, et = _slice_plan(embed_restore, a, b)
@@ -361,29 +352,26 @@ def _batched_group(model, prompts, kinds, std, n_samples, window, seed, include_
         for k, entry in plan.items():
             r_, t_ = _slice_plan(entry, a, b)
             if r_.numel():
-                src = clean[k][prow[r_], t_]
-                hooks.append((_module(model, k), _setter(r_, t_, src)))
+                hooks.append((_module(model, k), _setter(r_, t_, clean[k][prow[r_], t_])))
         with _hooks(hooks):
-            probs = last_token_probs(model, batch_ids)
+            probs = last_token_probs(model, ids[prow])
         probs_out[a:b] = _answer_prob(probs, ans[prow], mask[prow])
 
-    scores = probs_out.view(P, 1 + U, S).mean(-1).cpu().numpy()
+    scores = probs_out.view(P, 1 + U, S).mean(-1).cpu().numpy()  # (P, 1 + U)
     out = []
     for i, p in enumerate(prompts):
-        res = {}
-        for kind in kinds:
-            layers = np.array(_row_layers(kind, n_layers, include_embedding))
-            grid = np.zeros((len(layers), T))
-            for u, (k, r, t, _) in enumerate(units):
-                if k == kind:
-                    grid[r, t] = scores[i, 1 + u]
-            res[kind] = TraceResult(
-                kind=kind, scores=grid, low_score=float(scores[i, 0]), high_score=float(high[i]),
+        grids = {k: np.zeros((len(_row_layers(k, n_layers, include_embedding)), T)) for k in kinds}
+        for u, (k, r, t, _) in enumerate(units):
+            grids[k][r, t] = scores[i, 1 + u]
+        out.append({
+            k: TraceResult(
+                kind=k, scores=grids[k], low_score=float(scores[i, 0]), high_score=float(high[i]),
                 tokens=_display_tokens(p), token_ids=p.token_ids, subject_range=p.subject_range,
-                answer=p.answer, layers=layers, window=1 if kind == "hidden" else window,
-                noise_std=std,
+                answer=p.answer, layers=np.array(_row_layers(k, n_layers, include_embedding)),
+                window=1 if k == "hidden" else window, noise_std=std,
             )
-        out.append(res)
+            for k in kinds
+        })
     return out
 
 
@@ -597,7 +585,8 @@ def average_indirect_effect(results: Sequence[TraceResult], positions: str = "au
         names = ROLE_NAMES
     n = (~np.isnan(stack[:, 0, :])).sum(0)
     mean = np.nanmean(stack, axis=0) if stack.size else stack
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a role seen in one prompt: sem 0
         sd = np.nanstd(stack, axis=0, ddof=1) if len(results) > 1 else np.zeros_like(mean)
         sem = sd / np.sqrt(np.maximum(n, 1))[None, :]
     sem = np.nan_to_num(sem)

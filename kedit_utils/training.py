@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -68,6 +70,8 @@ class TrainConfig:
     target_accuracy: stop once acc_train and acc_est both reach it.
     eval_every: optimiser steps between evaluations. patience: evaluations without
     improvement before stopping. val_fraction: share of unseen prompts used for validation.
+    eval_from: a full evaluation (all prompts) is skipped while the running accuracy on the
+    training batches since the last one (``acc_batch``, free) is below this; 0 = always.
     """
 
     lr: float = 1e-3
@@ -83,6 +87,7 @@ class TrainConfig:
     eval_every: int = 100
     patience: int = 20
     val_fraction: float = 0.5
+    eval_from: float = 0.0
 
     def __post_init__(self):
         check_float("lr", self.lr, low=0.0, low_open=True)
@@ -98,6 +103,7 @@ class TrainConfig:
         check_int("eval_every", self.eval_every, minimum=1)
         check_int("patience", self.patience, minimum=1)
         check_fraction("val_fraction", self.val_fraction)
+        check_float("eval_from", self.eval_from, low=0.0, high=1.0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -209,8 +215,9 @@ def _lr_factor(step: int, cfg: TrainConfig, total_steps: int) -> float:
 class TrainedModel:
     """A trained model and how it got there.
 
-    log: one dict per evaluation (step, epoch, lr, loss, acc_train, acc_all, acc_seen,
-    acc_unseen, acc_val, acc_test, acc_est, seconds). report: the kept checkpoint's
+    log: one dict per evaluation: step, epoch, lr, loss (mean over the batches since the last
+    row), acc_batch (their running accuracy), seconds, eval_seconds, and for a full evaluation
+    acc_train, acc_all, acc_seen, acc_unseen, acc_val, acc_test, acc_est. report: the kept checkpoint's
     accuracies plus best_step, stop_reason. seconds: training wall time; epochs: passes run.
     val_mask: (P,) validation prompts. path: cache folder when loaded/saved there.
     """
@@ -242,6 +249,26 @@ def _evaluate(model, corpus, val_mask, batch_size) -> tuple[dict, float]:
     return rep, estimated_all_accuracy(correct, corpus, val_mask)
 
 
+@contextmanager
+def torch_threads(n: int | None):
+    """Context: ``torch.set_num_threads(n)`` inside, the previous count restored after.
+
+    ``None`` leaves torch's setting alone. The models here are small: on a shared or busy CPU
+    one thread avoids the spin-waiting of oversubscribed OpenMP threads (measured up to 7x
+    slower with 2 threads on a loaded 2-core machine).
+    """
+    if n is None:
+        yield
+        return
+    check_int("threads", n, minimum=1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def train_model(
     corpus: AliasCorpus,
     model_spec: ModelSpec,
@@ -249,90 +276,93 @@ def train_model(
     seed: int = 0,
     device: str = "auto",
     progress: bool = True,
+    threads: int | None = None,
     eval_batch: int | None = DEFAULT_BATCH,
 ) -> TrainedModel:
     """Train a from-scratch GPT-2 on ``corpus.train_sentences`` (see the module docstring).
 
     The initial weights, the batch order and the validation split depend only on ``seed``;
-    on the CPU the run is deterministic. Returns the best checkpoint, on ``device``.
+    on the CPU the run is deterministic for a given ``threads``. Returns the kept (best)
+    checkpoint on ``device``. ``report`` adds steps, epochs, sequences (trained on),
+    seconds (wall, evaluations included) and eval_seconds.
     """
-    from tqdm.auto import tqdm
-
     check_int("seed", seed, minimum=0)
     dev = resolve_device(device)
+    with torch_threads(threads):
+        return _train(corpus, model_spec, cfg, seed, dev, progress, eval_batch)
+
+
+def _train(corpus, model_spec, cfg, seed, dev, progress, eval_batch) -> TrainedModel:
+    from tqdm.auto import tqdm
+
     configure_fast_math(dev)
-    vocab = corpus.vocab
-    model = gpt2_from_scratch(vocab, model_spec, seed).to(dev)
+    model = gpt2_from_scratch(corpus.vocab, model_spec, seed).to(dev)
     val_mask = validation_mask(corpus, cfg.val_fraction, seed)
-    train = torch.as_tensor(corpus.train_sentences, dtype=torch.long, device=dev)
+    train = torch.as_tensor(corpus.train_sentences, dtype=torch.long, device=dev)  # (n_train, 3)
     n_train = train.shape[0]
     steps_per_epoch = math.ceil(n_train / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.max_epochs
-    alias_table = _alias_table(vocab, dev) if cfg.objective == "alias_spread" else None
+    alias_table = _alias_table(corpus.vocab, dev) if cfg.objective == "alias_spread" else None
     opt = _optimizer(model, cfg)
     gen = torch.Generator().manual_seed(seed)
     stopper = EarlyStopper(cfg.target_accuracy, cfg.patience)
     log: list[dict] = []
     best_state = None
-    loss_sum, loss_n, step = 0.0, 0, 0
+    token_entity = torch.as_tensor(corpus.vocab.token_to_entity, device=dev)  # (V,)
+    loss_sum, hits, seen, step, n_seq, eval_seconds = 0.0, 0, 0, 0, 0, 0.0
+    bar = tqdm(total=total_steps, disable=not progress, desc=f"{model_spec.n_layers}L", leave=False)
     t0 = time.perf_counter()
-    bar = tqdm(total=total_steps, disable=not progress, desc=f"{model_spec.n_layers}L train", leave=False)
     model.train()
-    done = False
-    while not done and step < total_steps:
+    while stopper.stop_reason is None and step < total_steps:
         order = torch.randperm(n_train, generator=gen).to(dev)
         for start in range(0, n_train, cfg.batch_size):
-            batch = train[order[start : start + cfg.batch_size]]
+            batch = train[order[start : start + cfg.batch_size]]  # (B, 3)
             for g in opt.param_groups:
                 g["lr"] = cfg.lr * _lr_factor(step, cfg, total_steps)
-            logits = model(input_ids=batch[:, :2], logits_to_keep=1).logits[:, -1, :]
+            logits = model(input_ids=batch[:, :2], logits_to_keep=1).logits[:, -1, :]  # (B, V)
             loss = object_loss(logits, batch[:, 2], alias_table)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
-            loss_sum += float(loss.detach())
-            loss_n += 1
-            step += 1
+            with torch.no_grad():
+                right = token_entity[logits.argmax(-1)] == token_entity[batch[:, 2]]
+            loss_sum += float(loss.detach()) * batch.shape[0]
+            hits, seen = hits + int(right.sum()), seen + batch.shape[0]
+            step, n_seq = step + 1, n_seq + batch.shape[0]
             bar.update(1)
-            if step % cfg.eval_every == 0 or step == total_steps:
+            if step % cfg.eval_every and step != total_steps:
+                continue
+            row = {
+                "step": step, "epoch": step / steps_per_epoch, "lr": opt.param_groups[0]["lr"],
+                "loss": loss_sum / seen, "acc_batch": hits / seen,
+            }
+            loss_sum, hits, seen = 0.0, 0, 0
+            if row["acc_batch"] >= cfg.eval_from or step == total_steps:
+                te = time.perf_counter()
                 rep, est = _evaluate(model, corpus, val_mask, eval_batch)
+                eval_seconds += time.perf_counter() - te
                 model.train()
-                row = {
-                    "step": step,
-                    "epoch": step / steps_per_epoch,
-                    "lr": opt.param_groups[0]["lr"],
-                    "loss": loss_sum / max(loss_n, 1),
-                    **rep,
-                    "acc_est": est,
-                    "seconds": time.perf_counter() - t0,
-                }
-                log.append(row)
-                loss_sum, loss_n = 0.0, 0
-                reason = stopper.update(rep["acc_train"], est)
+                row.update(rep, acc_est=est)
+                stopper.update(rep["acc_train"], est)
                 if stopper.improved:
                     best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
                 bar.set_postfix(loss=f"{row['loss']:.3f}", train=f"{rep['acc_train']:.3f}", est=f"{est:.3f}")
-                if reason:
-                    done = True
-                    break
-            if step >= total_steps:
+            row.update(seconds=time.perf_counter() - t0, eval_seconds=eval_seconds)
+            log.append(row)
+            if stopper.stop_reason or step >= total_steps:
                 break
     bar.close()
     seconds = time.perf_counter() - t0
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    best = log[stopper.best_index] if log else {}
-    report = {k: best[k] for k in best if k.startswith("acc_")}
-    report.update(
-        best_step=best.get("step", step),
-        stop_reason=stopper.stop_reason or "max_epochs",
-        steps=step,
-        epochs=step / steps_per_epoch,
-        seconds=seconds,
-    )
+    model.load_state_dict(best_state)
     model.eval()
+    best = [row for row in log if "acc_est" in row][stopper.best_index]
+    report = {k: v for k, v in best.items() if k.startswith("acc_")}
+    report.update(
+        best_step=best["step"], stop_reason=stopper.stop_reason or "max_epochs", steps=step,
+        epochs=step / steps_per_epoch, sequences=n_seq, seconds=seconds, eval_seconds=eval_seconds,
+    )
     return TrainedModel(
         model=model, corpus=corpus, log=log, report=report, seconds=seconds,
         epochs=step / steps_per_epoch, val_mask=val_mask,
@@ -345,16 +375,18 @@ def train_model(
 def training_code_version() -> str:
     """Hash of the code that determines a trained model."""
     from . import corpus, evaluation, graphs, models, vocabulary
-    import sys
 
     return cache.code_version(sys.modules[__name__], models, corpus, graphs, vocabulary, evaluation)
 
 
 def training_inputs(
     graph_spec: GraphSpec, n_aliases: int, sample_fraction: float, model_spec: ModelSpec,
-    cfg: TrainConfig, seed: int, device_type: str,
+    cfg: TrainConfig, seed: int, device_type: str, threads: int | None = None,
 ) -> dict:
-    """Every input that determines a trained model (the cache key's content)."""
+    """Every input that determines a trained model (the cache key's content).
+
+    The CPU thread count is part of it: it can change float summation order and so the bits.
+    """
     import transformers
 
     return {
@@ -364,6 +396,7 @@ def training_inputs(
         "train": cfg.to_dict(),
         "seed": seed,
         "device_type": device_type,
+        "threads": threads if device_type == "cpu" else None,
         "torch": torch.__version__.split("+")[0],
         "transformers": transformers.__version__,
     }
@@ -416,6 +449,7 @@ def load_or_train(
     seed: int = 0,
     device: str = "auto",
     progress: bool = True,
+    threads: int | None = None,
 ) -> TrainedModel:
     """The trained model for these inputs: from the artifact cache, or trained and cached.
 
@@ -429,13 +463,19 @@ def load_or_train(
     check_int("n_aliases", n_aliases, minimum=1)
     check_fraction("sample_fraction", sample_fraction)
     check_int("seed", seed, minimum=0)
+    if not isinstance(model_spec, ModelSpec):
+        raise ParameterError("model_spec", model_spec, "must be a ModelSpec")
+    if not isinstance(cfg, TrainConfig):
+        raise ParameterError("cfg", cfg, "must be a TrainConfig")
+    if threads is not None:
+        check_int("threads", threads, minimum=1)
     dev = resolve_device(device)
     kg = build_graph(graph_spec)
     corpus = alias_corpus(kg, n_aliases, sample_fraction, seed)
-    inputs = training_inputs(graph_spec, n_aliases, sample_fraction, model_spec, cfg, seed, dev.type)
+    inputs = training_inputs(graph_spec, n_aliases, sample_fraction, model_spec, cfg, seed, dev.type, threads)
 
     def build(tmp: Path) -> None:
-        trained = train_model(corpus, model_spec, cfg, seed, str(dev), progress=progress)
+        trained = train_model(corpus, model_spec, cfg, seed, str(dev), progress=progress, threads=threads)
         save_trained(trained, tmp)
 
     path = cache.cached(ARTIFACT_KIND, inputs, training_code_version(), build)

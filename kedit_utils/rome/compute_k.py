@@ -4,8 +4,9 @@ k* is the input of the edited projection W2 at the subject's *last* token, i.e. 
 hidden activation there, averaged over the prompt written into each context template
 (ROME: k* = 1/N Σ_j k(x_j + s)). The tiny models have no context (template ``"{}"``): k* is
 read on the prompt itself. ``hparams.fact_token = "last"`` (a ROME reference option, not
-the paper's) reads k* at the prompt's last token instead of the subject's. With paraphrases (an extension beyond the paper, e.g. the other
-aliases of the subject) k* is averaged over every (template, paraphrase) pair too.
+the paper's) reads k* at the prompt's last token instead of the subject's. With paraphrases
+(an extension beyond the paper, e.g. the other aliases of the subject) k* is averaged over
+every (template, paraphrase) pair too.
 """
 from __future__ import annotations
 

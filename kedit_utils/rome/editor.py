@@ -189,17 +189,25 @@ def edit(model, tok, request: EditRequest, hparams: ROMEHyperParams, cov=None, *
     target_ids = check_request(model, tok, request, hparams)
     c, cov_seconds = _as_covariance(cov, model, tok, hparams, corpus, model_id, progress)
     layer = hparams.layer
-    before = predict(model, tok, request.prompt, target_ids)
     name = A.edited_weight_name(model, layer)
-    weight = A.edited_weight(model, layer)
-    original = weight.detach().clone()
-    t0 = time.perf_counter()
-    key = compute_k(model, tok, request, hparams)
-    value = compute_v(model, tok, request, hparams)
-    upd = rank_one_update(model, layer, key.k_star, key.k_prompt, value.v_star, c, hparams.mom2_ridge)
-    apply_update(model, layer, upd)
-    seconds = time.perf_counter() - t0
-    after = predict(model, tok, request.prompt, target_ids, old_top_id=before.top_id)
+    original = A.edited_weight(model, layer).detach().clone()
+    was_training = model.training
+    model.eval()  # no dropout in k*, v* or the predictions
+    try:
+        before = predict(model, tok, request.prompt, target_ids)
+        t0 = time.perf_counter()
+        key = compute_k(model, tok, request, hparams)
+        value = compute_v(model, tok, request, hparams)
+        upd = rank_one_update(model, layer, key.k_star, key.k_prompt, value.v_star, c, hparams.mom2_ridge)
+        apply_update(model, layer, upd)
+        seconds = time.perf_counter() - t0
+        after = predict(model, tok, request.prompt, target_ids, old_top_id=before.top_id)
+    except BaseException:
+        with torch.no_grad():  # a failed edit leaves the weights as they were
+            A.edited_weight(model, layer).copy_(original)
+        raise
+    finally:
+        model.train(was_training)
     norm = upd.norm()
     return EditResult(
         request=request, layer=layer, weight_name=name, before=before, after=after,

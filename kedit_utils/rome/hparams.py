@@ -8,15 +8,19 @@ GPT-2 XL values where they carry over; two presets adapt them:
   natural-language context, so there are no context templates, and the KL "essence" prompt
   is the subject alone: the KL is read at the subject's last token in both ROME and here, so
   ``"{}"`` is the exact analogue of ROME's ``"{} is a"`` for a two-word language.
-* :meth:`ROMEHyperParams.smollm2`: SmolLM2-135M (30 layers). The layer is an early-middle
-  one, as ROME's 17 of 48 for GPT-2 XL; fixed context prefixes replace ROME's sampled ones.
+* :meth:`ROMEHyperParams.smollm2`: SmolLM2-135M (30 layers). Layer 4, where the causal
+  trace puts the MLP effect at the subject; fixed context prefixes replace ROME's sampled
+  ones; a ridge on C because C comes from a small generated corpus (see the preset).
+
+``fact_token`` also offers ROME's ``"last"``: the tiny models' causal trace shows that they
+read a fact at the *relation* token (layer-0 attention copies the subject there), so an edit
+at the subject token rarely reaches ``<deleted>``, while an edit at the last token does.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
 from ..validation import ParameterError, check_choice, check_float, check_int
-
 from .tokens import FACT_TOKENS
 
 MOM2_DTYPES = ("float32", "float64")
@@ -107,13 +111,20 @@ class ROMEHyperParams:
         return cls(**{**base, **changes})
 
     @classmethod
-    def smollm2(cls, layer: int = 6, **changes) -> "ROMEHyperParams":
-        """Preset for SmolLM2-135M(-Instruct): 30 layers, d = 576, MLP width 1536."""
+    def smollm2(cls, layer: int = 4, **changes) -> "ROMEHyperParams":
+        """Preset for SmolLM2-135M(-Instruct): 30 layers, d = 576, MLP width 1536.
+
+        Layer 4: the causal trace of "The Eiffel Tower is located in the city of" puts the
+        MLP effect at the subject in layers 0-5. ``mom2_ridge = 0.1``: C comes from a few
+        thousand generated sentences instead of ROME's 100,000 Wikipedia texts, and without
+        a ridge its smallest eigenvalues blow C⁻¹k* up (measured on the Eiffel Tower edit:
+        ‖ΔW‖/‖W‖ = 3.6 without, 0.13 with it, the same success and neighbouring facts kept).
+        """
         base = dict(
-            layer=layer, v_num_grad_steps=25, v_lr=0.5, v_weight_decay=0.5,
-            clamp_norm_factor=4.0, kl_factor=0.0625, mom2_n_samples=1000,
+            layer=layer, v_num_grad_steps=20, v_lr=0.5, v_weight_decay=0.5,
+            clamp_norm_factor=4.0, kl_factor=0.0625, mom2_n_samples=1000, mom2_ridge=0.1,
             context_templates=("{}", "Here is a fact. {}", "I read it in a book. {}",
-                               "Today we learned that {}", "Everyone knows this: {}"),
+                               "Fun fact: {}", "Everyone knows this. {}"),
             kl_prompt_templates=("{} is a",),
         )
         return cls(**{**base, **changes})

@@ -22,9 +22,10 @@ from .hparams import ROMEHyperParams
 
 
 def _index(name: str, value, limit: int, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int,)) and not hasattr(value, "__index__"):
+    """``value`` as an int in [0, limit) (numpy integers accepted), else ParameterError."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
         raise ParameterError(name, value, f"must be an integer {what} index")
-    value = int(value)
+    value = int(value.__index__())
     if not 0 <= value < limit:
         raise ParameterError(name, value, f"must be a {what} index in [0, {limit})")
     return value

@@ -24,8 +24,8 @@ def target_token_ids(tok, target: str) -> list[int]:
     ids = encode(tok, text, add_special_tokens=False)
     if not ids:
         raise ParameterError("target_new", target, "tokenises to no tokens")
-    unk = getattr(tok, "unk_token_id", None)
-    if unk is not None and unk in ids and getattr(tok, "unk_token", None) not in target:
+    unk, unk_text = getattr(tok, "unk_token_id", None), getattr(tok, "unk_token", None)
+    if unk is not None and unk in ids and isinstance(unk_text, str) and unk_text not in target:
         raise ParameterError("target_new", target, "contains a word outside the tokenizer's vocabulary")
     return ids
 

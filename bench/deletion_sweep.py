@@ -1,0 +1,59 @@
+"""Benchmark: seconds per deleted entity at paper scale, and the projected full sweep.
+
+Paper A §4 deletes one fact for each of 200 entities × 2 graphs × 3 depths. This script
+times :func:`kedit_utils.deletion.deletion_sweep` (ROME edit + evaluation of every prompt +
+exact restore) on the paper-scale BA corpus (200 entities, 50 relations, 5 aliases, 20 %)
+with the paper profile's architecture (width 128) for each depth, and projects the total.
+
+The models here are freshly initialised, not trained (training the three paper-scale models
+is chapter 2's job): the cost of an edit and an evaluation depends on the architecture, not
+on the weights, except that v* may stop early on a trained model, so the projection is an
+upper bound. Usage: ``python bench/deletion_sweep.py [--entities 8] [--depths 6 12 24]``.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from kedit_utils.corpus import alias_corpus
+from kedit_utils.deletion import deletion_sweep
+from kedit_utils.graphs import GraphSpec, build_graph
+from kedit_utils.models import ModelSpec, gpt2_from_scratch
+from kedit_utils.rome.covariance import key_covariance
+from kedit_utils.rome.hparams import ROMEHyperParams
+from kedit_utils.rome.requests import deletion_edit_fn
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--entities", type=int, default=8, help="entities timed per depth")
+    ap.add_argument("--depths", type=int, nargs="+", default=[6, 12, 24])
+    ap.add_argument("--width", type=int, default=128)
+    args = ap.parse_args()
+    kg = build_graph(GraphSpec(kind="ba", n_entities=200, n_relations=50, ba_m=3, seed=0))
+    corpus = alias_corpus(kg, n_aliases=5, sample_fraction=0.2, seed=0)
+    print(f"torch threads: {torch.get_num_threads()}; prompts evaluated per deletion: {corpus.prompts.shape[0]}")
+    total = 0.0
+    print(f"{'layers':>6} {'s/entity':>9} {'cov s':>7} {'200 entities x 2 graphs (min)':>30}")
+    for depth in args.depths:
+        model = gpt2_from_scratch(corpus.vocab, ModelSpec(n_layers=depth, n_embd=args.width, n_head=4), seed=0)
+        t0 = time.perf_counter()
+        cov = key_covariance(model, 0, corpus.train_sentences.tolist(), cache=False)
+        cov_s = time.perf_counter() - t0
+        hp = ROMEHyperParams.tiny_gpt2(layer=0, fact_token="last")
+        edit_fn = deletion_edit_fn(kg, corpus.vocab, hp, cov)
+        ents = list(range(args.entities))
+        deletion_sweep(model, corpus, edit_fn, ents[:1], progress=False)  # warm-up
+        t0 = time.perf_counter()
+        deletion_sweep(model, corpus, edit_fn, ents, progress=False)
+        per = (time.perf_counter() - t0) / len(ents)
+        projected = (per * 200 + cov_s) * 2
+        total += projected
+        print(f"{depth:>6} {per:>9.3f} {cov_s:>7.2f} {projected / 60:>30.1f}")
+    print(f"projected paper-scale sweep (one seed, both graphs, all depths): {total / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()
