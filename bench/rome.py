@@ -28,6 +28,7 @@ from kedit_utils.vocabulary import hf_tokenizer
 def train_briefly(corpus, n_layers: int, n_embd: int, steps: int):
     model = gpt2_from_scratch(corpus.vocab, ModelSpec(n_layers=n_layers, n_embd=n_embd, n_head=4), seed=0)
     x = torch.as_tensor(corpus.train_sentences)
+    torch.manual_seed(0)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
     for _ in range(steps):
         idx = torch.randint(0, x.shape[0], (512,))
@@ -106,7 +107,7 @@ def main() -> None:
     ap.add_argument("--smollm2", action="store_true", help="also edit SmolLM2-135M-Instruct")
     ap.add_argument("--no-tiny", action="store_true", help="skip the tiny GPT-2 part")
     ap.add_argument("--smollm2-edits", type=int, default=3)
-    ap.add_argument("--cov-texts", type=int, default=400)
+    ap.add_argument("--cov-texts", type=int, default=1000)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} thread(s), CPU")

@@ -74,6 +74,8 @@ class TracePrompt:
         object.__setattr__(self, "answer", ans)
         b, e = (int(x) for x in self.subject_range)
         object.__setattr__(self, "subject_range", (b, e))
+        if self.tokens is not None:
+            object.__setattr__(self, "tokens", tuple(str(t) for t in self.tokens))
         if not ids:
             raise ParameterError("token_ids", ids, "a prompt needs at least one token")
         if not 0 <= b < e <= len(ids):
@@ -604,9 +606,14 @@ def _position_names(results: Sequence[TraceResult]) -> tuple[str, ...]:
     if all(r.tokens == first.tokens for r in results):
         return first.tokens
     b, e = first.subject_range
-    return tuple(
-        f"subject[{t - b}]" if b <= t < e else f"token {t}" for t in range(len(first.tokens))
-    )
+    T = len(first.tokens)
+
+    def name(t: int) -> str:
+        if b <= t < e:
+            return "subject" if e - b == 1 else f"subject[{t - b}]"
+        return "last token" if t == T - 1 else f"token {t}"
+
+    return tuple(name(t) for t in range(T))
 
 
 def summarise(traces: Sequence[dict[str, TraceResult]], positions: str = "auto") -> dict[str, TraceSummary]:

@@ -42,6 +42,7 @@ class ROMEHyperParams:
     mom2_ridge: λ added as λ·mean(diag C)·I before solving (0 = ROME; >0 for a singular C).
     context_templates: prefixes ``"... {}"`` the prompt is written into; k* is averaged and
         the NLL taken over them (ROME samples these from the model; ``("{}",)`` = none).
+        The first must be ``"{}"``: v_init and W k are read on the bare prompt.
     kl_prompt_templates: essence prompts, ``{}`` = the subject; KL read at its last token.
     early_stop_loss: stop the v* optimisation once the loss falls below this (ROME: 5e-2).
     fact_token: where k* is read and δ added: ``"subject_last"`` (ROME's and the paper's
@@ -86,8 +87,11 @@ class ROMEHyperParams:
             for t in getattr(self, name):
                 if not isinstance(t, str) or t.count("{}") != 1:
                     raise ParameterError(name, t, "every template must contain '{}' exactly once")
-        if not self.context_templates:
-            raise ParameterError("context_templates", (), "needs at least one template, e.g. ('{}',)")
+        if not self.context_templates or self.context_templates[0] != "{}":
+            raise ParameterError(
+                "context_templates", self.context_templates,
+                "must start with '{}' (the bare prompt, where v_init and W k are read, as in ROME)",
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -203,9 +203,10 @@ def test_bad_requests_name_the_parameter(setup):
     with pytest.raises(ParameterError) as e:
         EditRequest("e0_0 r1_0", "e5_0", "<deleted>")
     assert e.value.name == "subject"
-    with pytest.raises(ParameterError) as e:
-        ROMEHyperParams(context_templates=("no placeholder",))
-    assert e.value.name == "context_templates"
+    for templates in [("{}", "no placeholder"), ("Fact: {}",)]:
+        with pytest.raises(ParameterError) as e:
+            ROMEHyperParams(context_templates=templates)
+        assert e.value.name == "context_templates"
 
 
 def test_deletion_edit_fn_plugs_into_the_sweep(setup):
