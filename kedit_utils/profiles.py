@@ -19,13 +19,13 @@ PROFILE_NAMES = ("quick", "paper")
 TRAINING = {
     "quick": dict(
         n_entities=100, n_relations=25, ba_m=3, n_aliases=5, sample_fraction=0.2,
-        layers=[6, 12, 24], n_embd=64, n_head=4, lr=1e-3, batch_size=128, max_epochs=300,
-        weight_decay=0.0, warmup=200, objective="sampled",
+        layers=[6, 12, 24], n_embd=32, n_head=2, lr=2e-3, batch_size=256, max_epochs=300,
+        weight_decay=0.0, warmup=50, objective="sampled",
     ),
     "paper": dict(
         n_entities=200, n_relations=50, ba_m=3, n_aliases=5, sample_fraction=0.2,
-        layers=[6, 12, 24], n_embd=128, n_head=4, lr=1e-3, batch_size=128, max_epochs=300,
-        weight_decay=0.0, warmup=200, objective="sampled",
+        layers=[6, 12, 24], n_embd=128, n_head=4, lr=1e-3, batch_size=256, max_epochs=300,
+        weight_decay=0.0, warmup=50, objective="sampled",
     ),
 }
 

@@ -2,7 +2,8 @@
 
 Each plot takes the evaluation log of :func:`kedit_utils.training.train_model` (a list of
 dicts or a DataFrame with ``step``, ``loss`` and ``acc_*`` columns), an optional ``ax`` and
-returns the figure.
+returns the figure. Rows without a full evaluation (skipped early, see
+``TrainConfig.eval_from``) only carry ``loss`` and ``acc_batch``; their other columns are gaps.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pandas as pd
 from ..style import GRAPH_COLORS, axes_or_new, subplots
 
 ACCURACY_LABELS = {
+    "acc_batch": "training batches (running)",
     "acc_train": "training data",
     "acc_all": "all data",
     "acc_val": "unseen prompts (validation)",
@@ -43,7 +45,9 @@ def plot_accuracies(
     df = _frame(log)
     for m in metrics:
         if m in df:
-            ax.plot(df["step"], df[m], label=ACCURACY_LABELS.get(m, m), marker=".", markersize=3)
+            ok = df[m].notna()  # full evaluations may be skipped early (TrainConfig.eval_from)
+            style = {"color": "0.6", "linewidth": 1} if m == "acc_batch" else {"marker": ".", "markersize": 3}
+            ax.plot(df["step"][ok], df[m][ok], label=ACCURACY_LABELS.get(m, m), **style)
     if target is not None:
         ax.axhline(target, color="0.5", linestyle=":", linewidth=1)
     if best_step is not None:
@@ -83,7 +87,8 @@ def plot_metric_by_model(logs: dict, metric: str = "acc_all", ax=None, target: f
         key = str(label)[:2].upper()
         i = counts.get(key, 0)
         counts[key] = i + 1
-        ax.plot(df["step"], df[metric], label=label, color=GRAPH_COLORS.get(key), linestyle=styles[i % len(styles)])
+        ok = df[metric].notna()
+        ax.plot(df["step"][ok], df[metric][ok], label=label, color=GRAPH_COLORS.get(key), linestyle=styles[i % len(styles)])
     if target is not None:
         ax.axhline(target, color="0.5", linestyle=":", linewidth=1)
     ax.set_xlabel("step")

@@ -108,3 +108,23 @@ def test_input_embeddings_reads_alias_rows():
     assert np.array_equal(rel[1, 4], w[vocab.relation_ids[1, 4]])
     # untrained embeddings do not cluster by alias group
     assert alias_clustering(ent)["silhouette"] < 0.2
+
+
+def test_pca_figure_has_two_panels_of_six_groups():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from kedit_utils.figures.embeddings import plot_alias_pca, plot_pca_panel
+
+    vocab = Vocabulary(10, 8, 5)
+    model = gpt2_from_scratch(vocab, ModelSpec(n_layers=1, n_embd=16, n_head=2), seed=0)
+    fig = plot_alias_pca(model, vocab, n_items=6, seed=0, title="untrained")
+    left, right = fig.axes[:2]
+    assert len(left.collections) == 6 and len(right.collections) == 6
+    assert all(len(c.get_offsets()) == 5 for c in left.collections)
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    assert plot_pca_panel(clustered(n_items=8, d=4), [0, 1, 2], ax=ax) is fig
+    plt.close(fig)

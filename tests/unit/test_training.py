@@ -216,3 +216,36 @@ def test_load_or_train_caches_and_reloads_equal_weights(tmp_path, monkeypatch):
     with pytest.raises(AssertionError, match="trained again"):
         load_or_train(TINY_GRAPH, 5, 0.2, TINY_MODEL, TrainConfig(lr=2e-3, max_epochs=1), seed=0, device="cpu", progress=False)
     assert len([p for p in (tmp_path / training.ARTIFACT_KIND).iterdir() if not p.name.startswith(".")]) == 1
+
+
+def test_eval_from_skips_full_evaluations_early(corpus):
+    cfg = TrainConfig(lr=3e-3, batch_size=32, max_epochs=4, warmup=2, eval_every=2, patience=50, eval_from=0.5)
+    tr = train_model(corpus, TINY_MODEL, cfg, seed=0, device="cpu", progress=False)
+    skipped = [row for row in tr.log if "acc_all" not in row]
+    full = [row for row in tr.log if "acc_all" in row]
+    assert full, "the last step always evaluates"
+    assert all(row["acc_batch"] < 0.5 for row in skipped)
+    assert all(row["acc_batch"] >= 0.5 or row["step"] == tr.report["steps"] for row in full)
+    assert tr.report["best_step"] in [row["step"] for row in full]
+
+
+def test_training_figures():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from kedit_utils.figures.training import plot_accuracies, plot_metric_by_model, plot_training_curves
+
+    log = [
+        {"step": 10, "loss": 5.0, "acc_batch": 0.1},
+        {"step": 20, "loss": 3.0, "acc_batch": 0.6, "acc_train": 0.7, "acc_all": 0.65, "acc_val": 0.6, "acc_test": 0.6},
+        {"step": 30, "loss": 2.0, "acc_batch": 0.95, "acc_train": 0.995, "acc_all": 0.993, "acc_val": 0.99, "acc_test": 0.99},
+    ]
+    fig = plot_training_curves(log, best_step=30, title="ER 6L")
+    assert len(fig.axes) == 2
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    assert plot_accuracies(log, ax=ax) is fig
+    assert plot_metric_by_model({"ER 6L": log, "BA 6L": log}, ax=ax) is fig
+    plt.close(fig)
