@@ -133,9 +133,10 @@ def deletion_sweep(model, corpus: AliasCorpus, edit_fn, entities=None, progress:
                    label: dict | None = None) -> SweepResult:
     """Delete one fact per entity (``entities`` default: all), one at a time, restoring between.
 
-    Returns per-entity rows (``label`` columns such as graph/layers/seed are prepended), the
-    broken prompts by hop distance from the deleted entity (0 = its own other facts'
-    prompts... see ``by_hop``) and by whether they share the deleted relation.
+    Returns per-entity rows (``label`` columns such as graph/layers/seed are prepended) and
+    the prompts the deletion broke, outside the deleted fact: ``by_hop`` groups them by the
+    hop distance of their subject from the deleted entity (0 = the entity's other facts,
+    3 = three or more hops), ``by_relation`` by whether they share the deleted relation.
     """
     kg = corpus.kg
     entities = list(range(kg.n_entities)) if entities is None else [int(e) for e in entities]

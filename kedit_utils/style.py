@@ -5,11 +5,8 @@ diverging ones ``RdBu_r``.
 """
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg") if matplotlib.get_backend().lower() == "" else None
-import matplotlib.pyplot as plt  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import seaborn as sns
 
 GRAPH_COLORS = {"ER": "#1f77b4", "BA": "#ff7f0e", "er": "#1f77b4", "ba": "#ff7f0e"}
 SEQUENTIAL = "viridis"
