@@ -13,11 +13,12 @@ from typing import Any
 from .graphs import GraphSpec
 from .models import ModelSpec
 from .training import TrainConfig, TrainedModel, load_or_train
-from .validation import check_choice, check_int
+from .validation import check_choice, check_float, check_int
 
 TRAINING_KEYS = (
     "n_entities", "n_relations", "ba_m", "n_aliases", "n_embd", "n_head",
     "lr", "batch_size", "max_epochs", "weight_decay", "warmup", "objective",
+    "lr_depth_exponent", "threads",
 )
 
 
@@ -32,8 +33,12 @@ def model_spec(params: dict[str, Any], n_layers: int) -> ModelSpec:
     return ModelSpec(n_layers=n_layers, n_embd=params["n_embd"], n_head=params["n_head"])
 
 
-def train_config(params: dict[str, Any]) -> TrainConfig:
-    return TrainConfig(lr=params["lr"], batch_size=params["batch_size"], max_epochs=params["max_epochs"],
+def train_config(params: dict[str, Any], n_layers: int) -> TrainConfig:
+    """The optimiser settings of a depth: ``lr * (6 / n_layers) ** lr_depth_exponent``."""
+    check_int("layers", n_layers, minimum=1)
+    check_float("lr_depth_exponent", params["lr_depth_exponent"], low=0.0)
+    lr = params["lr"] * (6 / n_layers) ** params["lr_depth_exponent"]
+    return TrainConfig(lr=lr, batch_size=params["batch_size"], max_epochs=params["max_epochs"],
                        weight_decay=params["weight_decay"], warmup=params["warmup"], objective=params["objective"])
 
 
@@ -43,8 +48,8 @@ def trained_model(params: dict[str, Any], kind: str, n_layers: int, sample_fract
     return load_or_train(
         graph_spec(params, kind), n_aliases=params["n_aliases"],
         sample_fraction=params["sample_fraction"] if sample_fraction is None else sample_fraction,
-        model_spec=model_spec(params, n_layers), cfg=train_config(params),
-        seed=params["seed"], device=params["device"], progress=progress,
+        model_spec=model_spec(params, n_layers), cfg=train_config(params, n_layers),
+        seed=params["seed"], device=params["device"], progress=progress, threads=params["threads"],
     )
 
 
@@ -61,5 +66,7 @@ def trained_models(params: dict[str, Any], kinds=None, layers=None, sample_fract
         graph_spec(params, k)
     for n in layers:
         model_spec(params, n)
-    train_config(params)
+        train_config(params, n)
+    if params["threads"] is not None:
+        check_int("threads", params["threads"], minimum=1)
     return {(k, n): trained_model(params, k, n, sample_fraction, progress) for k in kinds for n in layers}

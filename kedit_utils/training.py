@@ -75,19 +75,19 @@ class TrainConfig:
     """
 
     lr: float = 1e-3
-    batch_size: int = 128
+    batch_size: int = 256
     max_epochs: int = 300
     weight_decay: float = 0.0
-    warmup: int = 200
+    warmup: int = 50
     schedule: str = "constant"
     beta2: float = 0.98
     grad_clip: float = 1.0
     objective: str = "sampled"
     target_accuracy: float = 0.99
-    eval_every: int = 100
+    eval_every: int = 25
     patience: int = 20
     val_fraction: float = 0.5
-    eval_from: float = 0.0
+    eval_from: float = 0.8
 
     def __post_init__(self):
         check_float("lr", self.lr, low=0.0, low_open=True)
@@ -404,12 +404,27 @@ def training_inputs(
     }
 
 
+@contextmanager
+def _quiet_hub_bars():
+    """Hide transformers' per-shard progress bars while saving/loading (restored after)."""
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            hf_logging.enable_progress_bar()
+
+
 def save_trained(trained: TrainedModel, folder: Path) -> None:
     """Write weights (safetensors), tokenizer, vocabulary and log JSON into ``folder``."""
     folder = Path(folder)
     model = trained.model
     dev = next(model.parameters()).device
-    model.to("cpu").save_pretrained(folder / "model", safe_serialization=True)
+    with _quiet_hub_bars():
+        model.to("cpu").save_pretrained(folder / "model", safe_serialization=True)
     model.to(dev)
     hf_tokenizer(trained.vocab).save_pretrained(folder / "tokenizer")
     cache.write_json_atomic(folder / "vocab.json", {**trained.vocab.to_dict(), "tokens": trained.vocab.tokens})
@@ -431,7 +446,8 @@ def load_trained(folder: Path, corpus: AliasCorpus, device: str = "auto") -> Tra
 
     folder = Path(folder)
     dev = resolve_device(device)
-    model = GPT2LMHeadModel.from_pretrained(folder / "model", use_safetensors=True).float().to(dev)
+    with _quiet_hub_bars():
+        model = GPT2LMHeadModel.from_pretrained(folder / "model", use_safetensors=True).float().to(dev)
     model.eval()
     meta = json.loads((folder / "train_log.json").read_text())
     val_mask = np.zeros(corpus.prompts.shape[0], dtype=bool)
@@ -482,50 +498,3 @@ def load_or_train(
 
     path = cache.cached(ARTIFACT_KIND, inputs, training_code_version(), build)
     return load_trained(path, corpus, str(dev))
-
-
-# --------------------------------------------------------------------------- profiles
-
-
-@dataclass(frozen=True)
-class TrainingProfile:
-    """Graph, corpus, model and optimiser settings of one build profile (measured choices).
-
-    ``paper``: the paper's scale (|E| = 200, |R| = 50, 5 aliases, 20 % sample).
-    ``quick``: a smaller graph and narrower models, so the chapter's six models train in a
-    few minutes on 2 CPU cores; depths stay 6, 12, 24.
-    """
-
-    name: str
-    n_entities: int
-    n_relations: int
-    ba_m: int
-    n_embd: int
-    n_head: int
-    cfg: TrainConfig
-    n_aliases: int = 5
-    sample_fraction: float = 0.2
-    depths: tuple[int, ...] = (6, 12, 24)
-    threads: int | None = None
-
-    def graph_spec(self, kind: str, seed: int = 0) -> GraphSpec:
-        return GraphSpec(kind=kind, n_entities=self.n_entities, n_relations=self.n_relations, ba_m=self.ba_m, seed=seed)
-
-    def model_spec(self, depth: int) -> ModelSpec:
-        return ModelSpec(n_layers=depth, n_embd=self.n_embd, n_head=self.n_head)
-
-    def train_config(self, depth: int) -> TrainConfig:
-        return self.cfg
-
-
-PROFILES = {
-    "paper": TrainingProfile(
-        name="paper", n_entities=200, n_relations=50, ba_m=3, n_embd=128, n_head=4,
-        cfg=TrainConfig(lr=1e-3, batch_size=256, warmup=50, eval_every=25, eval_from=0.8),
-    ),
-    "quick": TrainingProfile(
-        name="quick", n_entities=100, n_relations=25, ba_m=3, n_embd=32, n_head=2,
-        cfg=TrainConfig(lr=2e-3, batch_size=256, warmup=50, eval_every=25, eval_from=0.8),
-        threads=1,
-    ),
-}

@@ -46,6 +46,8 @@ max_epochs = None
 weight_decay = None
 warmup = None
 objective = None
+lr_depth_exponent = None  # a depth d trains with lr * (6 / d) ** this
+threads = None  # torch CPU threads while training (None: from the profile)
 
 # %%
 import pandas as pd

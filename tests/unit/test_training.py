@@ -21,11 +21,13 @@ from kedit_utils.training import (
     training_inputs,
     validation_mask,
 )
+from kedit_utils import model_zoo
+from kedit_utils.profiles import TRAINING
 from kedit_utils.validation import ParameterError
 
 TINY_GRAPH = GraphSpec(kind="er", n_entities=8, n_relations=3, ba_m=1, seed=0)
 TINY_MODEL = ModelSpec(n_layers=1, n_embd=16, n_head=2)
-TINY_CFG = TrainConfig(lr=3e-3, batch_size=32, max_epochs=3, warmup=2, eval_every=4, patience=50)
+TINY_CFG = TrainConfig(lr=3e-3, batch_size=32, max_epochs=3, warmup=2, eval_every=4, patience=50, eval_from=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -249,3 +251,16 @@ def test_training_figures():
     assert plot_accuracies(log, ax=ax) is fig
     assert plot_metric_by_model({"ER 6L": log, "BA 6L": log}, ax=ax) is fig
     plt.close(fig)
+
+
+@pytest.mark.parametrize("name", sorted(TRAINING))
+def test_training_profiles_build_valid_graphs_and_configs(name):
+    params = {**TRAINING[name], "seed": 0, "device": "cpu"}
+    assert params["layers"] == [6, 12, 24]
+    lrs = [model_zoo.train_config(params, d).lr for d in params["layers"]]
+    assert lrs == sorted(lrs, reverse=True)  # deeper never gets a larger rate
+    assert model_zoo.train_config(params, 6).lr == params["lr"]
+    for kind in ("er", "ba"):
+        kg = build_graph(model_zoo.graph_spec(params, kind))  # raises if a subject needs > |R| relations
+        assert kg.out_degree.max() <= params["n_relations"]
+    assert model_zoo.model_spec(params, 24).n_layers == 24
