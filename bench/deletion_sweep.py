@@ -8,7 +8,8 @@ with the paper profile's architecture (width 128) for each depth, and projects t
 The models here are freshly initialised, not trained (training the three paper-scale models
 is chapter 2's job): the cost of an edit and an evaluation depends on the architecture, not
 on the weights, except that v* may stop early on a trained model, so the projection is an
-upper bound. Usage: ``python bench/deletion_sweep.py [--entities 8] [--depths 6 12 24]``.
+upper bound. ``--threads`` sets torch's CPU threads (default: torch's, the whole machine).
+Usage: ``python bench/deletion_sweep.py [--entities 8] [--depths 6 12 24] [--threads 2]``.
 """
 from __future__ import annotations
 
@@ -31,7 +32,10 @@ def main() -> None:
     ap.add_argument("--entities", type=int, default=8, help="entities timed per depth")
     ap.add_argument("--depths", type=int, nargs="+", default=[6, 12, 24])
     ap.add_argument("--width", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     kg = build_graph(GraphSpec(kind="ba", n_entities=200, n_relations=50, ba_m=3, seed=0))
     corpus = alias_corpus(kg, n_aliases=5, sample_fraction=0.2, seed=0)
     print(f"torch threads: {torch.get_num_threads()}; prompts evaluated per deletion: {corpus.prompts.shape[0]}")

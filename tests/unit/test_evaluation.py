@@ -141,3 +141,25 @@ def test_model_mode_is_restored(corpus):
     model.eval()
     score_prompts(model, corpus.prompts, corpus.prompt_object, corpus.vocab)
     assert not model.training
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "llama"])
+def test_shared_prefix_scores_equal_whole_prompt_forwards(corpus, arch):
+    """Computing each subject alias once (KV cache) gives the same scores as whole prompts."""
+    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    v = corpus.vocab.size
+    if arch == "gpt2":
+        model = GPT2LMHeadModel(GPT2Config(vocab_size=v, n_positions=8, n_embd=16, n_layer=2, n_head=2))
+    else:
+        model = LlamaForCausalLM(LlamaConfig(vocab_size=v, hidden_size=16, intermediate_size=32,
+                                             num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1))
+    prompts, objects = corpus.prompts, corpus.prompt_object
+    assert np.unique(prompts[:, 0]).size * 2 < prompts.shape[0]  # prefixes repeat: the shared path runs
+    whole = score_prompts(model.eval(), prompts, objects, corpus.vocab, batch_size=7, shared_prefix=False)
+    shared = score_prompts(model, prompts, objects, corpus.vocab, batch_size=7)
+    assert np.array_equal(shared.predicted, whole.predicted)
+    assert np.array_equal(shared.correct, whole.correct)
+    np.testing.assert_allclose(shared.p_object, whole.p_object, rtol=1e-5, atol=1e-7)
+    assert np.array_equal(predict_tokens(model, prompts, batch_size=5), whole.predicted)
