@@ -20,6 +20,7 @@ import torch
 
 from kedit_utils.corpus import alias_corpus
 from kedit_utils.deletion import deletion_sweep
+from kedit_utils.evaluation import score_prompts
 from kedit_utils.graphs import GraphSpec, build_graph
 from kedit_utils.models import ModelSpec, gpt2_from_scratch
 from kedit_utils.rome.covariance import key_covariance
@@ -40,7 +41,8 @@ def main() -> None:
     corpus = alias_corpus(kg, n_aliases=5, sample_fraction=0.2, seed=0)
     print(f"torch threads: {torch.get_num_threads()}; prompts evaluated per deletion: {corpus.prompts.shape[0]}")
     total = 0.0
-    print(f"{'layers':>6} {'s/entity':>9} {'cov s':>7} {'200 entities x 2 graphs (min)':>30}")
+    print(f"{'layers':>6} {'edit+eval s/entity':>19} {'cov s':>6} {'base eval s':>12} "
+          f"{'200 entities x 2 graphs (min)':>30}")
     for depth in args.depths:
         model = gpt2_from_scratch(corpus.vocab, ModelSpec(n_layers=depth, n_embd=args.width, n_head=4), seed=0)
         t0 = time.perf_counter()
@@ -51,11 +53,13 @@ def main() -> None:
         ents = list(range(args.entities))
         deletion_sweep(model, corpus, edit_fn, ents[:1], progress=False)  # warm-up
         t0 = time.perf_counter()
-        deletion_sweep(model, corpus, edit_fn, ents, progress=False)
-        per = (time.perf_counter() - t0) / len(ents)
-        projected = (per * 200 + cov_s) * 2
+        score_prompts(model, corpus.prompts, corpus.prompt_object, corpus.vocab)
+        base_s = time.perf_counter() - t0  # the sweep's one unedited evaluation
+        res = deletion_sweep(model, corpus, edit_fn, ents, progress=False)
+        per = float(res.entities["seconds"].mean())  # edit + evaluation + restore, per entity
+        projected = (per * 200 + cov_s + base_s) * 2
         total += projected
-        print(f"{depth:>6} {per:>9.3f} {cov_s:>7.2f} {projected / 60:>30.1f}")
+        print(f"{depth:>6} {per:>19.3f} {cov_s:>6.2f} {base_s:>12.2f} {projected / 60:>30.1f}", flush=True)
     print(f"projected paper-scale sweep (one seed, both graphs, all depths): {total / 60:.1f} min")
 
 

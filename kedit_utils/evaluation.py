@@ -31,13 +31,13 @@ import numpy as np
 import torch
 
 from .corpus import AliasCorpus
+from .prefix_scoring import DEFAULT_BATCH, iter_last_logits
 from .validation import ParameterError, check_int
 from .vocabulary import Vocabulary
 
-# Prompts per forward. Small batches keep the activations (batch x 4d floats per layer) in
-# the CPU cache: on 2 cores, scoring 14,775 prompts with a 6-layer, 128-wide model took
-# 4.1 s in one batch and 1.6 s in batches of 512 (bench/deletion_sweep.py).
-DEFAULT_BATCH = 512
+# Prompts per forward (prefix_scoring.DEFAULT_BATCH = 512). Small batches keep the
+# activations (batch x 4d floats per layer) in the CPU cache: scoring 14,775 prompts with a
+# 6-layer, 128-wide model took 4.1 s in one batch and 1.6 s in batches of 512 (one thread).
 
 
 def _model_device(model) -> torch.device:
@@ -71,59 +71,6 @@ class _EvalMode:
     def __exit__(self, *exc):
         self._grad.__exit__(*exc)
         self.model.train(self.was_training)
-
-
-def last_logits(model, prompts: torch.Tensor) -> torch.Tensor:
-    """(P, T) token ids -> (P, V) next-token logits at the last position (one forward)."""
-    out = model(input_ids=prompts, logits_to_keep=1)
-    return out.logits[:, -1, :]
-
-
-def _batches(n: int, batch_size: int | None):
-    step = n if batch_size is None else batch_size
-    for start in range(0, n, max(step, 1)):
-        yield slice(start, min(start + step, n))
-
-
-def iter_last_logits(model, prompts: torch.Tensor, batch_size: int | None = DEFAULT_BATCH,
-                     shared_prefix: bool = True):
-    """Yield ``(slice, logits)``: (n, V) next-token logits of consecutive slices of ``prompts``.
-
-    prompts: (P, T) token ids. With ``shared_prefix`` (and T >= 2), prompts that share their
-    prefix ``prompts[:, :-1]`` share its computation: each distinct prefix runs once with the
-    KV cache, then each prompt's last token runs on its prefix's cached keys and values. In
-    a causal model the prefix's states do not depend on the last token, so this is the same
-    computation as one forward per prompt (equal up to float rounding; the tests check it).
-    For the alias corpus (T = 2) a prefix is a subject alias: 1,000 distinct prefixes instead
-    of 14,775 prompts at paper scale, which nearly halves the tokens computed.
-    Used for Hugging Face models when prefixes repeat (fewer distinct prefixes than half the
-    prompts); other models get one forward per batch of whole prompts.
-    """
-    from transformers import DynamicCache, PreTrainedModel
-
-    n, t = prompts.shape
-    prefixes, inverse = (None, None)
-    if shared_prefix and t >= 2 and isinstance(model, PreTrainedModel):
-        prefixes, inverse = torch.unique(prompts[:, :-1], dim=0, return_inverse=True)
-        if 2 * prefixes.shape[0] > n:
-            prefixes = None
-    if prefixes is None:
-        for sl in _batches(n, batch_size):
-            yield sl, last_logits(model, prompts[sl])
-        return
-    keys, values = None, None
-    for sl in _batches(prefixes.shape[0], batch_size):
-        cache = model(input_ids=prefixes[sl], use_cache=True).past_key_values
-        ks = [layer.keys for layer in cache.layers]
-        vs = [layer.values for layer in cache.layers]
-        keys = ks if keys is None else [torch.cat(pair) for pair in zip(keys, ks)]
-        values = vs if values is None else [torch.cat(pair) for pair in zip(values, vs)]
-    for sl in _batches(n, batch_size):
-        idx = inverse[sl]
-        past = DynamicCache([(k[idx], v[idx]) for k, v in zip(keys, values)], config=model.config)
-        position = torch.full((idx.shape[0], 1), t - 1, dtype=torch.long, device=prompts.device)
-        out = model(input_ids=prompts[sl, -1:], past_key_values=past, position_ids=position, use_cache=False)
-        yield sl, out.logits[:, -1, :]
 
 
 def predict_tokens(
@@ -248,7 +195,7 @@ def score_prompts(
 
     prompts: (P, T) token ids; objects: (P,) entity index of the right object (``n_entities``
     for ``<deleted>``). ``batch_size``: prompts per forward (``None``: all in one);
-    ``shared_prefix``: compute each distinct prefix once (:func:`iter_last_logits`).
+    ``shared_prefix``: compute each distinct prefix once (:mod:`kedit_utils.prefix_scoring`).
     Deterministic on the CPU.
     """
     _check_batch(batch_size)

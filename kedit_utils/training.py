@@ -376,9 +376,9 @@ def _train(corpus, model_spec, cfg, seed, dev, progress, eval_batch) -> TrainedM
 
 def training_code_version() -> str:
     """Hash of the code that determines a trained model."""
-    from . import corpus, evaluation, graphs, models, vocabulary
+    from . import corpus, evaluation, graphs, models, prefix_scoring, vocabulary
 
-    return cache.code_version(sys.modules[__name__], models, corpus, graphs, vocabulary, evaluation)
+    return cache.code_version(sys.modules[__name__], models, corpus, graphs, vocabulary, evaluation, prefix_scoring)
 
 
 def training_inputs(

@@ -151,7 +151,8 @@ def test_shared_prefix_scores_equal_whole_prompt_forwards(corpus, arch):
     torch.manual_seed(0)
     v = corpus.vocab.size
     if arch == "gpt2":
-        model = GPT2LMHeadModel(GPT2Config(vocab_size=v, n_positions=8, n_embd=16, n_layer=2, n_head=2))
+        model = GPT2LMHeadModel(GPT2Config(vocab_size=v, n_positions=8, n_embd=16, n_layer=2, n_head=2,
+                                                    activation_function="gelu_pytorch_tanh"))
     else:
         model = LlamaForCausalLM(LlamaConfig(vocab_size=v, hidden_size=16, intermediate_size=32,
                                              num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1))
@@ -163,3 +164,9 @@ def test_shared_prefix_scores_equal_whole_prompt_forwards(corpus, arch):
     assert np.array_equal(shared.correct, whole.correct)
     np.testing.assert_allclose(shared.p_object, whole.p_object, rtol=1e-5, atol=1e-7)
     assert np.array_equal(predict_tokens(model, prompts, batch_size=5), whole.predicted)
+    # a two-token prefix (the lean GPT-2 step attends to two cached positions)
+    longer = np.concatenate([prompts[:, :1], prompts], axis=1)  # prefix (s, s): repeats
+    whole3 = score_prompts(model, longer, objects, corpus.vocab, shared_prefix=False)
+    shared3 = score_prompts(model, longer, objects, corpus.vocab, batch_size=11)
+    assert np.array_equal(shared3.predicted, whole3.predicted)
+    np.testing.assert_allclose(shared3.p_object, whole3.p_object, rtol=1e-5, atol=1e-7)
