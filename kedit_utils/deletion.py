@@ -172,3 +172,33 @@ def deletion_sweep(model, corpus: AliasCorpus, edit_fn, entities=None, progress:
         entities=pd.DataFrame(rows), by_hop=pd.DataFrame(hop_rows), by_relation=pd.DataFrame(rel_rows),
         acc_pre=float(base.correct.mean()), seconds=time.perf_counter() - t0,
     )
+
+
+def sweep_summary(entities: pd.DataFrame, by_relation: pd.DataFrame,
+                  keys=("edit_token", "graph", "layers")) -> pd.DataFrame:
+    """One row per ``keys`` group of a sweep: does the deletion work, and what does it break.
+
+    entities / by_relation: :class:`SweepResult` tables (skipped entities are ignored).
+    Columns: deleted_ok and old_still_correct (means over entities), mean impact and side
+    effect (×10⁻²), the share of same-relation and of other prompts broken (pooled over
+    entities), and the Spearman correlation of degree and impact (mean over seeds).
+    """
+    keys = list(keys)
+    done = entities[~entities.skipped.astype(bool)] if "skipped" in entities else entities
+    rows = []
+    for group, part in done.groupby(keys):
+        rel = by_relation.merge(pd.DataFrame([dict(zip(keys, group))]), on=keys)
+        same, other = rel[rel.same_relation.astype(bool)], rel[~rel.same_relation.astype(bool)]
+        rows.append({
+            **dict(zip(keys, group)),
+            "deleted_ok": part.deleted_ok.mean(),
+            "old_still_correct": part.old_still_correct.mean(),
+            "mean impact (1e-2)": 100 * part.impact.mean(),
+            "mean side effect (1e-2)": 100 * part.side_effect.mean(),
+            "same-relation prompts broken": same.broken.sum() / max(same.prompts.sum(), 1),
+            "other prompts broken": other.broken.sum() / max(other.prompts.sum(), 1),
+            "spearman(degree, impact)": float(np.mean([
+                g[["degree", "impact"]].corr(method="spearman").iloc[0, 1] for _, g in part.groupby("seed")
+            ])) if "seed" in part else part[["degree", "impact"]].corr(method="spearman").iloc[0, 1],
+        })
+    return pd.DataFrame(rows)

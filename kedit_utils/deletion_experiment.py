@@ -2,7 +2,8 @@
 
 :func:`run_deletion_experiment` loads (or trains) the models of each seed through
 :mod:`kedit_utils.model_zoo`, locates the edited layer by causal tracing (chapter 4's
-measure: the MLP layer with the largest average indirect effect), estimates the key
+measure: the MLP layer with the largest average indirect effect, at the edited token),
+estimates the key
 covariance, runs :func:`kedit_utils.deletion.deletion_sweep` and caches the sweep's tables
 in the artifact cache (key: the model's inputs, the layer, the ROME settings, the entities
 and the code version), so a re-run of the chapter with the same inputs is quick.
@@ -25,7 +26,7 @@ from .rome.hparams import ROMEHyperParams
 from .rome.requests import deletion_edit_fn
 from .tracing import alias_prompts, summarise, trace
 from .training import TrainedModel
-from .validation import check_choice, check_int
+from .validation import ParameterError, check_choice, check_int
 
 ARTIFACT_KIND = "deletion-sweep"
 
@@ -35,14 +36,9 @@ def fact_token_of(position: str) -> str:
     return "subject_last" if position.startswith("subject") else "last"
 
 
-def locate_edit_site(tm: TrainedModel, n_facts: int = 50, n_samples: int = 5, seed: int = 0,
-                     token: str | None = None) -> tuple[int, str]:
-    """(layer, fact_token) of the MLP state with the largest average indirect effect.
-
-    fact_token is ROME's name for the token edited: "subject_last" when the peak is at the
-    subject (the paper's finding), "last" when it is at the relation token. ``token`` fixes
-    the token and locates only the layer.
-    """
+def mlp_effects(tm: TrainedModel, n_facts: int = 50, n_samples: int = 5, seed: int = 0):
+    """Causal trace of the MLP states over ``n_facts`` correctly answered prompts (chapter 4's
+    measure): the summary whose ``mean`` (layers × positions) is the average indirect effect."""
     check_int("n_trace_facts", n_facts, minimum=1)
     c = tm.corpus
     scores = score_prompts(tm.model, c.prompts, c.prompt_object, c.vocab)
@@ -50,14 +46,29 @@ def locate_edit_site(tm: TrainedModel, n_facts: int = 50, n_samples: int = 5, se
     pick = np.random.default_rng(seed).choice(candidates, size=min(n_facts, candidates.size), replace=False)
     traces = trace(tm.model, alias_prompts(c.vocab, c.prompts[pick], c.prompt_object[pick]),
                    kinds=("mlp",), n_samples=n_samples, window=1, seed=seed)
-    summ = summarise(traces)["mlp"]
-    mean = np.where(np.isnan(summ.mean), -np.inf, summ.mean)
+    return summarise(traces)["mlp"]
+
+
+def edit_site(summary, token: str | None = None) -> tuple[int, str]:
+    """(layer, fact_token) of the MLP state with the largest average indirect effect.
+
+    fact_token is ROME's name for the token edited: "subject_last" when the peak is at the
+    subject (the paper's finding), "last" when it is at the relation token. ``token`` fixes
+    the token and locates only the layer (the largest effect at that token).
+    """
+    mean = np.where(np.isnan(summary.mean), -np.inf, summary.mean)
     if token is None:
         row, col = np.unravel_index(int(np.argmax(mean)), mean.shape)
-        token = fact_token_of(summ.positions[col])
-    else:
-        row = int(np.argmax(mean[:, 0 if token == "subject_last" else -1]))
-    return int(summ.layers[row]), token
+        return int(summary.layers[row]), fact_token_of(summary.positions[col])
+    check_choice("edit_token", token, ("subject_last", "last"))
+    row = int(np.argmax(mean[:, 0 if token == "subject_last" else -1]))
+    return int(summary.layers[row]), token
+
+
+def locate_edit_site(tm: TrainedModel, n_facts: int = 50, n_samples: int = 5, seed: int = 0,
+                     token: str | None = None) -> tuple[int, str]:
+    """:func:`edit_site` of a fresh :func:`mlp_effects` trace."""
+    return edit_site(mlp_effects(tm, n_facts, n_samples, seed), token)
 
 
 def pick_entities(degree: np.ndarray, max_entities: int | None) -> np.ndarray:
@@ -96,15 +107,23 @@ def _sweep_cached(tm: TrainedModel, layer: int, hparams: ROMEHyperParams, entiti
 
 
 def run_deletion_experiment(params: dict, seeds, edit_layer: int | None = None, n_trace_facts: int = 50,
-                            max_entities: int | None = None, edit_token: str | None = None,
+                            max_entities: int | None = None, edit_tokens=("subject_last",),
                             progress: bool = True) -> DeletionExperiment:
-    """Delete one fact per entity for every seed × graph × depth (see the module docstring).
+    """Delete one fact per entity for every seed × graph × depth × edit token (module docstring).
 
-    edit_layer / edit_token: the edited MLP; ``None`` = where causal tracing peaks.
+    edit_tokens: ROME's fact tokens to sweep, each a separate experiment: "subject_last"
+    (the paper's and ROME's choice) and/or "last" (the relation token, where the tiny models'
+    trace peaks); ``None`` in the list means the token where the trace peaks.
+    edit_layer: the edited MLP; ``None`` = the layer where the trace at that token peaks.
+    The hub's logit lens and the widget use the first token of ``edit_tokens``.
     """
     seeds = [check_int("seeds", int(s), minimum=0) for s in seeds]
-    if edit_token is not None:
-        check_choice("edit_token", edit_token, ("subject_last", "last"))
+    edit_tokens = list(edit_tokens)
+    if not edit_tokens:
+        raise ParameterError("edit_tokens", edit_tokens, "must name at least one fact token")
+    for token in edit_tokens:
+        if token is not None:
+            check_choice("edit_token", token, ("subject_last", "last"))
     if edit_layer is not None:
         check_int("edit_layer", edit_layer, minimum=0)
         for n in params["layers"]:
@@ -115,23 +134,25 @@ def run_deletion_experiment(params: dict, seeds, edit_layer: int | None = None, 
     for s in seeds:
         models = trained_models({**params, "seed": s}, progress=progress)
         for (kind, n_layers), tm in models.items():
-            if edit_layer is None:
-                layer, token = locate_edit_site(tm, n_trace_facts, seed=s, token=edit_token)
-            else:
-                layer, token = edit_layer, edit_token or "subject_last"
-            hparams = ROMEHyperParams.tiny_gpt2(layer=layer, fact_token=token)
-            cov = key_covariance(tm.model, layer, tm.corpus.train_sentences.tolist(), model_id=str(tm.path))
-            edit_fn = deletion_edit_fn(tm.corpus.kg, tm.vocab, hparams, cov)
-            label = {"graph": kind.upper(), "layers": n_layers, "seed": s}
-            ents = pick_entities(tm.corpus.kg.degree, max_entities)
-            tables = _sweep_cached(tm, layer, hparams, ents, label, edit_fn, progress)
-            for k in parts:
-                parts[k].append(tables[k])
-            used.append({**label, "edit_layer": layer, "edit_token": token})
-            if s == seeds[0]:
-                lens[(kind, n_layers)] = _lens_after_hub_deletion(tm, edit_fn)
-                if exp.panel_model is None or kind == "ba":
-                    exp.panel_model, exp.panel_corpus, exp.panel_edit_fn = tm.model, tm.corpus, edit_fn
+            summary = mlp_effects(tm, n_trace_facts, seed=s) if edit_layer is None else None
+            for i, wanted in enumerate(edit_tokens):
+                if summary is None:
+                    layer, token = edit_layer, wanted or "subject_last"
+                else:
+                    layer, token = edit_site(summary, wanted)
+                hparams = ROMEHyperParams.tiny_gpt2(layer=layer, fact_token=token)
+                cov = key_covariance(tm.model, layer, tm.corpus.train_sentences.tolist(), model_id=str(tm.path))
+                edit_fn = deletion_edit_fn(tm.corpus.kg, tm.vocab, hparams, cov)
+                label = {"graph": kind.upper(), "layers": n_layers, "seed": s, "edit_token": token}
+                ents = pick_entities(tm.corpus.kg.degree, max_entities)
+                tables = _sweep_cached(tm, layer, hparams, ents, label, edit_fn, progress)
+                for k in parts:
+                    parts[k].append(tables[k])
+                used.append({**label, "edit_layer": layer})
+                if s == seeds[0] and i == 0:
+                    lens[(kind, n_layers)] = _lens_after_hub_deletion(tm, edit_fn)
+                    if exp.panel_model is None or kind == "ba":
+                        exp.panel_model, exp.panel_corpus, exp.panel_edit_fn = tm.model, tm.corpus, edit_fn
     exp.entities, exp.by_hop, exp.by_relation = (pd.concat(parts[k], ignore_index=True) for k in parts)
     exp.layers_used, exp.lens = pd.DataFrame(used), lens
     return exp

@@ -70,7 +70,7 @@ from IPython.display import display
 from kedit_utils import profiles
 from kedit_utils.edit_report import edit_graph_fact
 from kedit_utils.evaluation import score_prompts
-from kedit_utils.deletion_experiment import fact_token_of
+from kedit_utils.deletion_experiment import edit_site, fact_token_of
 from kedit_utils.figures.tracing import trace_heatmaps
 from kedit_utils.model_zoo import trained_models
 from kedit_utils.results import glue_number, save_results
@@ -140,6 +140,11 @@ glue_number("located_layer", located)
 glue_number("located_position", demo_peak.peak_token)
 glue_number("mlp_first_layer_share", float((mlp.peak_layer == 0).mean()), ".0%")
 glue_number("mlp_subject_share", float(mlp.peak_token.str.startswith("subject").mean()), ".0%")
+# the MLP layer with the largest effect *at the subject token* (the layer chapter 5's ROME edits)
+subject_layers = {key: edit_site(s["mlp"], "subject_last")[0] for key, (_, s) in summaries.items()}
+display(pd.Series({f"{k.upper()} {n}L": layer for (k, n), layer in subject_layers.items()},
+                  name="MLP layer with the largest effect at the subject token"))
+glue_number("subject_mlp_first_share", float(np.mean([v == 0 for v in subject_layers.values()])), ".0%")
 glue_number("n_models", len(models))
 glue_number("edit_layer", edit_layer)
 
@@ -239,8 +244,11 @@ save_results(NOTEBOOK, {
 # largest average indirect effect is in layer 0, the first FF layer, as the paper reports
 # (Appendix B). The paper places it at the subject token; here the peak is at the subject
 # token in {glue:text}`mlp_subject_share` of the models, and for the demo model it is at
-# layer {glue:text}`located_layer`, position {glue:text}`located_position`. Chapter 5 edits
-# where the peak is. ROME edits at the subject token reached the new object in
+# layer {glue:text}`located_layer`, position {glue:text}`located_position`. At the subject
+# token itself, the MLP with the largest effect is in layer 0 in
+# {glue:text}`subject_mlp_first_share` of the models: chapter 5 deletes by editing that layer
+# at the subject token, as ROME and the paper do, and repeats the whole sweep with the edit
+# at the last token to compare. ROME edits at the subject token reached the new object in
 # {glue:text}`reliability_subject_last` of the demo edits, at the last token in
 # {glue:text}`reliability_last`. With the located variant ({glue:text}`located_token`) the
 # edit reached the new object in {glue:text}`tiny_reliability` of the demo edits, carried

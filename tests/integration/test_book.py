@@ -50,3 +50,34 @@ def test_failing_notebook_is_reported_with_cell_and_leaves_no_page(tmp_path):
     msg = str(err.value)
     assert "01_knowledge_graphs" in msg and "cell" in msg and "graph_kinds" in msg
     assert not list(tmp_path.glob("*.ipynb"))
+
+
+# The results schemas the issues fix: {file: {list name: keys every row has}}.
+SCHEMAS = {
+    "02_training": {"table1": {"graph", "layers", "acc_train", "acc_all", "acc_unseen", "seconds", "epochs"}},
+    "03_embeddings_pca": {"clustering": {"graph", "kind", "sample_fraction", "score"}},
+    "04_causal_tracing": {
+        "tracing": {"graph", "layers", "kind", "peak_layer", "peak_token", "peak_effect"},
+        "rome_demos": {"model", "prompt", "target_new", "before", "after", "seconds"},
+    },
+    "05_deletion_impact": {
+        "table2": {"graph", "layers", "pearson", "spearman", "ci_low", "ci_high", "n_seeds"},
+        "table3": {"graph", "layers", "max", "min", "mean", "std"},
+        "entities": {"graph", "layers", "seed", "entity", "degree", "impact", "side_effect", "deleted_ok"},
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMAS))
+def test_results_follow_the_issue_schemas(tiny_book, name):
+    _, results = tiny_book
+    data = json.loads((results / f"{name}.json").read_text())
+    for table, keys in SCHEMAS[name].items():
+        rows = data[table]
+        assert rows, f"{name}: {table} is empty"
+        for row in rows:
+            assert keys <= set(row), f"{name}: {table} row lacks {keys - set(row)}"
+    if name == "03_embeddings_pca":
+        assert {r["kind"] for r in data["clustering"]} == {"entity", "relation"}
+    if name == "04_causal_tracing":
+        assert {r["kind"] for r in data["tracing"]} == {"hidden", "mlp", "attn"}

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from kedit_utils.corpus import alias_corpus
-from kedit_utils.deletion import deletion_fact, deletion_sweep
+from kedit_utils.deletion import deletion_fact, deletion_sweep, sweep_summary
 from kedit_utils.graphs import GraphSpec, build_graph
 from kedit_utils.models import ModelSpec, gpt2_from_scratch
 from kedit_utils.validation import ParameterError
@@ -71,3 +71,21 @@ def test_deletion_fact_rule_and_errors(setup):
             assert kg.triples[t, 1] == facts[:, 1].min()
     with pytest.raises(ParameterError, match="entity"):
         deletion_fact(kg, 99)
+
+
+def test_sweep_summary_pools_broken_prompts_per_group(setup):
+    _, corpus, model = setup
+    edit = embedding_edit(corpus)
+    res = deletion_sweep(model, corpus, edit, progress=False, label={"edit_token": "x", "graph": "BA", "layers": 2})
+    noop = deletion_sweep(model, corpus, noop_edit, progress=False, label={"edit_token": "y", "graph": "BA", "layers": 2})
+    import pandas as pd
+
+    ents = pd.concat([res.entities, noop.entities], ignore_index=True)
+    rel = pd.concat([res.by_relation, noop.by_relation], ignore_index=True)
+    summ = sweep_summary(ents, rel).set_index("edit_token")
+    assert list(summ.index) == ["x", "y"]
+    assert summ.loc["y", "mean impact (1e-2)"] == 0 and summ.loc["y", "other prompts broken"] == 0
+    done = res.entities[~res.entities.skipped]
+    assert summ.loc["x", "mean impact (1e-2)"] == pytest.approx(100 * done.impact.mean())
+    same = res.by_relation[res.by_relation.same_relation]
+    assert summ.loc["x", "same-relation prompts broken"] == pytest.approx(same.broken.sum() / same.prompts.sum())
