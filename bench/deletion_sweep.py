@@ -5,11 +5,12 @@ times :func:`kedit_utils.deletion.deletion_sweep` (ROME edit + evaluation of eve
 exact restore) on the paper-scale BA corpus (200 entities, 50 relations, 5 aliases, 20 %)
 with the paper profile's architecture (width 128) for each depth, and projects the total.
 
-The models here are freshly initialised, not trained (training the three paper-scale models
-is chapter 2's job): the cost of an edit and an evaluation depends on the architecture, not
-on the weights, except that v* may stop early on a trained model, so the projection is an
-upper bound. ``--threads`` sets torch's CPU threads (default: torch's, the whole machine).
-Usage: ``python bench/deletion_sweep.py [--entities 8] [--depths 6 12 24] [--threads 2]``.
+By default the models are freshly initialised: the cost of an evaluation depends on the
+architecture, not on the weights, but v* may stop early on a trained model, so that
+projection is an upper bound. ``--trained`` uses chapter 2's paper-profile BA models instead
+(from the artifact cache; trained first when missing), the models the sweep really edits.
+``--fact-token`` picks ROME's key token (default the paper's, ``subject_last``). ``--threads`` sets torch's CPU threads (default: torch's, the whole machine).
+Usage: ``python bench/deletion_sweep.py [--entities 8] [--depths 6 12 24] [--threads 2] [--trained]``.
 """
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ from kedit_utils.corpus import alias_corpus
 from kedit_utils.deletion import deletion_sweep
 from kedit_utils.evaluation import score_prompts
 from kedit_utils.graphs import GraphSpec, build_graph
+from kedit_utils.model_zoo import trained_model
 from kedit_utils.models import ModelSpec, gpt2_from_scratch
+from kedit_utils.profiles import TRAINING
 from kedit_utils.rome.covariance import key_covariance
 from kedit_utils.rome.hparams import ROMEHyperParams
 from kedit_utils.rome.requests import deletion_edit_fn
@@ -34,6 +37,8 @@ def main() -> None:
     ap.add_argument("--depths", type=int, nargs="+", default=[6, 12, 24])
     ap.add_argument("--width", type=int, default=128)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--trained", action="store_true", help="chapter 2's trained paper-profile BA models")
+    ap.add_argument("--fact-token", default="subject_last", choices=["subject_last", "last"])
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -43,12 +48,17 @@ def main() -> None:
     total = 0.0
     print(f"{'layers':>6} {'edit+eval s/entity':>19} {'cov s':>6} {'base eval s':>12} "
           f"{'200 entities x 2 graphs (min)':>30}")
+    params = {**TRAINING["paper"], "seed": 0, "device": "cpu"}
     for depth in args.depths:
-        model = gpt2_from_scratch(corpus.vocab, ModelSpec(n_layers=depth, n_embd=args.width, n_head=4), seed=0)
+        if args.trained:
+            tm = trained_model(params, "ba", depth)
+            model, corpus, kg = tm.model, tm.corpus, tm.corpus.kg
+        else:
+            model = gpt2_from_scratch(corpus.vocab, ModelSpec(n_layers=depth, n_embd=args.width, n_head=4), seed=0)
         t0 = time.perf_counter()
         cov = key_covariance(model, 0, corpus.train_sentences.tolist(), cache=False)
         cov_s = time.perf_counter() - t0
-        hp = ROMEHyperParams.tiny_gpt2(layer=0, fact_token="last")
+        hp = ROMEHyperParams.tiny_gpt2(layer=0, fact_token=args.fact_token)
         edit_fn = deletion_edit_fn(kg, corpus.vocab, hp, cov)
         ents = list(range(args.entities))
         deletion_sweep(model, corpus, edit_fn, ents[:1], progress=False)  # warm-up

@@ -18,7 +18,7 @@ from .validation import check_choice, check_float, check_int
 TRAINING_KEYS = (
     "n_entities", "n_relations", "ba_m", "n_aliases", "n_embd", "n_head",
     "lr", "batch_size", "max_epochs", "weight_decay", "warmup", "objective",
-    "lr_depth_exponent", "threads",
+    "lr_depth_exponent", "threads", "target_accuracy",
 )
 
 
@@ -39,7 +39,8 @@ def train_config(params: dict[str, Any], n_layers: int) -> TrainConfig:
     check_float("lr_depth_exponent", params["lr_depth_exponent"], low=0.0)
     lr = params["lr"] * (6 / n_layers) ** params["lr_depth_exponent"]
     return TrainConfig(lr=lr, batch_size=params["batch_size"], max_epochs=params["max_epochs"],
-                       weight_decay=params["weight_decay"], warmup=params["warmup"], objective=params["objective"])
+                       weight_decay=params["weight_decay"], warmup=params["warmup"], objective=params["objective"],
+                       target_accuracy=params["target_accuracy"])
 
 
 def trained_model(params: dict[str, Any], kind: str, n_layers: int, sample_fraction: float | None = None,

@@ -20,6 +20,9 @@ PROFILE_NAMES = ("quick", "paper")
 #   lr * (6 / d) ** lr_depth_exponent: deeper models reach the target in fewer steps with a
 #   smaller rate (12 layers: 675 steps at 1e-3 vs 450 at 7e-4; 24 layers: 1275 vs 700 at 5e-4).
 #   threads None: torch's default (the whole machine).
+# * target_accuracy: training stops once the training accuracy and the held-out estimate of
+#   the all-data accuracy both reach it. At .99 the measured all-data accuracy landed on
+#   either side of the paper's .99 (BA 12 layers: .9899), so the stop asks for .995.
 # * quick: |E| = 100, |R| = 25, width 32, so the six models train in minutes on 2 CPU cores;
 #   one torch thread (at this width a second thread only adds synchronisation).
 TRAINING = {
@@ -27,11 +30,13 @@ TRAINING = {
         n_entities=100, n_relations=25, ba_m=3, n_aliases=5, sample_fraction=0.2,
         layers=[6, 12, 24], n_embd=32, n_head=2, lr=2e-3, batch_size=256, max_epochs=300,
         weight_decay=0.0, warmup=50, objective="sampled", lr_depth_exponent=0.0, threads=1,
+        target_accuracy=0.995,
     ),
     "paper": dict(
         n_entities=200, n_relations=50, ba_m=3, n_aliases=5, sample_fraction=0.2,
         layers=[6, 12, 24], n_embd=128, n_head=4, lr=1e-3, batch_size=256, max_epochs=300,
         weight_decay=0.0, warmup=50, objective="sampled", lr_depth_exponent=0.5, threads=None,
+        target_accuracy=0.995,
     ),
 }
 

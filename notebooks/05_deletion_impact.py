@@ -59,6 +59,7 @@ warmup = None
 objective = None
 lr_depth_exponent = None  # a depth d trains with lr * (6 / d) ** this
 threads = None  # torch CPU threads while training (None: from the profile)
+target_accuracy = None  # stop when training and held-out accuracy reach this
 
 # %%
 import numpy as np
