@@ -2,11 +2,14 @@
 
 :func:`run_deletion_experiment` loads (or trains) the models of each seed through
 :mod:`kedit_utils.model_zoo`, locates the edited layer by causal tracing (chapter 4's
-measure: the MLP layer with the largest average indirect effect, at the edited token),
-estimates the key
-covariance, runs :func:`kedit_utils.deletion.deletion_sweep` and caches the sweep's tables
-in the artifact cache (key: the model's inputs, the layer, the ROME settings, the entities
-and the code version), so a re-run of the chapter with the same inputs is quick.
+measure: the MLP layer with the largest average indirect effect at the edited token),
+estimates the key covariance, runs :func:`kedit_utils.deletion.deletion_sweep` and caches
+the sweep's tables in the artifact cache (key: the model's inputs, the layer, the ROME
+settings, the entities and the code version), so a re-run with the same inputs is quick.
+
+Which token ROME edits is a parameter (``edit_tokens``): the paper, like ROME, reads the
+key at the subject's last token; the tiny models recall a fact at the relation token
+(chapter 4), so chapter 5 sweeps both and compares them.
 """
 from __future__ import annotations
 
