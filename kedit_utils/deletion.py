@@ -174,21 +174,25 @@ def deletion_sweep(model, corpus: AliasCorpus, edit_fn, entities=None, progress:
     )
 
 
-def sweep_summary(entities: pd.DataFrame, by_relation: pd.DataFrame,
+def sweep_summary(entities: pd.DataFrame, by_relation: pd.DataFrame, by_hop: pd.DataFrame,
                   keys=("edit_token", "graph", "layers")) -> pd.DataFrame:
     """One row per ``keys`` group of a sweep: does the deletion work, and what does it break.
 
-    entities / by_relation: :class:`SweepResult` tables (skipped entities are ignored).
-    Columns: deleted_ok and old_still_correct (means over entities), mean impact and side
-    effect (×10⁻²), the share of same-relation and of other prompts broken (pooled over
-    entities), and the Spearman correlation of degree and impact (mean over seeds).
+    entities / by_relation / by_hop: :class:`SweepResult` tables (skipped entities are
+    ignored). Columns: deleted_ok and old_still_correct (means over entities), mean impact
+    and side effect (×10⁻²), the share of prompts broken (pooled over entities) among those
+    sharing the deleted relation, the others, those about the same subject (hop 0: the
+    entity's other facts) and those about its neighbours (hop 1), and the Spearman
+    correlation of degree and impact (mean over seeds).
     """
     keys = list(keys)
     done = entities[~entities.skipped.astype(bool)] if "skipped" in entities else entities
     rows = []
     for group, part in done.groupby(keys):
-        rel = by_relation.merge(pd.DataFrame([dict(zip(keys, group))]), on=keys)
+        sel = pd.DataFrame([dict(zip(keys, group))])
+        rel, hop = by_relation.merge(sel, on=keys), by_hop.merge(sel, on=keys)
         same, other = rel[rel.same_relation.astype(bool)], rel[~rel.same_relation.astype(bool)]
+        hop0, hop1 = hop[hop.hop == 0], hop[hop.hop == 1]
         rows.append({
             **dict(zip(keys, group)),
             "deleted_ok": part.deleted_ok.mean(),
@@ -197,6 +201,8 @@ def sweep_summary(entities: pd.DataFrame, by_relation: pd.DataFrame,
             "mean side effect (1e-2)": 100 * part.side_effect.mean(),
             "same-relation prompts broken": same.broken.sum() / max(same.prompts.sum(), 1),
             "other prompts broken": other.broken.sum() / max(other.prompts.sum(), 1),
+            "same-subject prompts broken": hop0.broken.sum() / max(hop0.prompts.sum(), 1),
+            "neighbour prompts broken": hop1.broken.sum() / max(hop1.prompts.sum(), 1),
             "spearman(degree, impact)": float(np.mean([
                 g[["degree", "impact"]].corr(method="spearman").iloc[0, 1] for _, g in part.groupby("seed")
             ])) if "seed" in part else part[["degree", "impact"]].corr(method="spearman").iloc[0, 1],

@@ -200,15 +200,17 @@ for kind in graph_kinds:
 # same-relation prompts broken, and the rank correlation of degree and impact.
 
 # %%
-variants = sweep_summary(exp.entities, exp.by_relation)
+variants = sweep_summary(exp.entities, exp.by_relation, exp.by_hop)
 display(variants.set_index(["edit_token", "graph", "layers"]).style.format(precision=3))
-by_token = variants.groupby("edit_token")[["deleted_ok", "same-relation prompts broken", "other prompts broken"]].mean()
+by_token = variants.groupby("edit_token")[["deleted_ok", "same-relation prompts broken", "other prompts broken",
+                                          "same-subject prompts broken"]].mean()
 for token, row in by_token.iterrows():
     glue_number(f"deleted_ok_{token}", row.deleted_ok, ".0%")
     glue_number(f"same_rel_{token}", row["same-relation prompts broken"], ".0%")
     glue_number(f"other_rel_{token}", row["other prompts broken"], ".1%")
+    glue_number(f"same_subj_{token}", row["same-subject prompts broken"], ".0%")
 for token in {"subject_last", "last"} - set(by_token.index):  # compare_token=None: one sweep only
-    for key in ("deleted_ok", "same_rel", "other_rel"):
+    for key in ("deleted_ok", "same_rel", "other_rel", "same_subj"):
         glue_number(f"{key}_{token}", "(not run)")
 
 # %% [markdown]
@@ -253,7 +255,7 @@ save_results(NOTEBOOK, {
 # %% [markdown]
 # ## What this chapter showed
 #
-# With ROME's key at `{glue:text}`edit_token``, degree and impact correlate with a mean
+# With ROME's key at the {glue:text}`edit_token` token, degree and impact correlate with a mean
 # Pearson r of {glue:text}`ba_pearson` on the BA graphs and {glue:text}`er_pearson` on the ER
 # graphs (the paper: {glue:text}`paper_ba_pearson` for BA and {glue:text}`paper_er_pearson`
 # for ER): {glue:text}`ba_verdict`. The largest impact is {glue:text}`ba_max_impact` ×10⁻² on
@@ -262,10 +264,14 @@ save_results(NOTEBOOK, {
 #
 # Is the fact deleted? Editing at the subject's last token made {glue:text}`deleted_ok_subject_last`
 # of the deleted facts' alias prompts answer `<deleted>`; editing at the relation token,
-# {glue:text}`deleted_ok_last`. The relation-token edit deletes, but its damage follows the
-# relation: it broke {glue:text}`same_rel_last` of the prompts that share the deleted relation
-# against {glue:text}`other_rel_last` of the others (subject-token edit:
-# {glue:text}`same_rel_subject_last` and {glue:text}`other_rel_subject_last`). In these
-# two-word models the fact is read at the relation token (chapter 4), so what a deletion
-# damages is set by where ROME writes, not only by the graph. The quick profile uses a
+# {glue:text}`deleted_ok_last`. The two edits damage different knowledge. The subject-token
+# edit breaks the subject's other facts ({glue:text}`same_subj_subject_last` of their
+# prompts; relation-token edit: {glue:text}`same_subj_last`), so its impact grows with the
+# number of facts an entity has, which is what ties impact to degree. The relation-token
+# edit's damage follows the relation instead: it broke {glue:text}`same_rel_last` of the
+# prompts that share the deleted relation against {glue:text}`other_rel_last` of the others
+# (subject-token edit: {glue:text}`same_rel_subject_last` and
+# {glue:text}`other_rel_subject_last`). In these two-word models the fact is read at the
+# relation token (chapter 4), so what a deletion damages is set by where ROME writes, not
+# only by the graph. The quick profile uses a
 # smaller graph, narrower models and one seed (parameters table), so its intervals are wider.

@@ -82,10 +82,14 @@ def test_sweep_summary_pools_broken_prompts_per_group(setup):
 
     ents = pd.concat([res.entities, noop.entities], ignore_index=True)
     rel = pd.concat([res.by_relation, noop.by_relation], ignore_index=True)
-    summ = sweep_summary(ents, rel).set_index("edit_token")
+    hop = pd.concat([res.by_hop, noop.by_hop], ignore_index=True)
+    summ = sweep_summary(ents, rel, hop).set_index("edit_token")
     assert list(summ.index) == ["x", "y"]
     assert summ.loc["y", "mean impact (1e-2)"] == 0 and summ.loc["y", "other prompts broken"] == 0
     done = res.entities[~res.entities.skipped]
     assert summ.loc["x", "mean impact (1e-2)"] == pytest.approx(100 * done.impact.mean())
     same = res.by_relation[res.by_relation.same_relation]
     assert summ.loc["x", "same-relation prompts broken"] == pytest.approx(same.broken.sum() / same.prompts.sum())
+    h0 = res.by_hop[res.by_hop.hop == 0]
+    assert summ.loc["x", "same-subject prompts broken"] == pytest.approx(h0.broken.sum() / max(h0.prompts.sum(), 1))
+    assert summ.loc["y", "same-subject prompts broken"] == 0
