@@ -18,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from . import cache, deletion
 from .evaluation import score_prompts
 from .logit_lens import entity_probs_by_layer
-from .model_zoo import trained_models
+from .model_zoo import trained_model, trained_models
 from .rome import compute_k, compute_v, editor, update
 from .rome.covariance import key_covariance
 from .rome.hparams import ROMEHyperParams
@@ -109,18 +110,61 @@ def _sweep_cached(tm: TrainedModel, layer: int, hparams: ROMEHyperParams, entiti
     return {name: pd.read_csv(path / f"{name}.csv") for name in ("entities", "by_hop", "by_relation")}
 
 
+def _model_sweeps(job: dict) -> dict:
+    """Every edit token's sweep of one trained model (seed × graph × depth): the unit of work
+    that :func:`run_deletion_experiment` runs in this process or in a worker process.
+
+    job: params, seed, kind, n_layers, edit_tokens, edit_layer, n_trace_facts, max_entities,
+    progress, threads (torch threads for this job; ``None``: leave as is).
+    Returns {"tables": [per-token dict of DataFrames], "used": [rows of layers_used]}.
+    """
+    import torch
+
+    if job["threads"] is not None:
+        torch.set_num_threads(job["threads"])
+    s, kind, n_layers = job["seed"], job["kind"], job["n_layers"]
+    tm = trained_model({**job["params"], "seed": s}, kind, n_layers, progress=False)
+    edit_layer = job["edit_layer"]
+    summary = mlp_effects(tm, job["n_trace_facts"], seed=s) if edit_layer is None else None
+    out = {"tables": [], "used": []}
+    for wanted in job["edit_tokens"]:
+        if summary is None:
+            layer, token = edit_layer, wanted or "subject_last"
+        else:
+            layer, token = edit_site(summary, wanted)
+        edit_fn = _deletion_fn(tm, layer, token)
+        label = {"graph": kind.upper(), "layers": n_layers, "seed": s, "edit_token": token}
+        ents = pick_entities(tm.corpus.kg.degree, job["max_entities"])
+        hparams = ROMEHyperParams.tiny_gpt2(layer=layer, fact_token=token)
+        out["tables"].append(_sweep_cached(tm, layer, hparams, ents, label, edit_fn, job["progress"]))
+        out["used"].append({**label, "edit_layer": layer})
+    return out
+
+
+def _deletion_fn(tm: TrainedModel, layer: int, token: str):
+    hparams = ROMEHyperParams.tiny_gpt2(layer=layer, fact_token=token)
+    cov = key_covariance(tm.model, layer, tm.corpus.train_sentences.tolist(), model_id=str(tm.path))
+    return deletion_edit_fn(tm.corpus.kg, tm.vocab, hparams, cov)
+
+
 def run_deletion_experiment(params: dict, seeds, edit_layer: int | None = None, n_trace_facts: int = 50,
                             max_entities: int | None = None, edit_tokens=("subject_last",),
-                            progress: bool = True) -> DeletionExperiment:
+                            workers: int = 1, progress: bool = True) -> DeletionExperiment:
     """Delete one fact per entity for every seed × graph × depth × edit token (module docstring).
 
     edit_tokens: ROME's fact tokens to sweep, each a separate experiment: "subject_last"
     (the paper's and ROME's choice) and/or "last" (the relation token, where the tiny models'
     trace peaks); ``None`` in the list means the token where the trace peaks.
     edit_layer: the edited MLP; ``None`` = the layer where the trace at that token peaks.
+    workers: processes sweeping models in parallel, each with ``cpu threads // workers``
+    torch threads (deepest models first). On 2 cores, 2 one-thread workers beat one
+    two-thread process: the v* optimisation of an edit is too small to use two threads.
     The hub's logit lens and the widget use the first token of ``edit_tokens``.
     """
+    import torch
+
     seeds = [check_int("seeds", int(s), minimum=0) for s in seeds]
+    check_int("workers", workers, minimum=1)
     edit_tokens = list(edit_tokens)
     if not edit_tokens:
         raise ParameterError("edit_tokens", edit_tokens, "must name at least one fact token")
@@ -131,33 +175,45 @@ def run_deletion_experiment(params: dict, seeds, edit_layer: int | None = None, 
         check_int("edit_layer", edit_layer, minimum=0)
         for n in params["layers"]:
             check_int("edit_layer", edit_layer, maximum=n - 1)
+    models = {s: trained_models({**params, "seed": s}, progress=progress) for s in seeds}  # train before sweeping
+    threads = max(1, torch.get_num_threads() // workers) if workers > 1 else None
+    jobs = [dict(params=params, seed=s, kind=kind, n_layers=n, edit_tokens=edit_tokens, edit_layer=edit_layer,
+                 n_trace_facts=n_trace_facts, max_entities=max_entities, progress=progress and workers == 1,
+                 threads=threads)
+            for s in seeds for (kind, n) in models[s]]
+    if workers == 1:
+        outs = [_model_sweeps(job) for job in jobs]
+    else:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from multiprocessing import get_context
+
+        order = sorted(range(len(jobs)), key=lambda i: -jobs[i]["n_layers"])  # longest first
+        outs = [None] * len(jobs)
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            futures = {pool.submit(_model_sweeps, jobs[i]): i for i in order}
+            for fut in tqdm(as_completed(futures), total=len(jobs), desc="model sweeps", disable=not progress):
+                outs[futures[fut]] = fut.result()
     parts = {"entities": [], "by_hop": [], "by_relation": []}
-    used, lens = [], {}
+    used = []
+    for out in outs:
+        for tables in out["tables"]:
+            for k in parts:
+                parts[k].append(tables[k])
+        used.extend(out["used"])
     exp = DeletionExperiment(*(pd.DataFrame() for _ in range(4)))
-    for s in seeds:
-        models = trained_models({**params, "seed": s}, progress=progress)
-        for (kind, n_layers), tm in models.items():
-            summary = mlp_effects(tm, n_trace_facts, seed=s) if edit_layer is None else None
-            for i, wanted in enumerate(edit_tokens):
-                if summary is None:
-                    layer, token = edit_layer, wanted or "subject_last"
-                else:
-                    layer, token = edit_site(summary, wanted)
-                hparams = ROMEHyperParams.tiny_gpt2(layer=layer, fact_token=token)
-                cov = key_covariance(tm.model, layer, tm.corpus.train_sentences.tolist(), model_id=str(tm.path))
-                edit_fn = deletion_edit_fn(tm.corpus.kg, tm.vocab, hparams, cov)
-                label = {"graph": kind.upper(), "layers": n_layers, "seed": s, "edit_token": token}
-                ents = pick_entities(tm.corpus.kg.degree, max_entities)
-                tables = _sweep_cached(tm, layer, hparams, ents, label, edit_fn, progress)
-                for k in parts:
-                    parts[k].append(tables[k])
-                used.append({**label, "edit_layer": layer})
-                if s == seeds[0] and i == 0:
-                    lens[(kind, n_layers)] = _lens_after_hub_deletion(tm, edit_fn)
-                    if exp.panel_model is None or kind == "ba":
-                        exp.panel_model, exp.panel_corpus, exp.panel_edit_fn = tm.model, tm.corpus, edit_fn
     exp.entities, exp.by_hop, exp.by_relation = (pd.concat(parts[k], ignore_index=True) for k in parts)
-    exp.layers_used, exp.lens = pd.DataFrame(used), lens
+    exp.layers_used = pd.DataFrame(used)
+    first = edit_tokens[0]
+    for row in used:  # the first seed's models, first token: logit lens and the widget
+        if row["seed"] != seeds[0] or (first is not None and row["edit_token"] != first):
+            continue
+        if (row["graph"].lower(), row["layers"]) in exp.lens:
+            continue
+        tm = models[seeds[0]][(row["graph"].lower(), row["layers"])]
+        edit_fn = _deletion_fn(tm, row["edit_layer"], row["edit_token"])
+        exp.lens[(row["graph"].lower(), row["layers"])] = _lens_after_hub_deletion(tm, edit_fn)
+        if exp.panel_model is None or row["graph"] == "BA":
+            exp.panel_model, exp.panel_corpus, exp.panel_edit_fn = tm.model, tm.corpus, edit_fn
     return exp
 
 

@@ -60,8 +60,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         dict(n_trace_facts=200, n_noise_samples=10),
     ),
     "05_deletion_impact": _with_training(
-        dict(seeds=[0], n_trace_facts=40),
-        dict(seeds=[0, 1, 2], n_trace_facts=200),
+        dict(seeds=[0], n_trace_facts=40, workers=2),
+        dict(seeds=[0, 1, 2], n_trace_facts=200, workers=2),
     ),
 }
 

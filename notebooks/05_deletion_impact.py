@@ -43,6 +43,7 @@ edit_token = "subject_last"  # the key token ROME edits: "subject_last" (ROME, t
 compare_token = "last"  # a second full sweep editing this token instead, compared below; None: skip
 n_trace_facts = None  # facts traced to locate the layer
 n_boot = 1000  # bootstrap resamples of entities for the correlation CI
+workers = None  # processes sweeping models in parallel (None: the profile's; 1 on a single GPU)
 layers = None
 n_entities = None
 n_relations = None
@@ -96,7 +97,8 @@ profiles.parameters_frame(cfg, NOTEBOOK)
 # %%
 tokens = [edit_token] + ([compare_token] if compare_token is not None else [])
 exp = run_deletion_experiment(cfg, seeds=cfg["seeds"], edit_layer=edit_layer, edit_tokens=tokens,
-                              n_trace_facts=cfg["n_trace_facts"], max_entities=max_entities)
+                              n_trace_facts=cfg["n_trace_facts"], max_entities=max_entities,
+                              workers=cfg["workers"])
 glue_number("first_seed", cfg["seeds"][0])
 display(exp.layers_used)
 display(exp.entities.groupby(["edit_token", "graph", "layers"]).agg(
