@@ -13,6 +13,7 @@ key at the subject's last token; the tiny models recall a fact at the relation t
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,11 +96,16 @@ class DeletionExperiment:
     panel_edit_fn: object = None
 
 
-def _sweep_cached(tm: TrainedModel, layer: int, hparams: ROMEHyperParams, entities: np.ndarray,
-                  label: dict, edit_fn, progress: bool) -> dict[str, pd.DataFrame]:
+def _sweep_inputs(tm: TrainedModel, layer: int, hparams: ROMEHyperParams, entities: np.ndarray,
+                  label: dict) -> tuple[dict, str]:
     inputs = {"model": str(tm.path), "layer": layer, "hparams": hparams.to_dict(),
               "entities": entities.tolist(), "label": label}
-    version = cache.code_version(deletion, editor, compute_k, compute_v, update)
+    return inputs, cache.code_version(deletion, editor, compute_k, compute_v, update)
+
+
+def _sweep_cached(tm: TrainedModel, layer: int, hparams: ROMEHyperParams, entities: np.ndarray,
+                  label: dict, edit_fn, progress: bool) -> dict[str, pd.DataFrame]:
+    inputs, version = _sweep_inputs(tm, layer, hparams, entities, label)
 
     def build(tmp: Path) -> None:
         res = deletion.deletion_sweep(tm.model, tm.corpus, edit_fn, entities, progress, label)
@@ -108,6 +114,40 @@ def _sweep_cached(tm: TrainedModel, layer: int, hparams: ROMEHyperParams, entiti
 
     path = cache.cached(ARTIFACT_KIND, inputs, version, build)
     return {name: pd.read_csv(path / f"{name}.csv") for name in ("entities", "by_hop", "by_relation")}
+
+
+def edit_sites(tm: TrainedModel, tokens, n_facts: int, seed: int) -> list[tuple[int, str]]:
+    """:func:`edit_site` of each token in ``tokens`` from one :func:`mlp_effects` trace,
+    cached (key: the model, the tokens, the trace settings and the tracing code)."""
+    from . import tracing
+
+    tokens = list(tokens)
+    inputs = {"model": str(tm.path), "tokens": tokens, "n_facts": n_facts, "seed": seed}
+    version = cache.code_version(tracing, mlp_effects, edit_site)
+
+    def build(tmp: Path) -> None:
+        summary = mlp_effects(tm, n_facts, seed=seed)
+        cache.write_json_atomic(tmp / "sites.json", [list(edit_site(summary, t)) for t in tokens])
+
+    path = cache.cached("edit-sites", inputs, version, build)
+    return [(int(layer), str(token)) for layer, token in json.loads((path / "sites.json").read_text())]
+
+
+def _job_sites(job: dict, tm: TrainedModel) -> list[tuple[int, str]]:
+    if job["edit_layer"] is not None:
+        return [(job["edit_layer"], t or "subject_last") for t in job["edit_tokens"]]
+    return edit_sites(tm, job["edit_tokens"], job["n_trace_facts"], job["seed"])
+
+
+def _job_cached(job: dict, tm: TrainedModel) -> bool:
+    """Whether every sweep of ``job`` is already in the artifact cache."""
+    ents = pick_entities(tm.corpus.kg.degree, job["max_entities"])
+    for layer, token in _job_sites(job, tm):
+        label = {"graph": job["kind"].upper(), "layers": job["n_layers"], "seed": job["seed"], "edit_token": token}
+        inputs, version = _sweep_inputs(tm, layer, ROMEHyperParams.tiny_gpt2(layer=layer, fact_token=token), ents, label)
+        if not cache.is_complete(cache.artifact_dir(ARTIFACT_KIND, cache.cache_key(inputs, version))):
+            return False
+    return True
 
 
 def _model_sweeps(job: dict) -> dict:
@@ -124,14 +164,8 @@ def _model_sweeps(job: dict) -> dict:
         torch.set_num_threads(job["threads"])
     s, kind, n_layers = job["seed"], job["kind"], job["n_layers"]
     tm = trained_model({**job["params"], "seed": s}, kind, n_layers, progress=False)
-    edit_layer = job["edit_layer"]
-    summary = mlp_effects(tm, job["n_trace_facts"], seed=s) if edit_layer is None else None
     out = {"tables": [], "used": []}
-    for wanted in job["edit_tokens"]:
-        if summary is None:
-            layer, token = edit_layer, wanted or "subject_last"
-        else:
-            layer, token = edit_site(summary, wanted)
+    for layer, token in _job_sites(job, tm):
         edit_fn = _deletion_fn(tm, layer, token)
         label = {"graph": kind.upper(), "layers": n_layers, "seed": s, "edit_token": token}
         ents = pick_entities(tm.corpus.kg.degree, job["max_entities"])
@@ -181,17 +215,18 @@ def run_deletion_experiment(params: dict, seeds, edit_layer: int | None = None, 
                  n_trace_facts=n_trace_facts, max_entities=max_entities, progress=progress and workers == 1,
                  threads=threads)
             for s in seeds for (kind, n) in models[s]]
-    if workers == 1:
-        outs = [_model_sweeps(job) for job in jobs]
+    cached = [_job_cached(job, models[job["seed"]][(job["kind"], job["n_layers"])]) for job in jobs]
+    if workers == 1 or sum(not c for c in cached) <= 1:  # no pool for at most one sweep to run
+        outs = [_model_sweeps({**job, "threads": None}) for job in jobs]
     else:
         from concurrent.futures import ProcessPoolExecutor, as_completed
         from multiprocessing import get_context
 
-        order = sorted(range(len(jobs)), key=lambda i: -jobs[i]["n_layers"])  # longest first
-        outs = [None] * len(jobs)
+        outs = [_model_sweeps({**jobs[i], "threads": None}) if cached[i] else None for i in range(len(jobs))]
+        order = sorted((i for i in range(len(jobs)) if not cached[i]), key=lambda i: -jobs[i]["n_layers"])
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
             futures = {pool.submit(_model_sweeps, jobs[i]): i for i in order}
-            for fut in tqdm(as_completed(futures), total=len(jobs), desc="model sweeps", disable=not progress):
+            for fut in tqdm(as_completed(futures), total=len(order), desc="model sweeps", disable=not progress):
                 outs[futures[fut]] = fut.result()
     parts = {"entities": [], "by_hop": [], "by_relation": []}
     used = []

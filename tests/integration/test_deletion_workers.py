@@ -28,6 +28,10 @@ def test_worker_processes_give_the_same_sweep(tmp_path, monkeypatch):
     assert one.layers_used.equals(two.layers_used)
     assert set(two.lens) == {("ba", 1), ("ba", 2)} and two.panel_model is not None
     assert np.allclose(one.lens[("ba", 2)]["probs"], two.lens[("ba", 2)]["probs"], atol=1e-6)
+    # a re-run finds every sweep (and the traced edit sites) in the cache: the same tables, timings included
+    again = run_deletion_experiment(PARAMS, [0], n_trace_facts=3, edit_tokens=["subject_last", "last"],
+                                    workers=2, progress=False)
+    pd.testing.assert_frame_equal(again.entities, two.entities)
 
 
 def test_bad_workers_named_before_any_work():
