@@ -19,11 +19,7 @@ PROMPT = "The Eiffel Tower is located in the city of"
 def smollm2():
     from kedit_utils.pretrained import load_smollm2
 
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # a shared small CPU: one thread avoids oversubscription
-    model, tok = load_smollm2()
-    yield model, tok
-    torch.set_num_threads(n)
+    return load_smollm2()  # on one torch thread, like every test (tests/conftest.py)
 
 
 def greedy(model, tok, prompt, n=3):

@@ -10,16 +10,6 @@ from kedit_utils.vocabulary import Vocabulary
 VOCAB = Vocabulary(5, 2, 2)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: on a small shared CPU, torch's thread pool oversubscribes and
-    tiny models run ~20x slower with 2 threads than with 1."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def tiny_gpt2(n_layers=2):
     return gpt2_from_scratch(VOCAB, ModelSpec(n_layers=n_layers, n_embd=16, n_head=2), seed=0)
 

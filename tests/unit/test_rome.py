@@ -15,16 +15,6 @@ from kedit_utils.validation import ParameterError
 from kedit_utils.vocabulary import hf_tokenizer
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: on a small shared CPU, torch's thread pool oversubscribes and
-    tiny models run ~20x slower with 2 threads than with 1."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     """A 3-layer GPT-2 trained for a few seconds on a 16-entity BA graph, its tokenizer and C."""
