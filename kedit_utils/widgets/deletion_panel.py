@@ -1,16 +1,21 @@
 """Chapter 5 panel: choose an entity (sorted by degree), delete its fact with ROME, see the
-impact and the graph neighbourhood coloured by which facts broke, restore."""
+impact and the graph neighbourhood coloured by which facts broke; the weights are restored
+after each deletion. The button runs under :mod:`.actions` (busy state, errors shown in the
+panel)."""
 from __future__ import annotations
 
 import ipywidgets as w
 import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
+from IPython.display import display
 
 from ..corpus import AliasCorpus
 from ..deletion import delete_and_measure
 from ..evaluation import score_prompts
 from ..style import axes_or_new
+from ..validation import ParameterError
+from .actions import Actions
 
 
 def neighbourhood_figure(corpus: AliasCorpus, entity: int, broken_triples: set[int], ax=None):
@@ -35,26 +40,33 @@ def neighbourhood_figure(corpus: AliasCorpus, entity: int, broken_triples: set[i
 
 
 def deletion_panel(model, corpus: AliasCorpus, edit_fn) -> w.VBox:
-    """Entity drop-down (by degree), Delete and Restore buttons, the impact and a figure."""
+    """Entity drop-down (by degree), a Delete button (the weights are restored after each
+    deletion), the impact and a figure."""
     kg = corpus.kg
     base = score_prompts(model, corpus.prompts, corpus.prompt_object, corpus.vocab)
     order = [int(e) for e in np.argsort(-kg.degree, kind="stable") if kg.out_degree[e] > 0]
-    pick = w.Dropdown(options=[(f"e{e} (degree {kg.degree[e]})", e) for e in order], description="entity")
-    go = w.Button(description="Delete its fact")
+    actions = Actions()
+    pick = actions.control(w.Dropdown(options=[(f"e{e} (degree {kg.degree[e]})", e) for e in order],
+                                      value=order[0], description="entity"))
     text = w.HTML("<p>The model is unedited. Deleting measures the impact and restores afterwards.</p>")
     out = w.Output()
 
-    def on_delete(_):
-        res = delete_and_measure(model, corpus, pick.value, edit_fn, base)  # restores when done
+    def delete():
+        entity = pick.value
+        res = delete_and_measure(model, corpus, entity, edit_fn, base)  # restores when done
+        if res is None:
+            raise ParameterError("entity", entity, "has no fact of its own to delete")
         broken = (base.correct & ~res.post.correct).reshape(kg.n_triples, -1).any(axis=1)
         r = res.row
-        text.value = (f"<p>deleted fact r{r['relation']} → e{r['old_object']}: impact "
+        text.value = (f"<p>deleted fact e{entity} r{r['relation']} → e{r['old_object']}: impact "
                       f"<b>{100 * r['impact']:.3f} ×10⁻²</b>, side effect {100 * r['side_effect']:.3f} ×10⁻², "
                       f"deleted across aliases: {r['deleted_ok']:.0%}. The weights were restored.</p>")
         out.clear_output(wait=True)
         with out:
-            fig = neighbourhood_figure(corpus, pick.value, set(np.flatnonzero(broken).tolist()))
-            plt.show(fig)
+            fig = neighbourhood_figure(corpus, entity, set(np.flatnonzero(broken).tolist()))
+            display(fig)
+        plt.close(fig)
 
-    go.on_click(on_delete)
-    return w.VBox([w.HBox([pick, go]), text, out])
+    go = actions.button("Delete its fact", delete, busy="Deleting the fact and scoring every prompt ...",
+                        failed="The deletion failed")
+    return actions.panel([w.HBox([pick, go]), text, out])

@@ -1,4 +1,5 @@
-"""Chapter 1 panel: pick an entity (sorted by degree) and see its aliases and facts."""
+"""Chapter 1 panel: pick an entity (sorted by degree) and see its aliases and facts (a live
+control under :mod:`.actions`: an error shows in the panel)."""
 from __future__ import annotations
 
 import html
@@ -7,6 +8,7 @@ import ipywidgets as w
 import numpy as np
 
 from ..corpus import AliasCorpus
+from .actions import Actions
 
 
 def entity_facts_html(corpus: AliasCorpus, entity: int) -> str:
@@ -29,10 +31,15 @@ def entity_explorer(corpus: AliasCorpus) -> w.VBox:
     """Drop-down of entities by decreasing degree; shows the chosen entity's facts."""
     kg = corpus.kg
     order = np.argsort(-kg.degree, kind="stable")
+    actions = Actions()
     pick = w.Dropdown(
         options=[(f"entity {e} (degree {kg.degree[e]})", int(e)) for e in order],
         value=int(order[0]), description="entity",
     )
     out = w.HTML(entity_facts_html(corpus, int(order[0])))
-    pick.observe(lambda change: setattr(out, "value", entity_facts_html(corpus, change["new"])), names="value")
-    return w.VBox([pick, out])
+
+    def show(entity):
+        out.value = entity_facts_html(corpus, entity)
+
+    actions.on_change(pick, show, failed="Could not show this entity")
+    return actions.panel([pick, out])
