@@ -26,9 +26,9 @@ from kedit_utils.graphs import GraphSpec, build_graph
 from kedit_utils.model_zoo import trained_model
 from kedit_utils.models import ModelSpec, gpt2_from_scratch
 from kedit_utils.profiles import TRAINING
-from kedit_utils.rome.covariance import key_covariance
-from kedit_utils.rome.hparams import ROMEHyperParams
-from kedit_utils.rome.requests import deletion_edit_fn
+from kedit_utils.editors.rome.covariance import key_covariance
+from kedit_utils.editors.rome.hparams import ROMEHyperParams
+from kedit_utils.editors.rome.requests import deletion_edit_fn
 
 
 def main() -> None:

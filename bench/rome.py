@@ -21,7 +21,7 @@ import torch
 from kedit_utils.corpus import alias_corpus
 from kedit_utils.graphs import DELETED_ENTITY, GraphSpec, build_graph
 from kedit_utils.models import ModelSpec, gpt2_from_scratch
-from kedit_utils.rome import EditRequest, ROMEHyperParams, edit, graph_request, key_covariance, restore
+from kedit_utils.editors.rome import EditRequest, ROMEHyperParams, edit, graph_request, key_covariance, restore
 from kedit_utils.vocabulary import hf_tokenizer
 
 

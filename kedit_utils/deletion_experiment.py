@@ -25,10 +25,10 @@ from . import cache, deletion
 from .evaluation import score_prompts
 from .logit_lens import entity_probs_by_layer
 from .model_zoo import trained_model, trained_models
-from .rome import compute_k, compute_v, editor, update
-from .rome.covariance import key_covariance
-from .rome.hparams import ROMEHyperParams
-from .rome.requests import deletion_edit_fn
+from .editors.rome import compute_k, compute_v, editor, update
+from .editors.rome.covariance import key_covariance
+from .editors.rome.hparams import ROMEHyperParams
+from .editors.rome.requests import deletion_edit_fn
 from .tracing import alias_prompts, summarise, trace
 from .training import TrainedModel
 from .validation import ParameterError, check_choice, check_int

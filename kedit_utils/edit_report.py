@@ -16,9 +16,9 @@ import numpy as np
 
 from .corpus import AliasCorpus
 from .evaluation import PromptScores, score_prompts
-from .rome.editor import EditResult, edit
-from .rome.hparams import ROMEHyperParams
-from .rome.requests import graph_request
+from .editors.rome.editor import EditResult, edit
+from .editors.rome.hparams import ROMEHyperParams
+from .editors.rome.requests import graph_request
 
 
 @dataclass

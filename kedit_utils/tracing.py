@@ -536,7 +536,7 @@ def alias_noise_std(model, vocab, factor: float = 3.0) -> float:
 def text_prompt(model, tok, prompt: str, subject: str, answer: str | None = None) -> TracePrompt:
     """A TracePrompt from text. ``answer`` None: the model's own greedy next token (ROME's
     choice); otherwise the first token of ``answer``."""
-    from .rome.tokens import subject_token_range, target_token_ids
+    from .editors.rome.tokens import subject_token_range, target_token_ids
 
     ids, rng = subject_token_range(tok, prompt, subject)
     if answer is None:

@@ -1,16 +1,4 @@
-"""ROME, rank-one model editing (Meng et al. 2022), as used by Paper A §3.3 step 2.
-
-One module per concern, as in the reference implementation: :mod:`.hparams`,
-:mod:`.covariance` (C = K Kᵀ / n), :mod:`.compute_k` (k*), :mod:`.compute_v` (v*),
-:mod:`.update` (Ŵ = W + Λ (C⁻¹k*)ᵀ), :mod:`.editor` (edit / restore), :mod:`.requests`
-(edit requests for the tiny alias models) and :mod:`.tokens` (finding the subject).
-"""
-from .covariance import KeyCovariance, key_covariance
-from .editor import EditRequest, EditResult, Prediction, edit, edited, restore
-from .hparams import ROMEHyperParams
-from .requests import deletion_edit_fn, graph_request
-
-__all__ = [
-    "EditRequest", "EditResult", "KeyCovariance", "Prediction", "ROMEHyperParams",
-    "deletion_edit_fn", "edit", "edited", "graph_request", "key_covariance", "restore",
-]
+"""Deprecated: ROME moved to :mod:`kedit_utils.editors.rome`. This package (``covariance``, ``editor``,
+``hparams``) is kept only for notebooks/04_causal_tracing.py and kedit_utils/widgets/rome_panel.py
+until they import from the new place; then it goes."""
+from kedit_utils.editors.rome import *  # noqa: F401,F403

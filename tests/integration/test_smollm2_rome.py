@@ -31,7 +31,7 @@ def greedy(model, tok, prompt, n=3):
 
 def test_rome_edit_flips_smollm2(smollm2, tmp_path, monkeypatch):
     from kedit_utils.pretrained import default_covariance_texts
-    from kedit_utils.rome import EditRequest, ROMEHyperParams, edit, key_covariance, restore
+    from kedit_utils.editors.rome import EditRequest, ROMEHyperParams, edit, key_covariance, restore
 
     monkeypatch.setenv("KEDIT_CACHE", str(tmp_path))
     model, tok = smollm2

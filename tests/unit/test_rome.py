@@ -8,9 +8,9 @@ from kedit_utils import architectures as A
 from kedit_utils.corpus import alias_corpus
 from kedit_utils.graphs import DELETED_ENTITY, GraphSpec, build_graph
 from kedit_utils.models import ModelSpec, gpt2_from_scratch
-from kedit_utils.rome import (EditRequest, KeyCovariance, ROMEHyperParams, deletion_edit_fn, edit, edited,
+from kedit_utils.editors.rome import (EditRequest, KeyCovariance, ROMEHyperParams, deletion_edit_fn, edit, edited,
                               graph_request, key_covariance, restore)
-from kedit_utils.rome.covariance import second_moment
+from kedit_utils.editors.rome.covariance import second_moment
 from kedit_utils.validation import ParameterError
 from kedit_utils.vocabulary import hf_tokenizer
 

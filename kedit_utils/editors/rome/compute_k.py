@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import architectures as A
+from ... import architectures as A
 from .tokens import lookup, pad_right
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from .. import architectures as A
+from ... import architectures as A
 from .compute_k import contextual_prompts
 from .tokens import lookup, pad_right, target_token_ids
 

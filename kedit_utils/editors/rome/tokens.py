@@ -7,7 +7,7 @@ from the decoded tokens, as in the ROME reference (``find_token_range``).
 """
 from __future__ import annotations
 
-from ..validation import ParameterError
+from ...validation import ParameterError
 
 
 def encode(tok, text: str, add_special_tokens: bool = True) -> list[int]:

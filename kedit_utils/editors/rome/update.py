@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import architectures as A
+from ... import architectures as A
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class RankOneUpdate:
 @torch.no_grad()
 def rank_one_update(model, layer: int, k_star: torch.Tensor, k_prompt: torch.Tensor,
                     v_star: torch.Tensor, cov=None, ridge: float = 0.0) -> RankOneUpdate:
-    """Λ and u for the edit; ``cov`` is a :class:`~kedit_utils.rome.covariance.KeyCovariance`
+    """Λ and u for the edit; ``cov`` is a :class:`~kedit_utils.editors.rome.covariance.KeyCovariance`
     (``None``: u = k*, no covariance adjustment). Nothing is changed in the model."""
     proj = A.mlp_out_module(model, layer)
     w = A.weight_in_out(model, layer)
