@@ -13,9 +13,9 @@ from ..corpus import AliasCorpus
 from ..edit_report import edit_graph_fact
 from ..evaluation import score_prompts
 from ..graphs import DELETED_ENTITY
-from ..rome.editor import restore
-from ..rome.hparams import ROMEHyperParams
-from ..rome.requests import graph_request
+from ..editors.rome.editor import restore
+from ..editors.rome.hparams import ROMEHyperParams
+from ..editors.rome.requests import graph_request
 from ..validation import ParameterError
 from ..vocabulary import hf_tokenizer
 from .actions import Actions

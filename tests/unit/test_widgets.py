@@ -11,7 +11,7 @@ import torch
 from kedit_utils.corpus import alias_corpus
 from kedit_utils.graphs import DELETED_ENTITY, GraphSpec, build_graph
 from kedit_utils.models import ModelSpec, gpt2_from_scratch
-from kedit_utils.rome import ROMEHyperParams, deletion_edit_fn, key_covariance
+from kedit_utils.editors.rome import ROMEHyperParams, deletion_edit_fn, key_covariance
 from kedit_utils.validation import ParameterError
 from kedit_utils.vocabulary import UNK
 from kedit_utils.widgets import actions as A
