@@ -1,0 +1,352 @@
+"""MEMIT, mass-editing memory in a transformer (Meng et al. 2023, "Mass-Editing Memory in a
+Transformer", §3–4; Paper B's Table 2; Paper C's locate-then-edit family).
+
+ROME writes one fact into one layer; MEMIT writes a *batch* of facts into a *range* of
+layers ``L = (l_1 < … < l_m)``:
+
+1. For each request i, v* becomes z_i: the residual stream (the output of block l_m, the
+   last layer of the range) at the fact token, plus a δ_i optimised exactly as ROME's v*
+   (NLL of the target over the context templates + KL on the essence prompts + weight
+   decay, ‖δ‖ clamped to ``clamp_norm_factor``·‖h‖) — :func:`compute_z`.
+2. For each layer l_j in order: K (d_in, n) = the keys (inputs of W2) of the n requests at
+   l_j, averaged over the context templates; R (d_out, n) = z − h_{l_m}, the residual still
+   missing at the last layer with the layers before already updated, divided by the number
+   of layers left (m − j), so it is spread over the range; then
+
+       Δ = R Kᵀ (λ C + K Kᵀ)⁻¹         (d_out, d_in; stored in the (d_in, d_out) view)
+
+   with C = E[k kᵀ] the uncentred key covariance at l_j (:mod:`.rome.covariance`, cached
+   by its inputs in the artifact cache) and λ = ``mom2_update_weight``.
+
+With one request and one layer, (λC + kkᵀ)⁻¹k = C⁻¹k / (λ + kᵀC⁻¹k) (Sherman–Morrison) is
+ROME's direction u = C⁻¹k*, and R is ROME's v* − W k*: the two updates are parallel
+(tests/unit/test_editors.py checks it). ``mom2_ridge`` adds ridge·mean(diag C)·I to C, as
+ROME's SmolLM2 preset does for a covariance from a small corpus.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+
+from .. import architectures as A
+from ..validation import ParameterError, check_choice, check_float, check_int
+from .base import EditHandle, Editor, weights_guard
+from .hparams import HyperParams, check_layers, scaled_layer
+from .rome.compute_k import contextual_prompts, keys_at
+from .rome.compute_v import _batch, _log_probs, frozen
+from .rome.covariance import KeyCovariance, key_covariance, model_fingerprint
+from .rome.hparams import MOM2_DTYPES
+from .rome.tokens import FACT_TOKENS, lookup, target_token_ids
+
+SMOL_TEMPLATES = ("{}", "Here is a fact. {}", "I read it in a book. {}", "Fun fact: {}", "Everyone knows this. {}")
+
+
+@dataclass(frozen=True)
+class MEMITHyperParams(HyperParams):
+    """Field names follow the MEMIT reference (``MEMITHyperParams``).
+
+    layers: the edited range (W2 of each); z is read at the last one.
+    v_num_grad_steps, v_lr, v_loss_layer, v_weight_decay, clamp_norm_factor, kl_factor,
+    early_stop_loss, context_templates, kl_prompt_templates, fact_token: as ROME's
+    (:class:`~.rome.hparams.ROMEHyperParams`), for the optimisation of z.
+    mom2_adjustment: use C (MEMIT); ``False`` replaces C by the identity.
+    mom2_update_weight: λ, the weight of the preserved keys (C) against the new ones.
+    mom2_n_samples, mom2_dtype, mom2_ridge: the covariance C (as ROME's).
+    """
+
+    layers: tuple[int, ...] = (0,)
+    v_num_grad_steps: int = 20
+    v_lr: float = 0.5
+    v_loss_layer: int | None = None
+    v_weight_decay: float = 0.5
+    clamp_norm_factor: float = 0.75
+    kl_factor: float = 0.0625
+    mom2_adjustment: bool = True
+    mom2_update_weight: float = 20000.0
+    mom2_n_samples: int = 100_000
+    mom2_dtype: str = "float32"
+    mom2_ridge: float = 0.0
+    context_templates: tuple[str, ...] = ("{}",)
+    kl_prompt_templates: tuple[str, ...] = ("{} is a",)
+    early_stop_loss: float = 5e-2
+    fact_token: str = "subject_last"
+
+    METHOD: ClassVar[str] = "MEMIT"
+
+    def __post_init__(self):
+        object.__setattr__(self, "layers", check_layers("layers", self.layers))
+        check_int("v_num_grad_steps", self.v_num_grad_steps, minimum=1)
+        check_float("v_lr", self.v_lr, low=0.0, low_open=True)
+        if self.v_loss_layer is not None:
+            check_int("v_loss_layer", self.v_loss_layer, minimum=0)
+        check_float("v_weight_decay", self.v_weight_decay, low=0.0)
+        check_float("clamp_norm_factor", self.clamp_norm_factor, low=0.0, low_open=True)
+        check_float("kl_factor", self.kl_factor, low=0.0)
+        if not isinstance(self.mom2_adjustment, bool):
+            raise ParameterError("mom2_adjustment", self.mom2_adjustment, "must be true or false")
+        check_float("mom2_update_weight", self.mom2_update_weight, low=0.0)
+        check_int("mom2_n_samples", self.mom2_n_samples, minimum=1)
+        check_choice("mom2_dtype", self.mom2_dtype, MOM2_DTYPES)
+        check_float("mom2_ridge", self.mom2_ridge, low=0.0)
+        check_float("early_stop_loss", self.early_stop_loss, low=0.0)
+        check_choice("fact_token", self.fact_token, FACT_TOKENS)
+        _check_templates(self)
+
+    @classmethod
+    def tiny_gpt2(cls, layers=(0, 1), fact_token: str = "last", **changes):
+        """The from-scratch alias GPT-2: Paper A edits the first layers (its causal trace
+        peaks at layer 0), so the range starts there; the tiny models read a fact at the
+        relation token, hence ``fact_token="last"``. No context prefixes (a two-word
+        language); the KL essence prompt is the subject alone; C in float64 (the alias
+        corpus makes it badly conditioned, see ROME's tiny preset); λ = 1: C of a
+        3-token corpus is of the same order as one key's k kᵀ (MEMIT's 20,000 weighs
+        100,000 Wikipedia keys against a few edited ones)."""
+        base = dict(layers=tuple(layers), v_num_grad_steps=25, v_lr=0.5, v_weight_decay=0.5,
+                    clamp_norm_factor=4.0, kl_factor=0.0625, mom2_update_weight=1.0, mom2_dtype="float64",
+                    context_templates=("{}",), kl_prompt_templates=("{}",), fact_token=fact_token)
+        return cls(**{**base, **changes})
+
+    @classmethod
+    def smollm2(cls, layers=(4, 5, 6, 7, 8), **changes):
+        """SmolLM2-135M (Llama family, 30 layers): the published Llama values (MEMIT on
+        Llama3-8B in the AlphaEdit repository, ``hparams/MEMIT/Llama3-8B.json``: layers
+        4–8 of 32, 25 steps at lr 0.1, clamp 0.75, weight decay 0.5, KL 0.0625, λ = 15,000);
+        30 ≈ 32 layers, so the range is kept, and it starts at ROME's SmolLM2 layer 4. As
+        ROME's SmolLM2 preset: C from 1,000 generated sentences, with ridge 0.1, and five
+        fixed context prefixes instead of sampled ones."""
+        base = dict(layers=tuple(layers), v_num_grad_steps=25, v_lr=0.1, v_weight_decay=0.5,
+                    clamp_norm_factor=0.75, kl_factor=0.0625, mom2_update_weight=15000.0,
+                    mom2_n_samples=1000, mom2_ridge=0.1, context_templates=SMOL_TEMPLATES,
+                    kl_prompt_templates=("{} is a",))
+        return cls(**{**base, **changes})
+
+    @classmethod
+    def gpt2_family(cls, n_layers: int = 48, **changes):
+        """GPT-2 from a local folder: MEMIT's published GPT-2 XL values
+        (``hparams/MEMIT/gpt2-xl.json``: layers 13–17 of 48, 20 steps at lr 0.5, clamp 0.75,
+        weight decay 0.5, KL 0.0625, λ = 20,000, C from 100,000 Wikipedia samples); other
+        depths take the five layers ending at GPT-2 XL's relative depth of layer 17."""
+        check_int("n_layers", n_layers, minimum=1)
+        last = scaled_layer(17, 48, n_layers)
+        layers = tuple(range(max(0, last - 4), last + 1))
+        base = dict(layers=layers, v_num_grad_steps=20, v_lr=0.5, v_weight_decay=0.5, clamp_norm_factor=0.75,
+                    kl_factor=0.0625, mom2_update_weight=20000.0, mom2_n_samples=100_000,
+                    context_templates=SMOL_TEMPLATES, kl_prompt_templates=("{} is a",))
+        return cls(**{**base, **changes})
+
+
+def _check_templates(hp) -> None:
+    for name in ("context_templates", "kl_prompt_templates"):
+        value = getattr(hp, name)
+        if isinstance(value, str):
+            raise ParameterError(name, value, "must be a list of strings, not one string")
+        object.__setattr__(hp, name, tuple(value))
+        for t in getattr(hp, name):
+            if not isinstance(t, str) or t.count("{}") != 1:
+                raise ParameterError(name, t, "every template must contain '{}' exactly once")
+    if not hp.context_templates or hp.context_templates[0] != "{}":
+        raise ParameterError("context_templates", hp.context_templates, "must start with '{}' (the bare prompt)")
+
+
+# --------------------------------------------------------------------------- covariances
+def layer_covariances(model, tok, layers, cov=None, corpus=None, *, n_samples: int = 100_000,
+                      dtype: str = "float32", model_id: str | None = None,
+                      progress: bool = False) -> dict[int, KeyCovariance]:
+    """{layer: C} for ``layers``: from ``cov`` (a dict {layer: KeyCovariance or matrix}, or
+    one KeyCovariance for a single layer), else estimated from ``corpus`` with
+    :func:`~.rome.covariance.key_covariance` (artifact cache, keyed by the model, layer,
+    corpus, sample count and dtype). Pass ``model_id`` (or precomputed covariances) for
+    sequential edits: otherwise the weights are hashed, and an edited model is another model.
+    """
+    layers = list(layers)
+    device = next(model.parameters()).device
+    if cov is not None:
+        if isinstance(cov, KeyCovariance) or torch.is_tensor(cov):
+            if len(layers) != 1:
+                raise ParameterError("cov", "one matrix", f"give a dict {{layer: covariance}} for the layers {layers}")
+            cov = {layers[0]: cov}
+        if not isinstance(cov, dict):
+            raise ParameterError("cov", type(cov).__name__, "must be a dict {layer: KeyCovariance}")
+        out = {}
+        for layer in layers:
+            if layer not in cov:
+                raise ParameterError("cov", sorted(cov), f"has no covariance for layer {layer}")
+            c = cov[layer]
+            c = c if isinstance(c, KeyCovariance) else KeyCovariance(torch.as_tensor(c).to(device), layer=layer)
+            d_in = A.mlp_dims(model, layer)[0]
+            if tuple(c.mom2.shape) != (d_in, d_in):
+                raise ParameterError("cov", tuple(c.mom2.shape), f"must be ({d_in}, {d_in}) at layer {layer}")
+            out[layer] = c
+        return out
+    if corpus is None:
+        raise ParameterError("cov", None, "pass the covariances (editors.memit.layer_covariances) or a corpus")
+    model_id = model_id or model_fingerprint(model)
+    return {layer: key_covariance(model, layer, corpus, tok, n_samples=n_samples, dtype=dtype,
+                                  model_id=model_id, progress=progress) for layer in layers}
+
+
+# --------------------------------------------------------------------------- z and keys
+def _block_output(out):
+    return out[0] if isinstance(out, tuple) else out
+
+
+def compute_z(model, tok, request, hparams, z_layer: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """(z, h, steps): z = h + δ, (d_model,), the residual stream after block ``z_layer`` at the
+    fact token of the bare prompt, with δ optimised as ROME's v* (module docstring)."""
+    device = next(model.parameters()).device
+    target_ids = target_token_ids(tok, request.target_new)
+    ids, mask, idxs, targets, n_rw = _batch(tok, request, hparams, target_ids)
+    ids, mask, targets = ids.to(device), mask.to(device), targets.to(device)
+    rows = torch.arange(len(idxs), device=device)
+    look = torch.tensor(idxs, device=device)
+    n_kl = len(idxs) - n_rw
+    d_model = A.mlp_dims(model, z_layer)[1]
+    delta = torch.zeros(d_model, dtype=torch.float32, device=device, requires_grad=True)
+    state: dict = {}
+
+    def add_delta(_m, _i, out):
+        h = _block_output(out)
+        if "h" not in state:
+            state["h"] = h[0, look[0]].detach().float().clone()
+        h = h.clone()
+        h[rows, look] = h[rows, look] + delta.to(h.dtype)
+        return (h, *out[1:]) if isinstance(out, tuple) else h
+
+    opt = torch.optim.Adam([delta], lr=hparams.v_lr)
+    need_hidden = hparams.v_loss_layer is not None and hparams.v_loss_layer != A.n_layers(model) - 1
+    handle = A.layer_module(model, z_layer).register_forward_hook(add_delta)
+    steps = 0
+    try:
+        with frozen(model), torch.enable_grad():
+            for it in range(hparams.v_num_grad_steps):
+                steps = it + 1
+                opt.zero_grad()
+                out = model(input_ids=ids, attention_mask=mask, output_hidden_states=need_hidden)
+                logp = _log_probs(model, out, hparams.v_loss_layer)
+                tl = logp[:n_rw].gather(2, targets.clamp(min=0)[..., None])[..., 0]
+                tmask = (targets != -100).float()
+                nll = (-(tl * tmask).sum(1) / len(target_ids)).mean()
+                if n_kl:
+                    kl_logp = logp[n_rw:][torch.arange(n_kl, device=device), look[n_rw:]]
+                    if "kl_init" not in state:
+                        state["kl_init"] = kl_logp.detach().clone()
+                    kl = hparams.kl_factor * F.kl_div(state["kl_init"], kl_logp, log_target=True,
+                                                      reduction="batchmean")
+                else:
+                    kl = torch.zeros((), device=device)
+                h0 = state["h"]
+                loss = nll + kl + hparams.v_weight_decay * (delta.norm() / h0.norm() ** 2)
+                if float(loss.detach()) < hparams.early_stop_loss or it == hparams.v_num_grad_steps - 1:
+                    break
+                loss.backward()
+                opt.step()
+                max_norm = hparams.clamp_norm_factor * h0.norm()
+                with torch.no_grad():
+                    if delta.norm() > max_norm:
+                        delta.mul_(max_norm / delta.norm())
+    finally:
+        handle.remove()
+    h0 = state["h"]
+    return h0 + delta.detach(), h0, steps
+
+
+@torch.no_grad()
+def residual_at(model, tok, requests, layer: int, fact_token: str) -> torch.Tensor:
+    """(d_model, n): the residual stream after block ``layer`` at each request's fact token."""
+    from .rome.tokens import pad_right
+
+    rows = [lookup(tok, r.prompt, r.subject, fact_token) for r in requests]
+    ids, mask = pad_right([x[0] for x in rows], getattr(tok, "pad_token_id", None) or 0)
+    device = next(model.parameters()).device
+    got = {}
+    handle = A.layer_module(model, layer).register_forward_hook(lambda _m, _i, o: got.__setitem__("h", _block_output(o)))
+    try:
+        model(input_ids=ids.to(device), attention_mask=mask.to(device))
+    finally:
+        handle.remove()
+    idx = torch.tensor([x[1] for x in rows], device=device)
+    return got["h"][torch.arange(len(rows), device=device), idx].float().T
+
+
+def request_keys(model, tok, requests, layer: int, hparams) -> torch.Tensor:
+    """(d_in, n): each request's key at ``layer``, averaged over its context templates."""
+    cols = []
+    for r in requests:
+        pairs = contextual_prompts(r, hparams.context_templates)
+        cols.append(keys_at(model, tok, layer, pairs, hparams.fact_token).float().mean(0))
+    return torch.stack(cols, 1)
+
+
+def _covariance_matrix(c: KeyCovariance | None, d_in: int, ridge: float, device) -> torch.Tensor:
+    if c is None:
+        return torch.eye(d_in, dtype=torch.float64, device=device)
+    m = c.mom2.to(device).double()
+    if ridge:
+        m = m + ridge * m.diagonal().mean() * torch.eye(d_in, dtype=m.dtype, device=device)
+    return m
+
+
+class MEMIT(Editor):
+    """MEMIT (module docstring). Context: ``cov`` / ``corpus`` / ``model_id`` (see
+    :func:`layer_covariances`). ``info``: per layer the mean ‖residual‖ before its update."""
+
+    name = "memit"
+    hparams_class = MEMITHyperParams
+    changes_weights = True
+
+    def check(self, model, tok, requests, hparams) -> None:
+        super().check(model, tok, requests, hparams)
+        for layer in hparams.layers:
+            A.check_layer(model, layer, "layers")
+        if hparams.v_loss_layer is not None:
+            A.check_layer(model, hparams.v_loss_layer, "v_loss_layer")
+        for r in requests:
+            lookup(tok, r.prompt, r.subject, hparams.fact_token)
+
+    def covariances(self, model, tok, hparams, cov, corpus, model_id, progress):
+        if not hparams.mom2_adjustment and cov is None and corpus is None:
+            return {layer: None for layer in hparams.layers}
+        return layer_covariances(model, tok, hparams.layers, cov, corpus, n_samples=hparams.mom2_n_samples,
+                                 dtype=hparams.mom2_dtype, model_id=model_id, progress=progress)
+
+    def _apply(self, model, tok, requests, hparams, *, cov=None, corpus=None, model_id=None,
+               progress: bool = False, history=(), **_unused) -> EditHandle:
+        t0 = time.perf_counter()
+        covs = self.covariances(model, tok, hparams, cov, corpus, model_id, progress)
+        cov_seconds = time.perf_counter() - t0
+        model.eval()
+        names = [A.edited_weight_name(model, layer) for layer in hparams.layers]
+        info: dict = {"cov_seconds": cov_seconds, "residual_norm": {}}
+        with weights_guard(model, names) as backup:
+            t0 = time.perf_counter()
+            z_layer = hparams.layers[-1]
+            zs = torch.stack([compute_z(model, tok, r, hparams, z_layer)[0] for r in requests], 1)  # (d_model, n)
+            state = self.prepare(model, tok, requests, hparams, covs, history)
+            for j, layer in enumerate(hparams.layers):
+                keys = request_keys(model, tok, requests, layer, hparams).double()  # (d_in, n)
+                cur = residual_at(model, tok, requests, z_layer, hparams.fact_token).double()
+                resid = (zs.double() - cur) / (len(hparams.layers) - j)  # (d_model, n)
+                info["residual_norm"][layer] = float((zs.double() - cur).norm(dim=0).mean())
+                delta = self.layer_delta(j, layer, keys, resid, covs[layer], hparams, state)  # (d_in, d_out)
+                A.add_in_out(model, layer, delta)
+            self.finish(model, tok, requests, hparams, state, info)
+            seconds = time.perf_counter() - t0
+        return EditHandle(method=self.name, requests=requests, hparams=hparams, seconds=seconds,
+                          backup=backup, info=info)
+
+    # hooks AlphaEdit overrides
+    def prepare(self, model, tok, requests, hparams, covs, history) -> dict:
+        return {}
+
+    def layer_delta(self, j, layer, keys, resid, cov, hparams, state) -> torch.Tensor:
+        """(d_in, d_out) Δ = (λC + K Kᵀ)⁻¹ K Rᵀ (MEMIT Eq. 14, in the input@W orientation)."""
+        c = _covariance_matrix(cov, keys.shape[0], hparams.mom2_ridge, keys.device)
+        adj = torch.linalg.solve(hparams.mom2_update_weight * c + keys @ keys.T, keys)  # (d_in, n)
+        return adj @ resid.T
+
+    def finish(self, model, tok, requests, hparams, state, info) -> None:
+        return None
