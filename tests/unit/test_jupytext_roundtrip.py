@@ -94,3 +94,18 @@ def test_notebooks_name_the_kernel_make_setup_installs():
         header = src.read_text().split("# ---\n")[1]
         for key, value in KERNELSPEC.items():
             assert f"#     {key}: {value}\n" in header, (src.name, key)
+
+
+def test_lab_override_opens_python_files_with_the_installed_jupytext_viewer():
+    """kedit_utils/lab/overrides.json5 names a real plugin setting and a real document factory
+    of the installed JupyterLab and jupytext (so an upgrade that renames either fails here)."""
+    json5 = pytest.importorskip("json5", reason="json5 comes with the lab extra (make test installs it)")
+    import sys
+
+    override = json5.loads((ROOT / "kedit_utils" / "lab" / "overrides.json5").read_text())
+    assert override == {"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}}}
+    lab = Path(sys.prefix) / "share" / "jupyter" / "lab"
+    schema = json5.loads((lab / "schemas" / "@jupyterlab" / "docmanager-extension" / "plugin.json").read_text())
+    assert "defaultViewers" in schema["properties"]
+    jupytext_js = (lab.parent / "labextensions" / "jupyterlab-jupytext" / "static").glob("*.js")
+    assert any('"Jupytext Notebook"' in p.read_text(errors="ignore") for p in jupytext_js)

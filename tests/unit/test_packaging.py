@@ -17,7 +17,8 @@ def _name(req: str) -> str:
 
 def test_environment_yml_matches_pyproject():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pip_names = {_name(r) for r in pyproject["dependencies"] + pyproject["optional-dependencies"]["test"]}
+    extras = [r for reqs in pyproject["optional-dependencies"].values() for r in reqs]
+    pip_names = {_name(r) for r in pyproject["dependencies"] + extras}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda = set()
     for dep in env["dependencies"]:
