@@ -58,10 +58,11 @@ class AlphaEditHyperParams(MEMITHyperParams):
 
     @classmethod
     def tiny_gpt2(cls, layers=(0, 1), fact_token: str = "last", **changes):
-        """MEMIT's tiny preset (:meth:`MEMITHyperParams.tiny_gpt2`); the null space relative
-        to the largest eigenvalue (1e-6: numerically zero), since the alias corpus spans few
-        keys; α = 1e-3 (AlphaEdit's 10 is for keys of norm ~10²; the tiny keys are ~1)."""
-        base = dict(nullspace_threshold=1e-6, nullspace_relative=True, L2=1e-3)
+        """MEMIT's tiny preset (:meth:`MEMITHyperParams.tiny_gpt2`); AlphaEdit's threshold 2e-2
+        taken relative to C's largest eigenvalue (the tiny keys are not GPT-2 XL's scale);
+        α = 1e-3 (AlphaEdit's 10 is for keys of norm ~10²; the tiny keys are ~1). For keys that
+        span only part of the space (a small corpus), 1e-6 makes the null space exact."""
+        base = dict(nullspace_threshold=2e-2, nullspace_relative=True, L2=1e-3)
         return super().tiny_gpt2(layers=layers, fact_token=fact_token, **{**base, **changes})
 
     @classmethod

@@ -1,0 +1,328 @@
+"""The editing API on a tiny GPT-2 and a tiny Llama, both built here (random weights, a few
+seconds): every editor reaches its target and restores bit for bit, alone and in a sequence
+of edits; AlphaEdit keeps the preserved keys' outputs while MEMIT need not; MEMIT with one
+edit and one layer is parallel to ROME; ICE/IKE change no weight and, on a model that reads
+its context, reach the target; hyper-parameter files and presets; bad requests name the field."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from kedit_utils import architectures as A
+from kedit_utils import metrics as M
+from kedit_utils.editors import EditRequest, EditSequence, as_requests, available_methods, get_editor
+from kedit_utils.editors.alphaedit import AlphaEditHyperParams
+from kedit_utils.editors.ft import FTHyperParams
+from kedit_utils.editors.ft_l import FTLHyperParams
+from kedit_utils.editors.ice import ICEHyperParams
+from kedit_utils.editors.ike import IKEHyperParams
+from kedit_utils.editors.memit import MEMITHyperParams
+from kedit_utils.editors.rome import ROMEHyperParams, key_covariance
+from kedit_utils.models import ModelSpec, gpt2_from_scratch
+from kedit_utils.validation import ParameterError
+from kedit_utils.vocabulary import Vocabulary, hf_tokenizer
+
+VOCAB = Vocabulary(8, 4, 2)
+TOK = hf_tokenizer(VOCAB)
+N_LAYERS = 3
+REQUESTS = [EditRequest("e1_0 r2_1", "e1_0", "e4_1"), EditRequest("e2_0 r0_1", "e2_0", "e5_1")]
+MORE = [EditRequest("e3_1 r1_0", "e3_1", "e6_0"), EditRequest("e6_1 r3_0", "e6_1", "e0_1"),
+        EditRequest("e0_0 r1_1", "e0_0", "e7_1")]
+WEIGHT_METHODS = ["rome", "memit", "alphaedit", "ft", "ft_l"]
+
+
+def tiny_gpt2():
+    return gpt2_from_scratch(VOCAB, ModelSpec(n_layers=N_LAYERS, n_embd=32, n_head=4, n_positions=32,
+                                              initializer_range=0.2), seed=0).eval()
+
+
+def tiny_llama(initializer_range=0.2):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    cfg = LlamaConfig(vocab_size=VOCAB.size, hidden_size=32, intermediate_size=64, num_hidden_layers=N_LAYERS,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+                      initializer_range=initializer_range)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return LlamaForCausalLM(cfg).eval()
+
+
+# random models: MLP outputs are small, so ROME's clamp and weight decay (relative to them)
+# are lifted, as in tests/unit/test_rome.py; a random corpus of 600 keys gives a full-rank C
+HPARAMS = {
+    "rome": ROMEHyperParams.tiny_gpt2(layer=1, fact_token="last", v_weight_decay=0.0, clamp_norm_factor=1e4),
+    "memit": MEMITHyperParams.tiny_gpt2(layers=(0, 1)),
+    "alphaedit": AlphaEditHyperParams.tiny_gpt2(layers=(0, 1)),
+    "ft": FTHyperParams.tiny_gpt2(),
+    "ft_l": FTLHyperParams.tiny_gpt2(),
+}
+CORPUS = np.random.default_rng(0).integers(2, VOCAB.size, size=(200, 3))
+
+
+@pytest.fixture(scope="module", params=["gpt2", "llama"])
+def setup(request):
+    model = tiny_gpt2() if request.param == "gpt2" else tiny_llama()
+    covs = {layer: key_covariance(model, layer, CORPUS, cache=False) for layer in range(N_LAYERS)}
+    return request.param, model, covs
+
+
+def context(method, covs):
+    """What each method needs besides the model: ROME one covariance, MEMIT/AlphaEdit one per layer."""
+    if method == "rome":
+        return {"cov": covs[HPARAMS["rome"].layer]}
+    if method in ("memit", "alphaedit"):
+        return {"cov": covs}
+    return {}
+
+
+def snapshot(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def assert_same(model, snap):
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, snap[k]), k
+
+
+@torch.no_grad()
+def top(model, prompt, condition=lambda p: p):
+    ids = TOK(condition(prompt))["input_ids"]
+    return TOK.decode([int(model(torch.tensor([ids])).logits[0, -1].argmax())])
+
+
+@pytest.mark.parametrize("method", WEIGHT_METHODS)
+def test_editor_reaches_targets_and_restores_bit_for_bit(setup, method):
+    arch, model, covs = setup
+    snap = snapshot(model)
+    assert [top(model, r.prompt) for r in REQUESTS] != [r.target_new for r in REQUESTS]
+    handle = get_editor(method).apply(model, TOK, REQUESTS, HPARAMS[method], **context(method, covs))
+    with handle:
+        assert [top(model, r.prompt) for r in REQUESTS] == [r.target_new for r in REQUESTS], (arch, method)
+        assert M.rewrite_acc(model, TOK, REQUESTS, handle) == 1.0
+        assert handle.seconds > 0 and handle.changes and handle.changes_weights
+        changed = {c.name for c in handle.changes}
+        assert changed == set(handle.backup.originals) - {n for n in handle.backup.originals
+                                                           if torch.equal(model.get_parameter(n), snap[n])}
+        for c in handle.changes:  # the reported norm is the actual change
+            d = (model.get_parameter(c.name).detach().double() - snap[c.name].double())
+            assert c.delta_norm == pytest.approx(float(d.norm()), rel=1e-9)
+        others = set(snap) - changed
+        assert all(torch.equal(model.state_dict()[k], snap[k]) for k in others)
+    assert handle.restored
+    assert_same(model, snap)
+
+
+def test_sequence_of_edits_restores_exactly(setup):
+    """Every weight method in turn on one model (and AlphaEdit twice, with history), then one restore."""
+    arch, model, covs = setup
+    snap = snapshot(model)
+    seq = EditSequence(model, TOK)
+    plan = [("memit", REQUESTS[:1]), ("rome", REQUESTS[1:]), ("alphaedit", MORE[:1]), ("ft", MORE[1:2]),
+            ("alphaedit", MORE[2:]), ("ft_l", MORE[2:])]
+    for method, reqs in plan:
+        h = seq.apply(method, reqs, HPARAMS[method], **context(method, covs))
+        assert [top(model, r.prompt) for r in reqs] == [r.target_new for r in reqs], (arch, method)
+    assert "kkt" in seq.handles[2].info and len(seq.handles) == len(plan)
+    with pytest.raises(AssertionError):
+        assert_same(model, snap)
+    seq.restore()
+    assert_same(model, snap)
+
+
+def test_alphaedit_keeps_preserved_keys_memit_need_not(setup):
+    """C from a small corpus (24 keys, rank < d_in) and eigenvalues < 1e-6·max as its null space:
+    AlphaEdit's update is in C's null space, so
+    W2's outputs on those keys move by < 1e-4 of their size (float32 round-off); MEMIT, with the
+    ridge a singular C needs, moves them by more than 1e-2."""
+    arch, model, _ = setup
+    small = np.random.default_rng(1).integers(2, VOCAB.size, size=(8, 3))
+    covs = {layer: key_covariance(model, layer, small, cache=False) for layer in range(N_LAYERS)}
+    keys = []
+    hook = A.mlp_out_module(model, 0).register_forward_hook(lambda _m, i, _o: keys.append(i[0].detach()))
+    with torch.no_grad():
+        model(torch.as_tensor(small))
+    hook.remove()
+    k0 = keys[0].reshape(-1, keys[0].shape[-1])
+    with torch.no_grad():
+        out0 = A.mlp_out_module(model, 0)(k0)
+    change = {}
+    for method, hp in [("alphaedit", HPARAMS["alphaedit"].with_(nullspace_threshold=1e-6)),
+                       ("memit", HPARAMS["memit"].with_(mom2_ridge=1.0))]:
+        with get_editor(method).apply(model, TOK, REQUESTS, hp, cov=covs) as h:
+            assert [top(model, r.prompt) for r in REQUESTS] == [r.target_new for r in REQUESTS]
+            with torch.no_grad():
+                change[method] = float((A.mlp_out_module(model, 0)(k0) - out0).abs().max() / out0.abs().max())
+            if method == "alphaedit":
+                assert 0 < h.info["nullspace_dim"][0] < k0.shape[1]
+    assert change["alphaedit"] < 1e-4, change
+    assert change["memit"] > 1e-2, change
+
+
+def test_memit_one_edit_one_layer_is_parallel_to_rome(setup):
+    """(λC + kkᵀ)⁻¹k ∥ C⁻¹k (Sherman–Morrison) and z − h = v* − W k = δ: the two ΔW agree in
+    direction, cosine > 0.999 (same δ optimisation: no weight decay, no clamp, same templates)."""
+    arch, model, covs = setup
+    layer = 1
+    rome = ROMEHyperParams.tiny_gpt2(layer=layer, fact_token="last", v_weight_decay=0.0, clamp_norm_factor=1e4)
+    memit = MEMITHyperParams.tiny_gpt2(layers=(layer,), v_weight_decay=0.0, clamp_norm_factor=1e4)
+    name = A.edited_weight_name(model, layer)
+    w0 = model.get_parameter(name).detach().clone().double()
+    deltas = {}
+    for method, hp in [("rome", rome), ("memit", memit)]:
+        with get_editor(method).apply(model, TOK, REQUESTS[0], hp, cov={layer: covs[layer]} if method == "memit"
+                                      else covs[layer]):
+            deltas[method] = (model.get_parameter(name).detach().double() - w0).flatten()
+    cos = float(deltas["rome"] @ deltas["memit"] / (deltas["rome"].norm() * deltas["memit"].norm()))
+    assert cos > 0.999, cos
+
+
+@pytest.mark.parametrize("method", ["ice", "ike"])
+def test_in_context_editors_leave_every_weight_untouched(setup, method):
+    arch, model, _ = setup
+    snap = snapshot(model)
+    h = get_editor(method).apply(model, TOK, REQUESTS[0], demonstrations=MORE)
+    assert h.changes == () and not h.changes_weights
+    text = h.condition(REQUESTS[0].prompt)
+    assert text.endswith(REQUESTS[0].prompt) and REQUESTS[0].fact in text
+    assert_same(model, snap)
+    h.restore()
+    assert_same(model, snap)
+
+
+@pytest.fixture(scope="module")
+def context_reader():
+    """A tiny Llama trained (60 steps, ~2 s) on "<noise> s r o s r" → o: it answers a prompt from
+    the fact just before it (RoPE learns the offset quickly; a tiny GPT-2 with learned positions
+    needs far longer). Trained on random facts, never on the test's."""
+    model = tiny_llama(initializer_range=0.02).train()
+    rng = np.random.default_rng(0)
+    ents, rels = VOCAB.entity_ids.ravel(), VOCAB.relation_ids.ravel()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    for _ in range(60):
+        n, pre = 64, int(rng.integers(0, 20))
+        s, r, o = rng.choice(ents, n), rng.choice(rels, n), rng.choice(ents, n)
+        x = torch.tensor(np.column_stack([rng.integers(2, VOCAB.size - 1, size=(n, pre)), s, r, o, s, r]))
+        loss = torch.nn.functional.cross_entropy(model(x).logits[:, -1], torch.as_tensor(o))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
+@pytest.mark.parametrize("method, hp", [("ice", ICEHyperParams.tiny_gpt2()), ("ike", IKEHyperParams.tiny_gpt2(k=2))])
+def test_in_context_editors_reach_target_on_a_context_reader(context_reader, method, hp):
+    model = context_reader
+    snap = snapshot(model)
+    pool = MORE + [EditRequest("e1_0 r3_1", "e1_0", "e2_1", rephrase_prompts=("e1_1 r3_1",),
+                               locality=(("e5_0 r0_0", "e3_0"),))]
+    for req in REQUESTS:
+        before = M.rewrite_acc(model, TOK, req)
+        h = get_editor(method).apply(model, TOK, req, hp, demonstrations=pool)
+        assert top(model, req.prompt, h.condition) == req.target_new
+        assert M.rewrite_acc(model, TOK, req, h) == 1.0 and before < 1.0
+        if method == "ike":
+            assert len(h.info["demonstrations"]) == 2
+            if req is REQUESTS[0]:  # the pool's fact about the same subject ranks first
+                assert h.info["demonstrations"][0][1] == pool[-1].fact
+    assert_same(model, snap)
+
+
+def test_bad_requests_name_the_field(setup):
+    arch, model, covs = setup
+    snap = snapshot(model)
+
+    def field_of(fn):
+        with pytest.raises(ParameterError) as e:
+            fn()
+        return e.value.name
+
+    assert field_of(lambda: EditRequest("e1_0 r2_1", "e5_0", "e4_1")) == "subject"
+    assert field_of(lambda: as_requests({"prompts": ["e1_0 r2_1"], "subject": ["e5_0"], "target_new": ["e4_1"]})) \
+        == "subject"
+    assert field_of(lambda: EditRequest("e1_0 r2_1", "e1_0", " ")) == "target_new"
+    assert field_of(lambda: get_editor("mend")) == "method"
+    assert "rome" in str(pytest.raises(ParameterError, get_editor, "mend").value)
+    # layer out of range, for every method that takes one (the model has 3 layers)
+    for method, hp, name in [("rome", HPARAMS["rome"].with_(layer=3), "layer"),
+                             ("memit", HPARAMS["memit"].with_(layers=(1, 5)), "layers"),
+                             ("alphaedit", HPARAMS["alphaedit"].with_(layers=(7,)), "layers"),
+                             ("ft", HPARAMS["ft"].with_(layers=(3,)), "layers"),
+                             ("ft_l", HPARAMS["ft_l"].with_(layer=9), "layer")]:
+        assert field_of(lambda: get_editor(method).apply(model, TOK, REQUESTS, hp, cov=covs)) == name, method
+    # targets outside the vocabulary, malformed EasyEdit dicts
+    assert field_of(lambda: get_editor("ft").apply(model, TOK, EditRequest("e1_0 r2_1", "e1_0", "Paris"),
+                                                   HPARAMS["ft"])) == "target_new"
+    bad_dicts = [
+        ({"prompts": ["e1_0 r2_1"], "subject": ["e1_0"]}, "target_new"),
+        ({"prompts": ["e1_0 r2_1", "e2_0 r0_1"], "subject": ["e1_0", "e2_0"], "target_new": ["e4_1"]}, "target_new"),
+        ({"prompts": ["e1_0 r2_1"], "subject": ["e1_0"], "target_new": ["e4_1"], "targets": ["x"]}, "targets"),
+        ({"prompts": ["e1_0 r2_1"], "subject": ["e1_0"], "target_new": ["e4_1"],
+          "locality_inputs": {"nb": {"prompt": ["e5_0 r1_0"]}}}, "locality_inputs.nb"),
+        ({"prompts": ["e1_0 r2_1"], "subject": ["e1_0"], "target_new": ["e4_1"],
+          "portability_inputs": {"hop": {"prompt": ["a", "b"], "ground_truth": ["x", "y"]}}},
+         "portability_inputs.hop.prompt"),
+        ({"prompt": "e1_0 r2_1", "subject": "e1_0"}, "target_new"),
+        ({"prompt": "e1_0 r2_1", "subject": "e1_0", "target_new": 7}, "target_new"),
+        ({"question": "e1_0 r2_1"}, "prompts"),
+    ]
+    for d, name in bad_dicts:
+        assert field_of(lambda: get_editor("rome").apply(model, TOK, d, HPARAMS["rome"], cov=covs[1])) == name, d
+    assert field_of(lambda: get_editor("ike").apply(model, TOK, REQUESTS[0], IKEHyperParams.tiny_gpt2())) \
+        == "demonstrations"
+    assert field_of(lambda: get_editor("alphaedit").apply(model, TOK, REQUESTS, HPARAMS["alphaedit"])) == "cov"
+    assert_same(model, snap)  # nothing was touched
+
+
+def test_hparams_validation_presets_and_files(tmp_path):
+    for method in WEIGHT_METHODS + ["ice", "ike"]:
+        cls = get_editor(method).hparams_class
+        for preset in ("tiny_gpt2", "smollm2", "gpt2_family"):
+            hp = cls.preset(preset)
+            assert cls.from_yaml(hp.to_yaml()) == hp
+            assert cls.from_json(hp.to_json()) == hp
+            hp.to_yaml(tmp_path / f"{method}.yaml")
+            assert cls.from_file(tmp_path / f"{method}.yaml") == hp
+    with pytest.raises(ParameterError) as e:
+        FTHyperParams(lr=-1.0)
+    assert e.value.name == "lr" and "-1.0" in str(e.value) and "(0.0, inf]" in str(e.value)
+    with pytest.raises(ParameterError) as e:
+        MEMITHyperParams(layers=(3, 2))
+    assert e.value.name == "layers" and "increasing" in str(e.value)
+    with pytest.raises(ParameterError) as e:
+        MEMITHyperParams.from_dict({"layers": [1], "v_lrr": 0.1})
+    assert e.value.name == "v_lrr"
+    with pytest.raises(ParameterError) as e:
+        ROMEHyperParams.from_dict({"alg_name": "MEMIT", "layer": 1})
+    assert e.value.name == "alg_name"
+    # a published file, module templates and all, loads as it is (MEMIT's hparams/MEMIT/gpt2-xl.json)
+    published = {"layers": [13, 14, 15, 16, 17], "clamp_norm_factor": 0.75, "layer_selection": "all",
+                 "fact_token": "subject_last", "v_num_grad_steps": 20, "v_lr": 5e-1, "v_loss_layer": 47,
+                 "v_weight_decay": 0.5, "kl_factor": 0.0625, "mom2_adjustment": True, "mom2_update_weight": 20000,
+                 "rewrite_module_tmp": "transformer.h.{}.mlp.c_proj", "layer_module_tmp": "transformer.h.{}",
+                 "mlp_module_tmp": "transformer.h.{}.mlp", "attn_module_tmp": "transformer.h.{}.attn",
+                 "ln_f_module": "transformer.ln_f", "lm_head_module": "transformer.wte", "mom2_dataset": "wikipedia",
+                 "mom2_n_samples": 100000, "mom2_dtype": "float32"}
+    (tmp_path / "gpt2-xl.json").write_text(json.dumps(published))
+    hp = MEMITHyperParams.from_file(tmp_path / "gpt2-xl.json")
+    assert hp.layers == (13, 14, 15, 16, 17) and hp.v_loss_layer == 47
+    assert MEMITHyperParams.gpt2_family(48).layers == hp.layers
+    assert ROMEHyperParams.from_dict({"layers": [17], "v_lr": 0.5}).layer == 17 == ROMEHyperParams.gpt2_family().layer
+    assert FTLHyperParams.from_dict({"layers": [0], "norm_constraint": 5e-4, "weight_decay": 0}).layer == 0
+
+
+def test_easyedit_request_forms():
+    batch = {"prompts": ["e1_0 r2_1", "e2_0 r0_1"], "ground_truth": ["e3_0", "e4_0"], "target_new": ["e4_1", "e5_1"],
+             "subject": ["e1_0", "e2_0"], "rephrase_prompts": ["e1_1 r2_1", "e2_1 r0_1"],
+             "locality_inputs": {"neighborhood": {"prompt": ["e5_0 r1_0", None], "ground_truth": ["e6_0", None]}},
+             "portability_inputs": {"alias": {"prompt": ["e1_1 r2_0", "e2_1 r0_0"], "ground_truth": ["e4_1", "e5_1"]}}}
+    a, b = as_requests(batch)
+    assert (a.prompt, a.subject, a.target_new, a.ground_truth) == ("e1_0 r2_1", "e1_0", "e4_1", "e3_0")
+    assert a.rephrase_prompts == ("e1_1 r2_1",) and a.locality == (("e5_0 r1_0", "e6_0"),)
+    assert b.locality == () and b.portability == (("e2_1 r0_0", "e5_1"),)
+    record = a.to_easyedit()
+    assert as_requests(record) == [a]
+    assert as_requests({"prompts": "e1_0 r2_1", "subject": "e1_0", "target_new": "e4_1"})[0].ground_truth is None
+    assert as_requests([REQUESTS[0], record]) == [REQUESTS[0], a]
+    assert set(available_methods()) >= {"rome", "memit", "alphaedit", "ft", "ft_l", "lora", "ice", "ike"}
+    assert get_editor("FT-L").name == "ft_l"
