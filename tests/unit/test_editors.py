@@ -3,6 +3,7 @@ seconds): every editor reaches its target and restores bit for bit, alone and in
 of edits; AlphaEdit keeps the preserved keys' outputs while MEMIT need not; MEMIT with one
 edit and one layer is parallel to ROME; ICE/IKE change no weight and, on a model that reads
 its context, reach the target; hyper-parameter files and presets; bad requests name the field."""
+import importlib.util
 import json
 
 import numpy as np
@@ -17,6 +18,7 @@ from kedit_utils.editors.ft import FTHyperParams
 from kedit_utils.editors.ft_l import FTLHyperParams
 from kedit_utils.editors.ice import ICEHyperParams
 from kedit_utils.editors.ike import IKEHyperParams
+from kedit_utils.editors.lora import LoRAHyperParams
 from kedit_utils.editors.memit import MEMITHyperParams
 from kedit_utils.editors.rome import ROMEHyperParams, key_covariance
 from kedit_utils.models import ModelSpec, gpt2_from_scratch
@@ -29,7 +31,8 @@ N_LAYERS = 3
 REQUESTS = [EditRequest("e1_0 r2_1", "e1_0", "e4_1"), EditRequest("e2_0 r0_1", "e2_0", "e5_1")]
 MORE = [EditRequest("e3_1 r1_0", "e3_1", "e6_0"), EditRequest("e6_1 r3_0", "e6_1", "e0_1"),
         EditRequest("e0_0 r1_1", "e0_0", "e7_1")]
-WEIGHT_METHODS = ["rome", "memit", "alphaedit", "ft", "ft_l"]
+HAS_PEFT = importlib.util.find_spec("peft") is not None
+WEIGHT_METHODS = ["rome", "memit", "alphaedit", "ft", "ft_l"] + (["lora"] if HAS_PEFT else [])
 
 
 def tiny_gpt2():
@@ -56,6 +59,7 @@ HPARAMS = {
     "alphaedit": AlphaEditHyperParams.tiny_gpt2(layers=(0, 1)),
     "ft": FTHyperParams.tiny_gpt2(),
     "ft_l": FTLHyperParams.tiny_gpt2(),
+    "lora": LoRAHyperParams.tiny_gpt2(),
 }
 CORPUS = np.random.default_rng(0).integers(2, VOCAB.size, size=(200, 3))
 
@@ -119,7 +123,7 @@ def test_sequence_of_edits_restores_exactly(setup):
     snap = snapshot(model)
     seq = EditSequence(model, TOK)
     plan = [("memit", REQUESTS[:1]), ("rome", REQUESTS[1:]), ("alphaedit", MORE[:1]), ("ft", MORE[1:2]),
-            ("alphaedit", MORE[2:]), ("ft_l", MORE[2:])]
+            ("alphaedit", MORE[2:]), ("ft_l", MORE[2:])] + ([("lora", REQUESTS[:1])] if HAS_PEFT else [])
     for method, reqs in plan:
         h = seq.apply(method, reqs, HPARAMS[method], **context(method, covs))
         assert [top(model, r.prompt) for r in reqs] == [r.target_new for r in reqs], (arch, method)
@@ -271,11 +275,13 @@ def test_bad_requests_name_the_field(setup):
     assert field_of(lambda: get_editor("ike").apply(model, TOK, REQUESTS[0], IKEHyperParams.tiny_gpt2())) \
         == "demonstrations"
     assert field_of(lambda: get_editor("alphaedit").apply(model, TOK, REQUESTS, HPARAMS["alphaedit"])) == "cov"
+    assert field_of(lambda: get_editor("lora").apply(model, TOK, REQUESTS, HPARAMS["lora"].with_(layers=(4,)))) \
+        == "layers"
     assert_same(model, snap)  # nothing was touched
 
 
 def test_hparams_validation_presets_and_files(tmp_path):
-    for method in WEIGHT_METHODS + ["ice", "ike"]:
+    for method in ["rome", "memit", "alphaedit", "ft", "ft_l", "lora", "ice", "ike"]:
         cls = get_editor(method).hparams_class
         for preset in ("tiny_gpt2", "smollm2", "gpt2_family"):
             hp = cls.preset(preset)
@@ -326,3 +332,11 @@ def test_easyedit_request_forms():
     assert as_requests([REQUESTS[0], record]) == [REQUESTS[0], a]
     assert set(available_methods()) >= {"rome", "memit", "alphaedit", "ft", "ft_l", "lora", "ice", "ike"}
     assert get_editor("FT-L").name == "ft_l"
+
+
+def test_lora_without_peft_says_how_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "peft", None)  # import peft now raises ImportError
+    with pytest.raises(ImportError, match="pip install peft"):
+        get_editor("lora").apply(tiny_gpt2(), TOK, REQUESTS[0], HPARAMS["lora"])
