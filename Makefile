@@ -34,7 +34,7 @@ test: setup browser $(TEST_STAMP) $(LAB_SETTINGS)
 # Work live: JupyterLab on notebooks/, kernel "Python 3 (kedit)"; a double-click opens a chapter
 # as a notebook (LAB_SETTINGS), and saving leaves its .py unchanged (notebooks/jupytext.toml).
 lab: $(LAB_STAMP) $(LAB_SETTINGS)
-	$(VENV)/bin/jupyter lab $(LAB_ARGS) notebooks/
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) notebooks/
 
 setup: $(SETUP_STAMP) $(ASSETS_STAMP)
 
