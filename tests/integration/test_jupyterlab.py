@@ -69,7 +69,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """(page, base URL, token, the served folder): JupyterLab on tiny copies of chapters 1 and 4."""
+    """(page, the served folder, base URL with token): JupyterLab on tiny copies of chapters 1 and 4."""
     exe = _chromium()
     if exe is None:
         pytest.skip("no Chromium installed (the Debian package 'chromium'; `make test` installs it)")
@@ -128,7 +128,7 @@ def lab(tmp_path_factory):
             page.set_default_timeout(TIMEOUT_MS)
             page.goto(f"{base}/lab?token={token}")
             page.locator(".jp-DirListing-item").first.wait_for()
-            yield page, served
+            yield page, served, (base, token)
             browser.close()
     finally:
         server.terminate()
@@ -170,7 +170,7 @@ def selected_text(select) -> str:
 
 
 def test_chapter1_opens_as_notebook_runs_explorer_updates_and_saves_unchanged(lab):
-    page, served = lab
+    page, served, _ = lab
     path = served / "01_knowledge_graphs.py"
     source = path.read_bytes()
     t0 = time.monotonic()
@@ -201,7 +201,7 @@ def test_chapter1_opens_as_notebook_runs_explorer_updates_and_saves_unchanged(la
 
 
 def test_chapter4_rome_panel_shows_an_error_in_the_panel_and_stays_usable(lab):
-    page, _ = lab
+    page, _, _ = lab
     t0 = time.monotonic()
     panel = open_by_double_click(page, "04_causal_tracing.py")
     run_all_cells(page)
@@ -230,3 +230,10 @@ def test_chapter4_rome_panel_shows_an_error_in_the_panel_and_stays_usable(lab):
     assert apply_b.is_enabled()
     assert panel.locator("button", has_text="Restore").is_enabled()
     print(f"chapter 4 opened, ran and showed the panel's error in {time.monotonic() - t0:.1f} s")
+
+
+def test_notebook7_is_served_too(lab):
+    """Notebook 7 (the lab extra) answers at /tree, where the README's users may look."""
+    _, _, (base, token) = lab
+    with urllib.request.urlopen(f"{base}/tree?token={token}", timeout=30) as r:
+        assert r.status == 200 and "notebook" in r.read().decode().lower()
