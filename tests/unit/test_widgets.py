@@ -255,3 +255,19 @@ def test_every_panel_starts_valid_and_has_a_status_area(tiny, make):
     assert A.invalid_controls(panel) == []
     assert all(not x.disabled for x in widgets_of(panel) if isinstance(x, w.Dropdown))
     assert np.isscalar(find(panel, "entity" if make != "rome" else "subject").value)
+
+
+def test_every_panel_module_follows_the_rule():
+    """Each panel module (a later chapter's too) wires its buttons and live controls through
+    Actions, never with a bare on_click / observe whose errors would go to the log console."""
+    from pathlib import Path
+
+    import kedit_utils.widgets as pkg
+
+    modules = [p for p in Path(pkg.__file__).parent.glob("*.py") if p.name not in ("__init__.py", "actions.py")]
+    assert len(modules) >= 3
+    for path in modules:
+        text = path.read_text()
+        assert "Actions()" in text, f"{path.name}: build the panel with widgets.actions.Actions"
+        assert ".on_click(" not in text and ".observe(" not in text, \
+            f"{path.name}: wire callbacks with Actions.button / Actions.on_change"
