@@ -56,6 +56,18 @@ class ICEHyperParams(HyperParams):
         return cls(**{**dict(template="Imagine that {}.", separator=" "), **changes})
 
 
+def check_context_length(model, tok, text: str, method: str) -> None:
+    """ParameterError when ``text`` does not fit the model's positions (the tiny alias models
+    have 4)."""
+    from .rome.tokens import encode
+
+    limit = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
+    n = len(encode(tok, text))
+    if limit is not None and n > limit:
+        raise ParameterError("model", f"{limit} positions",
+                             f"{method}'s prompt with its context has {n} tokens: the model's context is too short")
+
+
 class ICE(Editor):
     """In-context editing (module docstring)."""
 
@@ -75,5 +87,7 @@ class ICE(Editor):
         def condition(prompt: str) -> str:
             return prefix + hparams.separator + prompt
 
+        for r in requests:
+            check_context_length(model, tok, condition(r.prompt), "ICE")
         return EditHandle(method=self.name, requests=requests, hparams=hparams,
                           seconds=time.perf_counter() - t0, condition=condition, info={"prefix": prefix})

@@ -27,7 +27,7 @@ from typing import ClassVar
 from ..validation import ParameterError, check_int
 from .base import EditHandle, Editor
 from .hparams import HyperParams
-from .ice import _check_template
+from .ice import _check_template, check_context_length
 from .requests import EditRequest, as_requests
 
 WORD = re.compile(r"\w+")
@@ -148,6 +148,8 @@ class IKE(Editor):
         def condition(prompt: str) -> str:
             return prefix + hparams.separator + pt.format(prompt)
 
+        for r in requests:
+            check_context_length(model, tok, condition(r.prompt), "IKE")
         return EditHandle(method=self.name, requests=requests, hparams=hparams,
                           seconds=time.perf_counter() - t0, condition=condition,
                           info={"demonstrations": demos, "prefix": prefix})
