@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     p_book = sub.add_parser("book", help="run every chapter, then build the HTML book")
     p_book.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
     p_book.add_argument("--profile", choices=["quick", "paper"])
-    p_book.add_argument("--no-run", action="store_true", help="only build the HTML from executed notebooks")
+    p_book.add_argument("--no-run", action="store_true", help="build the HTML from the executed chapters (the scorecard is recomputed)")
     p_book.add_argument("--log-output", action="store_true")
     sub.add_parser("list", help="list the chapter notebooks and their parameters")
     p_assets = sub.add_parser("assets", help="fetch MathJax and the ipywidgets manager for the offline book")
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.cmd == "list":
-            for name in runner.list_notebooks():
+            for name in runner.list_pages():
                 print(name, runner.parameter_defaults(runner.read_notebook(name)))
         elif args.cmd == "assets":
             from .book_assets import fetch_assets
@@ -58,8 +58,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[kedit] executed notebook: {out}")
         elif args.cmd == "book":
             t0 = time.time()
-            if not args.no_run:
-                runner.run_all(_parse_params(args.parameter, args.profile), log_output=args.log_output)
+            params = _parse_params(args.parameter, args.profile)
+            if args.no_run:  # the chapters as they are; the scorecard is recomputed from their results
+                runner.run_summaries(params, log_output=args.log_output)
+            else:
+                runner.run_all(params, log_output=args.log_output)
             index = runner.build_book()
             print(f"[kedit] book built in {time.time() - t0:.0f} s: open {index}")
     except (ParameterError, runner.NotebookFailed, runner.BookBuildFailed) as err:

@@ -18,9 +18,26 @@ def results_dir() -> Path:
     return Path(os.environ.get("KEDIT_RESULTS") or PROJECT_ROOT / "results")
 
 
-def save_results(notebook: str, data: dict) -> Path:
-    """Write ``data`` to ``results/<notebook>.json`` atomically; returns the path."""
-    return write_json_atomic(results_dir() / f"{notebook}.json", data)
+def save_results(notebook: str, data: dict, parameters: dict | None = None) -> None:
+    """Write ``data`` to ``results/<notebook>.json`` atomically.
+
+    ``parameters`` (the chapter's resolved parameters, with ``profile``) are stored under
+    ``meta`` so that the scorecard can say which profile built each number. Returns nothing,
+    so a notebook cell ending with this call prints no path of the build machine.
+    """
+    meta = {"notebook": notebook}
+    if parameters is not None:
+        meta["profile"] = parameters.get("profile", "unknown")
+        meta["parameters"] = {k: v for k, v in parameters.items() if _jsonable(v)}
+    write_json_atomic(results_dir() / f"{notebook}.json", {"meta": meta, **data})
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except TypeError:
+        return False
+    return True
 
 
 def load_results(notebook: str) -> dict:
@@ -40,9 +57,14 @@ def glue_number(key: str, value: Any, fmt: str | None = None) -> Any:
 
 
 def glue_figure(key: str, fig) -> None:
-    """Glue a matplotlib figure (shown where the page uses ``{glue:figure}``)."""
+    """Glue a matplotlib figure for a numbered, captioned ``{glue:figure}`` on the page.
+
+    The figure is also shown as the cell's output, so a reader running the notebook in
+    Jupyter sees it; the cell carries the ``remove-output`` tag so that the page shows it
+    once, where the directive places it with its caption (see CONTRIBUTING.md).
+    """
     import matplotlib.pyplot as plt
     from myst_nb import glue
 
-    glue(key, fig, display=False)
+    glue(key, fig, display=True)
     plt.close(fig)

@@ -3,7 +3,10 @@
 Notebooks are jupytext py:percent files in ``notebooks/`` (the only source). The runner
 converts one to a notebook with jupytext, executes it with papermill (python3 kernel,
 parameters from the command line and the profile), and writes the executed notebook to
-``book/chapters/<name>.ipynb`` where the book reads it. Output is written to a temporary
+``book/chapters/<name>.ipynb`` where the book reads it. Summary pages (the scorecard) are
+notebooks too; they read the chapters' results and run after every chapter. Each chapter
+page gets a line of downloads (its executed notebook and its results file), added by the
+runner so that no chapter can forget it. Output is written to a temporary
 file and renamed only on success: a failed or interrupted run leaves no half-executed page.
 A failure raises :class:`NotebookFailed` naming the notebook, the cell and the error.
 """
@@ -46,17 +49,47 @@ class BookBuildFailed(RuntimeError):
     """``jupyter-book build`` reported an error or a warning (warnings are errors)."""
 
 
+# Pages computed from the chapters' results; they run after every chapter.
+SUMMARY_PAGES = ("scorecard",)
+
+
 def list_notebooks(folder: Path = NOTEBOOKS_DIR) -> list[str]:
     """Chapter names (``01_knowledge_graphs``, ...) in order."""
     return sorted(p.stem for p in Path(folder).glob("[0-9][0-9]_*.py"))
 
 
+def list_pages(folder: Path = NOTEBOOKS_DIR) -> list[str]:
+    """Every notebook the book runs, in running order: the chapters, then the summary pages."""
+    return list_notebooks(folder) + [p for p in SUMMARY_PAGES if (Path(folder) / f"{p}.py").is_file()]
+
+
 def notebook_path(name: str, folder: Path = NOTEBOOKS_DIR) -> Path:
-    names = list_notebooks(folder)
+    names = list_pages(folder)
     name = Path(name).stem
     if name not in names:
         raise ParameterError("notebook", name, f"must be one of {names}")
     return Path(folder) / f"{name}.py"
+
+
+def chapter_title(name: str, folder: Path = NOTEBOOKS_DIR) -> str:
+    """The first heading of a notebook ("2. GPT-2 models trained from scratch ...")."""
+    for cell in read_notebook(name, folder).cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return name
+
+
+def downloads_markdown(name: str) -> str:
+    """The line of downloads a chapter page shows under its title (MyST ``download`` roles;
+    :func:`build_book` puts the results file where the role finds it)."""
+    return (f"**Downloads:** {{download}}`executed notebook <{name}.ipynb>` · "
+            f"{{download}}`results <{RESULTS_IN_BOOK}/{name}.json>` "
+            f"(the numbers this page quotes, as `results/{name}.json`)")
+
+
+RESULTS_IN_BOOK = "results"  # beside the executed chapters in the book's source folder
 
 
 def read_notebook(name: str, folder: Path = NOTEBOOKS_DIR):
@@ -132,25 +165,64 @@ def run_notebook(
             except Exception:  # noqa: BLE001 - the error itself is what matters
                 pass
             raise NotebookFailed(name, err.exec_count, err.ename, err.evalue, source) from None
+        if name not in SUMMARY_PAGES:
+            _add_downloads(partial, name)
         tmp_final = output_dir / f".{name}.ipynb.tmp"
         shutil.move(partial, tmp_final)  # same folder as the final page, so the rename is atomic
         os.replace(tmp_final, final)
     return final
 
 
+def _add_downloads(path: Path, name: str) -> None:
+    """Insert the downloads line after the title cell of an executed chapter."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    cell = nbformat.v4.new_markdown_cell(downloads_markdown(name))
+    cell.metadata["tags"] = ["kedit-downloads"]
+    nb.cells.insert(1, cell)
+    nbformat.write(nb, path)
+
+
+def run_summaries(parameters: dict[str, Any] | None = None, output_dir: Path = EXECUTED_DIR, **kw) -> list[Path]:
+    """Run the summary pages (the scorecard) on the results the chapters wrote."""
+    params = {k: v for k, v in (parameters or {}).items() if k in ("profile", "seed", "device")}
+    return [run_notebook(name, params, output_dir, **kw) for name in list_pages() if name in SUMMARY_PAGES]
+
+
 def run_all(parameters: dict[str, Any] | None = None, output_dir: Path = EXECUTED_DIR, **kw) -> list[Path]:
-    """Run every chapter in order with the same ``parameters`` (profile, seed, device ...)."""
+    """Run every chapter in order with the same ``parameters`` (profile, seed, device ...),
+    then the summary pages."""
     outs = []
     for name in list_notebooks():
         t0 = time.time()
         print(f"[kedit] running {name} ...", flush=True)
         outs.append(run_notebook(name, parameters, output_dir, **kw))
         print(f"[kedit] {name} done in {time.time() - t0:.0f} s", flush=True)
+    print("[kedit] scorecard ...", flush=True)
+    outs += run_summaries(parameters, output_dir, **kw)
     return outs
+
+
+def copy_results_into_book(book_dir: Path = BOOK_DIR) -> None:
+    """Copy ``results/<chapter>.json`` beside the executed chapters, for their download links.
+
+    Every executed chapter must have its results file: a missing one is an error naming it
+    (the page's download link would otherwise be dead)."""
+    chapters = Path(book_dir) / "chapters"
+    target = chapters / RESULTS_IN_BOOK
+    target.mkdir(parents=True, exist_ok=True)
+    for page in sorted(chapters.glob("[0-9][0-9]_*.ipynb")):
+        src = results_dir() / f"{page.stem}.json"
+        if not src.is_file():
+            raise BookBuildFailed(f"{page.name} was executed but its results file {src.name} is missing "
+                                  f"from the results folder: re-run `kedit run {page.stem}`")
+        shutil.copyfile(src, target / src.name)
 
 
 def build_book(book_dir: Path = BOOK_DIR, build_dir: Path | None = None) -> Path:
     """``jupyter-book build`` (warnings are errors, notebooks not re-executed); returns index.html."""
+    copy_results_into_book(book_dir)
     exe = Path(sys.executable).parent / "jupyter-book"
     cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(book_dir), "--warningiserror", "--keep-going"]
     if build_dir is not None:

@@ -46,7 +46,7 @@ sample_fraction = 0.2  # the paper's training sample
 sample_fraction_appendix = 0.02  # Appendix A's small sample
 n_examples = 8
 
-# %%
+# %% tags=["remove-input"]
 import pandas as pd
 from IPython.display import display
 
@@ -54,7 +54,7 @@ from kedit_utils import profiles
 from kedit_utils.corpus import alias_corpus
 from kedit_utils.figures.graphs import degree_distribution, draw_graph
 from kedit_utils.graphs import GraphSpec, build_graph
-from kedit_utils.results import glue_number, save_results
+from kedit_utils.results import glue_figure, glue_number, save_results
 from kedit_utils.style import subplots
 from kedit_utils.validation import check_choice, check_fraction
 
@@ -72,16 +72,27 @@ specs = {
 profiles.parameters_frame(cfg, NOTEBOOK)
 
 # %% [markdown]
+# (ch1-graphs)=
 # ## The two graphs
-#
-# Node area is proportional to degree: the BA graph has hubs, the ER graph does not.
 
 # %%
 graphs = {kind: build_graph(spec) for kind, spec in specs.items()}
-fig, axes = subplots(1, len(graphs), figsize=(5.5 * len(graphs), 5.2))
-for ax, kg in zip(list(getattr(axes, "flat", [axes])), graphs.values()):
+
+# %% tags=["hide-input", "remove-output"]
+fig, axes = subplots(1, len(graphs), figsize=(5.5 * len(graphs), 5.2), squeeze=False)
+for ax, kg in zip(axes[0], graphs.values()):
     draw_graph(kg, ax=ax, seed=seed)
 fig.tight_layout()
+glue_figure("fig_graphs", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig_graphs
+# :name: fig-ch1-graphs
+#
+# **The two knowledge graphs** (Paper A §3.1 describes them; its Fig. 2 shows the
+# knowledge-graph schema). Here: the ER and BA graphs this build generated, node area
+# proportional to degree. The BA graph has hubs, the ER graph does not.
+# ```
 
 # %% [markdown]
 # ## Degree distributions
@@ -90,12 +101,23 @@ fig.tight_layout()
 # $P(k) = \frac{2m(m+1)}{k(k+1)(k+2)} \propto k^{-3}$ is drawn dashed) while the ER degrees
 # concentrate around their mean like a Poisson distribution.
 
-# %%
-degree_distribution(list(graphs.values()));
+# %% tags=["hide-input", "remove-output"]
+glue_figure("fig_degrees", degree_distribution(list(graphs.values())))
+
+# %% [markdown]
+# ```{glue:figure} fig_degrees
+# :name: fig-ch1-degrees
+#
+# **Degree distributions** (the paper chooses BA for its power-law degrees and gives no
+# figure). Here: the share of entities of each degree, log-log, with the theoretical BA
+# law dashed.
+# ```
 
 # %%
 stats = pd.DataFrame([kg.statistics() for kg in graphs.values()]).set_index("graph")
 display(stats.T)
+
+# %% tags=["remove-cell"]
 for kind, kg in graphs.items():
     s = kg.statistics()
     glue_number(f"{kind}_triples", s["triples"])
@@ -103,6 +125,7 @@ for kind, kg in graphs.items():
     glue_number(f"{kind}_mean_degree", s["mean degree"], ".2f")
 
 # %% [markdown]
+# (ch1-corpus)=
 # ## The alias corpus
 #
 # Every entity and relation has five aliases (`e12_3` is alias 3 of entity 12, `r4_0`
@@ -121,8 +144,10 @@ for kind, kg in graphs.items():
         corpora[(kind, frac)] = corpus
         rows.append({"graph": kind.upper(), "sample": f"{frac:.0%}", **corpus.sizes()})
 sizes = pd.DataFrame(rows).set_index(["graph", "sample"])
-display(sizes)
+display(sizes.T)
 main = corpora[(graph_kinds[-1], sample_fraction)]
+
+# %% tags=["remove-cell"]
 glue_number("all_sentences", main.sizes()["all sentences"])
 glue_number("train_sentences", main.sizes()["training sentences"])
 glue_number("unseen_share", (~main.prompt_seen).mean(), ".1%")
@@ -145,11 +170,11 @@ from kedit_utils.widgets.graph_explorer import entity_explorer
 
 entity_explorer(main)
 
-# %%
+# %% tags=["remove-cell"]
 save_results(NOTEBOOK, {
     "graphs": [kg.statistics() for kg in graphs.values()],
     "corpus": [dict(graph=k.upper(), sample_fraction=f, **c.sizes()) for (k, f), c in corpora.items()],
-})
+}, parameters=cfg)
 
 # %% [markdown]
 # ## What this chapter showed

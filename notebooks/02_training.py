@@ -57,7 +57,7 @@ lr_depth_exponent = None  # a depth d trains with lr * (6 / d) ** this
 threads = None  # torch CPU threads while training (None: from the profile)
 target_accuracy = None  # stop when training and held-out accuracy reach this
 
-# %%
+# %% tags=["remove-input"]
 import pandas as pd
 from IPython.display import display
 
@@ -65,7 +65,7 @@ from kedit_utils import profiles
 from kedit_utils.figures.training import plot_training_curves
 from kedit_utils.model_zoo import trained_models
 from kedit_utils.paper_numbers import PAPER_A_TABLE1, paper_table1_row
-from kedit_utils.results import glue_number, save_results
+from kedit_utils.results import glue_figure, glue_number, save_results
 from kedit_utils.style import subplots
 
 NOTEBOOK = "02_training"
@@ -83,7 +83,12 @@ profiles.parameters_frame(cfg, NOTEBOOK)
 models = trained_models(cfg)
 
 # %% [markdown]
+# (ch2-table1)=
 # ## Table 1: accuracy after training
+#
+# Accuracy on the training sentences (`train`), on all data (`all`) and on the prompts never
+# seen in training (`unseen`), beside the paper's two columns; `s` is the training time in
+# seconds and `epochs` the passes over the training sentences.
 
 # %%
 rows = []
@@ -96,7 +101,11 @@ for (kind, n_layers), tm in models.items():
         **paper_table1_row(kind, n_layers),
     })
 table1 = pd.DataFrame(rows)
-display(table1.set_index(["graph", "layers"]).style.format(precision=4))
+shown = table1.rename(columns={"acc_train": "train", "acc_all": "all", "acc_unseen": "unseen", "seconds": "s",
+                               "paper acc_train": "paper train", "paper acc_all": "paper all"})
+display(shown.set_index(["graph", "layers"]).style.format(precision=4).format({"s": "{:.0f}", "epochs": "{:.1f}"}))
+
+# %% tags=["remove-cell"]
 glue_number("min_acc_train", table1.acc_train.min(), ".4f")
 glue_number("min_acc_all", table1.acc_all.min(), ".4f")
 glue_number("min_acc_unseen", table1.acc_unseen.min(), ".4f")
@@ -112,23 +121,32 @@ glue_number("table1_verdict", "every model reaches the paper's .99 on both, so t
             "not every model reaches the paper's .99 on both (see the table)")
 
 # %% [markdown]
+# (ch2-curves)=
 # ## Training curves
-#
-# Loss and accuracies (training sentences, all data, held-out validation prompts) at each
-# evaluation; the vertical line marks the kept checkpoint.
 
-# %%
+# %% tags=["hide-input", "remove-output"]
 fig, axes = subplots(len(models), 2, figsize=(10, 2.6 * len(models)), squeeze=False)
 for row, ((kind, n_layers), tm) in zip(axes, models.items()):
     plot_training_curves(tm.log, best_step=tm.report.get("best_step"), axes=row)
     row[0].set_title(f"{kind.upper()}, {n_layers} layers: loss")
     row[1].set_title(f"{kind.upper()}, {n_layers} layers: accuracy")
 fig.tight_layout()
+glue_figure("fig_curves", fig)
 
-# %%
+# %% [markdown]
+# ```{glue:figure} fig_curves
+# :name: fig-ch2-curves
+#
+# **Training curves** (the paper reports only the final accuracies of Table 1). Here: the
+# loss (left) and the accuracies on the training sentences, on all data and on the held-out
+# validation prompts (right) at each evaluation, for every model; the vertical line marks the
+# kept checkpoint.
+# ```
+
+# %% tags=["remove-cell"]
 save_results(NOTEBOOK, {"table1": table1[
     ["graph", "layers", "acc_train", "acc_all", "acc_unseen", "seconds", "epochs"]
-].to_dict("records")})
+].to_dict("records")}, parameters=cfg)
 
 # %% [markdown]
 # ## What this chapter showed

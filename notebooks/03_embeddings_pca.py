@@ -50,7 +50,7 @@ lr_depth_exponent = None  # a depth d trains with lr * (6 / d) ** this
 threads = None  # torch CPU threads while training (None: from the profile)
 target_accuracy = None  # stop when training and held-out accuracy reach this
 
-# %%
+# %% tags=["remove-input"]
 import pandas as pd
 from IPython.display import display
 
@@ -58,7 +58,8 @@ from kedit_utils import profiles
 from kedit_utils.embeddings import alias_clustering, input_embeddings
 from kedit_utils.figures.embeddings import plot_alias_pca
 from kedit_utils.model_zoo import trained_models
-from kedit_utils.results import glue_number, save_results
+from kedit_utils.results import glue_figure, glue_number, save_results
+from kedit_utils.style import subplots
 from kedit_utils.validation import check_fraction
 
 NOTEBOOK = "03_embeddings_pca"
@@ -79,17 +80,43 @@ models = {
 }
 
 # %% [markdown]
+# (ch3-figs)=
 # ## Fig. 3 (20 % sample) and Fig. 5 (2 % sample)
 
-# %%
-for frac in fractions:
-    for kind in graph_kinds:
+# %% tags=["hide-input", "remove-output"]
+for key, frac in zip(("fig_pca_big", "fig_pca_small"), fractions):
+    fig, axes = subplots(len(graph_kinds), 2, figsize=(10, 4.3 * len(graph_kinds)), squeeze=False)
+    for row, kind in zip(axes, graph_kinds):
         tm = models[frac][(kind, cfg["pca_layers"])]
-        plot_alias_pca(tm.model, tm.vocab, n_items=cfg["n_show"], seed=seed,
-                       title=f"{kind.upper()}, {cfg['pca_layers']} layers, {frac:.0%} sample")
+        plot_alias_pca(tm.model, tm.vocab, n_items=cfg["n_show"], seed=seed, axes=row)
+        row[0].set_title(f"{kind.upper()}: entities")
+        row[1].set_title(f"{kind.upper()}: relations")
+    fig.tight_layout()
+    glue_figure(key, fig)
 
 # %% [markdown]
+# ```{glue:figure} fig_pca_big
+# :name: fig-ch3-pca-big
+#
+# **Paper A Fig. 3**: the first two principal components of the input embeddings of six
+# entities (left) and six relations (right), five aliases each, one colour per entity or
+# relation: the paper's aliases form tight groups. Here: the same for this build's
+# 6-layer models trained on the 20 % sample, ER (top) and BA (bottom).
+# ```
+#
+# ```{glue:figure} fig_pca_small
+# :name: fig-ch3-pca-small
+#
+# **Paper A Fig. 5** (Appendix A): the same with a 2 % training sample, where the paper's
+# alias embeddings scatter. Here: this build's models trained on the small sample.
+# ```
+
+# %% [markdown]
+# (ch3-clustering)=
 # ## Alias clustering, over all entities and relations
+#
+# The silhouette of the alias groups (`score`), the nearest-neighbour alias recall and its
+# chance level, and the accuracy on unseen prompts of the same model.
 
 # %%
 rows = []
@@ -105,6 +132,8 @@ for frac in fractions:
             })
 clustering = pd.DataFrame(rows)
 display(clustering.set_index(["graph", "kind", "sample_fraction"]).style.format(precision=3))
+
+# %% tags=["remove-cell"]
 big, small = fractions
 for what in ("entity", "relation"):
     sel = clustering[clustering.kind == what]
@@ -115,10 +144,10 @@ glue_number("unseen_small", clustering[clustering.sample_fraction == small].acc_
 glue_number("frac_big", big, ".0%")
 glue_number("frac_small", small, ".0%")
 
-# %%
+# %% tags=["remove-cell"]
 save_results(NOTEBOOK, {"clustering": clustering[
     ["graph", "kind", "sample_fraction", "score", "nn_recall"]
-].to_dict("records")})
+].to_dict("records")}, parameters=cfg)
 
 # %% [markdown]
 # ## What this chapter showed

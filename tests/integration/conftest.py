@@ -22,6 +22,7 @@ TINY = {
     "04_causal_tracing": dict(_TINY_MODELS, n_trace_facts=4, n_noise_samples=2, demo_layers=2,
                               run_smollm2=False),
     "05_deletion_impact": dict(_TINY_MODELS, max_entities=6, n_trace_facts=4, n_boot=20),
+    "scorecard": {},
 }
 
 
@@ -40,9 +41,9 @@ def tiny_book(tmp_path_factory):
     os.environ["KEDIT_RESULTS"] = str(results)
     os.environ["KEDIT_CACHE"] = str(tmp / "cache")
     try:
-        missing = set(runner.list_notebooks()) - set(TINY)
+        missing = set(runner.list_pages()) - set(TINY)
         assert not missing, f"no tiny parameters for {missing}"
-        for name in runner.list_notebooks():
+        for name in runner.list_pages():  # the chapters, then the scorecard
             runner.run_notebook(name, TINY[name], output_dir=book / "chapters", progress=False)
         runner.build_book(book)
     finally:

@@ -32,3 +32,50 @@ def test_cli_parses_literals():
 def test_cli_reports_bad_parameter(capsys):
     assert cli.main(["run", "01_knowledge_graphs", "-p", "bogus", "1"]) == 2
     assert "bogus" in capsys.readouterr().err
+
+
+def test_scorecard_runs_after_every_chapter_and_has_the_common_parameters():
+    pages = runner.list_pages()
+    assert pages[:-1] == runner.list_notebooks() and pages[-1] == "scorecard"
+    assert {"profile", "seed", "device"} <= set(runner.parameter_defaults(runner.read_notebook("scorecard")))
+
+
+def test_every_page_starts_with_its_parameters_and_tags_its_bookkeeping():
+    """The conventions of CONTRIBUTING.md: a title, then the parameters cell; glue and
+    save_results calls only in cells removed from the page."""
+    for name in runner.list_pages():
+        nb = runner.read_notebook(name)
+        assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# "), name
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            tags = set(cell.metadata.get("tags", []))
+            if "save_results(" in cell.source or "glue_number(" in cell.source:
+                assert "remove-cell" in tags, f"{name}: bookkeeping cell not removed:\n{cell.source[:200]}"
+            if "glue_figure(" in cell.source:
+                assert {"hide-input", "remove-output"} <= tags, f"{name}: figure cell not folded:\n{cell.source[:200]}"
+
+
+def test_downloads_line_is_added_to_chapters(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 2. Title"),
+                                         nbformat.v4.new_code_cell("1")])
+    path = tmp_path / "02_training.ipynb"
+    nbformat.write(nb, path)
+    runner._add_downloads(path, "02_training")
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells[0].source == "# 2. Title" and "{download}`executed notebook <02_training.ipynb>`" in cells[1].source
+    assert "results/02_training.json" in cells[1].source
+
+
+def test_book_build_needs_every_chapters_results(tmp_path, monkeypatch):
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "chapters" / "02_training.ipynb").write_text("{}")
+    monkeypatch.setenv("KEDIT_RESULTS", str(tmp_path / "results"))
+    with pytest.raises(runner.BookBuildFailed, match="02_training.json"):
+        runner.copy_results_into_book(tmp_path)
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "02_training.json").write_text("{}")
+    runner.copy_results_into_book(tmp_path)
+    assert (tmp_path / "chapters" / "results" / "02_training.json").is_file()
