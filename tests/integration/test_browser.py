@@ -40,7 +40,7 @@ def test_chapter_renders_figures_math_and_widgets_offline(tiny_book, tmp_path):
     page = book / "_build" / "html" / "chapters" / "01_knowledge_graphs.html"
     dom = _render(page, tmp_path, "--dump-dom").stdout
     assert dom.count("<img") >= 2, "figures missing"
-    assert dom.count('<figcaption') >= 2 and "Fig. " in dom, "figures are not numbered and captioned"
+    assert dom.count("<figcaption") >= 2 and "Fig. 1.2" in dom, "figures are not numbered by chapter and captioned"
     # a widget *view* rendered by the offline ipywidgets manager (not just its CSS class names)
     assert "jupyter-widgets widget-inline-hbox widget-dropdown" in dom and "<select" in dom, \
         "the ipywidgets view did not render"
