@@ -112,15 +112,21 @@ class MEMITHyperParams(HyperParams):
 
     @classmethod
     def smollm2(cls, layers=(4, 5, 6, 7, 8), **changes):
-        """SmolLM2-135M (Llama family, 30 layers): the published Llama values (MEMIT on
-        Llama3-8B in the AlphaEdit repository, ``hparams/MEMIT/Llama3-8B.json``: layers
-        4–8 of 32, 25 steps at lr 0.1, clamp 0.75, weight decay 0.5, KL 0.0625, λ = 15,000);
-        30 ≈ 32 layers, so the range is kept, and it starts at ROME's SmolLM2 layer 4. As
-        ROME's SmolLM2 preset: C from 1,000 generated sentences, with ridge 0.1, and five
-        fixed context prefixes instead of sampled ones."""
+        """SmolLM2-135M (Llama family, 30 layers, keys of d_in = 1,536): the published Llama
+        values (MEMIT on Llama3-8B in the AlphaEdit repository, ``hparams/MEMIT/Llama3-8B.json``:
+        layers 4–8 of 32, 25 steps at lr 0.1, clamp 0.75, weight decay 0.5, KL 0.0625); 30 ≈ 32
+        layers, so the range is kept, and it starts at ROME's SmolLM2 layer 4. Three changes,
+        measured on "The Eiffel Tower is located in the city of" → Rome (C from 300 generated
+        sentences): λ = 15,000 for Llama3-8B's d_in = 14,336 is kept *per key dimension*
+        (a typical key has kᵀC⁻¹k ≈ d_in, so λ/d_in sets the share of the residual written):
+        1,600 here — with 15,000 the edit failed, with 1,600 it succeeded, neighbouring facts
+        kept; no context prefixes — with five fixed ones (the reference samples them) the
+        averaged key and the prompt's key part in the poorly estimated directions of C and the
+        edit failed; and, as ROME's SmolLM2 preset, C from 1,000 generated sentences with
+        ridge 0.1."""
         base = dict(layers=tuple(layers), v_num_grad_steps=25, v_lr=0.1, v_weight_decay=0.5,
-                    clamp_norm_factor=0.75, kl_factor=0.0625, mom2_update_weight=15000.0,
-                    mom2_n_samples=1000, mom2_ridge=0.1, context_templates=SMOL_TEMPLATES,
+                    clamp_norm_factor=0.75, kl_factor=0.0625, mom2_update_weight=1600.0,
+                    mom2_n_samples=1000, mom2_ridge=0.1, context_templates=("{}",),
                     kl_prompt_templates=("{} is a",))
         return cls(**{**base, **changes})
 
@@ -129,12 +135,16 @@ class MEMITHyperParams(HyperParams):
         """GPT-2 from a local folder: MEMIT's published GPT-2 XL values
         (``hparams/MEMIT/gpt2-xl.json``: layers 13–17 of 48, 20 steps at lr 0.5, clamp 0.75,
         weight decay 0.5, KL 0.0625, λ = 20,000, C from 100,000 Wikipedia samples); other
-        depths take the five layers ending at GPT-2 XL's relative depth of layer 17."""
+        depths take the five layers ending at GPT-2 XL's relative depth of layer 17, and λ
+        kept per key dimension (20,000 / 6,400, see :meth:`smollm2`) for their width
+        (GPT-2 small/medium/large: d = 768/1024/1280). Five fixed context prefixes stand in for
+        the reference's sampled ones (they need a well-estimated C: see :meth:`smollm2`)."""
         check_int("n_layers", n_layers, minimum=1)
         last = scaled_layer(17, 48, n_layers)
         layers = tuple(range(max(0, last - 4), last + 1))
+        d_in = 4 * {12: 768, 24: 1024, 36: 1280, 48: 1600}.get(n_layers, 1600)
         base = dict(layers=layers, v_num_grad_steps=20, v_lr=0.5, v_weight_decay=0.5, clamp_norm_factor=0.75,
-                    kl_factor=0.0625, mom2_update_weight=20000.0, mom2_n_samples=100_000,
+                    kl_factor=0.0625, mom2_update_weight=20000.0 * d_in / 6400, mom2_n_samples=100_000,
                     context_templates=SMOL_TEMPLATES, kl_prompt_templates=("{} is a",))
         return cls(**{**base, **changes})
 
@@ -273,11 +283,16 @@ def residual_at(model, tok, requests, layer: int, fact_token: str) -> torch.Tens
 
 
 def request_keys(model, tok, requests, layer: int, hparams) -> torch.Tensor:
-    """(d_in, n): each request's key at ``layer``, averaged over its context templates."""
+    """(d_in, n): each request's key at ``layer``, averaged as the MEMIT reference's
+    ``compute_ks`` does over its two kinds of context: the bare prompt ("{}") and the prompts
+    with a prefix (the other templates) each weigh one half (all of it without prefixes)."""
     cols = []
     for r in requests:
         pairs = contextual_prompts(r, hparams.context_templates)
-        cols.append(keys_at(model, tok, layer, pairs, hparams.fact_token).float().mean(0))
+        keys = keys_at(model, tok, layer, pairs, hparams.fact_token).float()
+        n_bare = 1 + len(r.paraphrases)  # template "{}" comes first: the prompt and its paraphrases
+        groups = [keys[:n_bare]] + ([keys[n_bare:]] if keys.shape[0] > n_bare else [])
+        cols.append(torch.stack([g.mean(0) for g in groups]).mean(0))
     return torch.stack(cols, 1)
 
 
