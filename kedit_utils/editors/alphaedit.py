@@ -84,9 +84,9 @@ class AlphaEditHyperParams(MEMITHyperParams):
         return super().gpt2_family(n_layers=n_layers, **{**base, **changes})
 
 
-def null_space_projector(cov, threshold: float, relative: bool = False) -> torch.Tensor:
-    """(d_in, d_in) P = U_s U_sᵀ over the eigenvectors of C with eigenvalue < threshold
-    (× the largest one when ``relative``). Cached on the covariance object."""
+def null_space_projector(cov, threshold: float, relative: bool = False) -> tuple[torch.Tensor, int]:
+    """(P, s): the (d_in, d_in) projector P = U_s U_sᵀ over the s eigenvectors of C with
+    eigenvalue < threshold (× the largest one when ``relative``). Cached on the covariance."""
     key = ("nullspace", float(threshold), bool(relative))
     store = cov._factors
     if key not in store:
@@ -94,7 +94,7 @@ def null_space_projector(cov, threshold: float, relative: bool = False) -> torch
         cut = threshold * float(evals.max()) if relative else threshold
         small = evecs[:, evals < cut]
         store[key] = (small @ small.T, int(small.shape[1]))
-    return store[key][0]
+    return store[key]
 
 
 class AlphaEdit(MEMIT):
@@ -114,9 +114,10 @@ class AlphaEdit(MEMIT):
             if h.method == self.name and not h.restored:
                 for layer, kkt in h.info.get("kkt", {}).items():
                     prior[layer] = prior.get(layer, 0) + kkt
-        projectors = {layer: null_space_projector(covs[layer], hparams.nullspace_threshold,
-                                                  hparams.nullspace_relative) for layer in hparams.layers}
-        return {"prior": prior, "P": projectors}
+        got = {layer: null_space_projector(covs[layer], hparams.nullspace_threshold, hparams.nullspace_relative)
+               for layer in hparams.layers}
+        return {"prior": prior, "P": {layer: g[0] for layer, g in got.items()},
+                "dims": {layer: g[1] for layer, g in got.items()}}
 
     def layer_delta(self, j, layer, keys, resid, cov, hparams, state) -> torch.Tensor:
         p = state["P"][layer].to(keys.device)
@@ -133,5 +134,4 @@ class AlphaEdit(MEMIT):
             k = request_keys(model, tok, requests, layer, hparams).double()
             kkt[layer] = (k @ k.T).cpu()
         info["kkt"] = kkt
-        info["nullspace_dim"] = {layer: int(torch.linalg.matrix_rank(state["P"][layer]).item())
-                                 if state["P"][layer].numel() else 0 for layer in hparams.layers}
+        info["nullspace_dim"] = dict(state["dims"])

@@ -71,6 +71,15 @@ class FTHyperParams(HyperParams):
         check_float("early_stop_loss", self.early_stop_loss, low=0.0)
 
     @classmethod
+    def from_dict(cls, data: dict):
+        """Also EasyEdit's FT files (``kl_factor`` must be 0: no KL term here)."""
+        data = dict(data)
+        if data.get("kl_factor", 0) not in (0, 0.0):
+            raise ParameterError("kl_factor", data["kl_factor"], "FT here has no KL term: must be 0")
+        data.pop("kl_factor", None)
+        return super().from_dict(data)
+
+    @classmethod
     def tiny_gpt2(cls, layers=(0,), **changes):
         """The alias GPT-2: Paper A's edited layer (the first), its whole MLP; lr 1e-2 and
         20 steps (measured: enough to move a tiny model's prediction; Paper B's 2e-5 is for

@@ -46,8 +46,11 @@ class FTLHyperParams(HyperParams):
 
     @classmethod
     def from_dict(cls, data: dict):
-        """Also reads ROME's / EasyEdit's FT files (``layers`` = [one layer])."""
+        """Also reads ROME's / EasyEdit's FT files (``layers`` = [one layer]; EasyEdit names
+        FT-L ``alg_name: FT`` with a norm constraint)."""
         data = dict(data)
+        if str(data.get("alg_name", "")).upper() == "FT":
+            data.pop("alg_name")
         if "layers" in data:
             layers = data.pop("layers")
             if not isinstance(layers, (list, tuple)) or len(layers) != 1:

@@ -131,7 +131,7 @@ def _str_field(name: str, value) -> str:
     return value
 
 
-def _inputs_pairs(name: str, block, index: int | None, n: int | None) -> list[tuple[str, str]]:
+def _inputs_pairs(name: str, block) -> list[tuple[str, str]]:
     """(prompt, answer) pairs of a locality/portability block ``{key: {prompt, ground_truth}}``."""
     if block is None:
         return []
@@ -143,11 +143,6 @@ def _inputs_pairs(name: str, block, index: int | None, n: int | None) -> list[tu
         if not isinstance(entry, Mapping) or "prompt" not in entry or "ground_truth" not in entry:
             raise ParameterError(field_name, entry, "must be a dict with 'prompt' and 'ground_truth'")
         prompts, answers = entry["prompt"], entry["ground_truth"]
-        if index is not None:  # batch form: one entry per edit
-            prompts = _as_list(f"{field_name}.prompt", prompts, n)[index]
-            answers = _as_list(f"{field_name}.ground_truth", answers, n)[index]
-            if prompts is None:
-                continue
         ps = [prompts] if isinstance(prompts, str) else list(prompts)
         ans = [answers] if isinstance(answers, str) else list(answers)
         if len(ans) == 1 and len(ps) > 1:
@@ -178,8 +173,8 @@ def _from_record(rec: Mapping) -> EditRequest:
     return EditRequest(
         prompt=_str_field("prompt", rec["prompt"]), subject=_str_field("subject", rec["subject"]),
         target_new=_str_field("target_new", target), ground_truth=gt, rephrase_prompts=reph,
-        locality=tuple(_inputs_pairs("locality", rec.get("locality"), None, None)),
-        portability=tuple(_inputs_pairs("portability", rec.get("portability"), None, None)),
+        locality=tuple(_inputs_pairs("locality", rec.get("locality"))),
+        portability=tuple(_inputs_pairs("portability", rec.get("portability"))),
     )
 
 

@@ -7,7 +7,7 @@ A batch of requests is applied one after another (ROME writes one key–value pa
 rank-one update, as the reference's ``apply_rome_to_model`` does for several requests); the
 handle keeps one copy of the edited W2 taken before the first, so the restore is exact.
 ``cov``: a :class:`~.covariance.KeyCovariance` (or a (d_in, d_in) matrix) at the edited
-layer; or ``corpus`` (+ ``model_id``) to estimate and cache it; or neither when
+layer, or a dict {layer: covariance} as MEMIT takes; or ``corpus`` (+ ``model_id``) to estimate and cache it; or neither when
 ``mom2_adjustment`` is off. ``info["rome"]`` holds each :class:`~.editor.EditResult`.
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 
 from ... import architectures as A
+from ...validation import ParameterError
 from ..base import EditHandle, Editor, weights_guard
 from .editor import _as_covariance, check_request, edit
 from .hparams import ROMEHyperParams
@@ -32,9 +33,11 @@ class ROME(Editor):
 
     def _apply(self, model, tok, requests, hparams, *, cov=None, corpus=None, model_id=None,
                progress: bool = False, history=(), **_unused) -> EditHandle:
+        if isinstance(cov, dict):  # {layer: covariance}, as MEMIT/AlphaEdit take it
+            if hparams.layer not in cov:
+                raise ParameterError("cov", sorted(cov), f"has no covariance for layer {hparams.layer}")
+            cov = cov[hparams.layer]
         c, cov_seconds = _as_covariance(cov, model, tok, hparams, corpus, model_id, progress)
-        if c is None and hparams.mom2_adjustment:
-            c = cov
         results = []
         with weights_guard(model, [A.edited_weight_name(model, hparams.layer)]) as backup:
             t0 = time.perf_counter()
