@@ -114,19 +114,26 @@ def test_editor_reaches_targets_and_restores_bit_for_bit(setup, method):
     assert_same(model, snap)
 
 
-def test_sequence_of_edits_restores_exactly(setup):
-    """Every weight method in turn on one model (and AlphaEdit twice, with history), then one restore."""
+@pytest.mark.parametrize("intermediate_copies", [True, False])
+def test_sequence_of_edits_restores_exactly(setup, intermediate_copies):
+    """Every weight method in turn on one model (AlphaEdit twice, with history), then one restore;
+    without intermediate copies the sequence keeps one copy per tensor."""
     arch, model, covs = setup
     snap = snapshot(model)
-    seq = EditSequence(model, TOK)
+    seq = EditSequence(model, TOK, intermediate_copies=intermediate_copies)
     plan = [("memit", REQUESTS[:1]), ("rome", REQUESTS[1:]), ("alphaedit", MORE[:1]), ("ft", MORE[1:2]),
             ("alphaedit", MORE[2:]), ("ft_l", MORE[2:])] + ([("lora", REQUESTS[:1])] if HAS_PEFT else [])
     for method, reqs in plan:
         h = seq.apply(method, reqs, HPARAMS[method], **context(method, covs))
         assert [top(model, r.prompt) for r in reqs] == [r.target_new for r in reqs], (arch, method)
     assert "kkt" in seq.handles[2].info and len(seq.handles) == len(plan)
+    copies = [n for h in seq.handles for n in h.backup.originals]
+    assert (len(copies) == len(set(copies))) == (not intermediate_copies)
     with pytest.raises(AssertionError):
         assert_same(model, snap)
+    if not intermediate_copies:
+        with pytest.raises(ParameterError):
+            seq.handles[-1].restore()  # only the whole sequence can be undone
     seq.restore()
     assert_same(model, snap)
 
