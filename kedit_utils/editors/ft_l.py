@@ -16,7 +16,7 @@ from typing import ClassVar
 from ..validation import ParameterError, check_choice, check_float, check_int
 from .base import EditHandle
 from .ft import FT, OBJECTIVES, fine_tune, trained_parameter_names
-from .hparams import HyperParams, scaled_layer
+from .hparams import HyperParams
 
 
 @dataclass(frozen=True)

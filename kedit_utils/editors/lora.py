@@ -17,7 +17,7 @@ from typing import ClassVar
 import torch
 
 from .. import architectures as A
-from ..validation import check_choice, check_float, check_int
+from ..validation import ParameterError, check_choice, check_float, check_int
 from .base import EditHandle, Editor, weights_guard
 from .ft import MODULES, OBJECTIVES, answer_batch, answer_loss
 from .hparams import HyperParams, check_layers
@@ -76,8 +76,6 @@ class LoRAHyperParams(HyperParams):
         data = dict(data)
         lora_type = data.pop("lora_type", "lora")
         if lora_type not in ("lora", "adalora"):
-            from ..validation import ParameterError
-
             raise ParameterError("lora_type", lora_type, "must be 'lora' (AdaLoRA's schedule is not implemented)")
         for k in ("kl_factor", "norm_constraint"):
             data.pop(k, None)

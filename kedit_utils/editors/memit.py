@@ -26,7 +26,7 @@ ROME's SmolLM2 preset does for a covariance from a small corpus.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
