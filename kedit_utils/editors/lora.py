@@ -71,12 +71,18 @@ class LoRAHyperParams(HyperParams):
 
     @classmethod
     def from_dict(cls, data: dict):
-        """Also EasyEdit's LoRA files (``lora_type``, ``kl_factor``, ``norm_constraint`` are
-        accepted when they mean plain LoRA without extras)."""
+        """Also EasyEdit's LoRA files: ``lora_type: adalora`` is read as plain LoRA (with a
+        warning); ``kl_factor`` and ``norm_constraint`` are dropped (EasyEdit's files set them
+        to 0 / false)."""
         data = dict(data)
         lora_type = data.pop("lora_type", "lora")
         if lora_type not in ("lora", "adalora"):
-            raise ParameterError("lora_type", lora_type, "must be 'lora' (AdaLoRA's schedule is not implemented)")
+            raise ParameterError("lora_type", lora_type, "must be 'lora' (or 'adalora', read as plain LoRA)")
+        if lora_type == "adalora":
+            import warnings
+
+            warnings.warn("lora_type 'adalora': AdaLoRA's rank schedule is not implemented; plain LoRA of the "
+                          "given rank is used", stacklevel=2)
         for k in ("kl_factor", "norm_constraint"):
             data.pop(k, None)
         return super().from_dict(data)
