@@ -151,15 +151,14 @@ class Editor:
     batch: ClassVar[bool] = True  # False: a batch is applied one request after another
 
     def default_hparams(self, model):
-        """The preset for ``model``: ``smollm2`` for a Llama-family model, ``tiny_gpt2``
-        for a GPT-2 with a word-level vocabulary under 1000 tokens, else ``gpt2_family``."""
+        """The preset for ``model``: ``tiny_gpt2`` for a word-level vocabulary under 1000
+        tokens (the alias models), ``smollm2`` for a Llama-family model, else ``gpt2_family``."""
         from .. import architectures as A
 
-        arch = A.arch_of(model).name
-        if arch == "llama":
-            return self.hparams_class.smollm2()
         if model.config.vocab_size < 1000:
             return self.hparams_class.tiny_gpt2()
+        if A.arch_of(model).name == "llama":
+            return self.hparams_class.smollm2()
         return self.hparams_class.gpt2_family(n_layers=A.n_layers(model))
 
     def resolve_hparams(self, model, hparams):

@@ -75,11 +75,6 @@ class ICE(Editor):
     hparams_class = ICEHyperParams
     changes_weights = False
 
-    def default_hparams(self, model):
-        if model.config.vocab_size < 1000:
-            return ICEHyperParams.tiny_gpt2()
-        return ICEHyperParams.smollm2()
-
     def _apply(self, model, tok, requests, hparams, **_unused) -> EditHandle:
         t0 = time.perf_counter()
         prefix = hparams.separator.join(hparams.template.format(r.fact) for r in requests)

@@ -128,11 +128,6 @@ class IKE(Editor):
     hparams_class = IKEHyperParams
     changes_weights = False
 
-    def default_hparams(self, model):
-        if model.config.vocab_size < 1000:
-            return IKEHyperParams.tiny_gpt2()
-        return IKEHyperParams.smollm2()
-
     def _apply(self, model, tok, requests, hparams, *, demonstrations=(), **_unused) -> EditHandle:
         t0 = time.perf_counter()
         pool = as_requests(demonstrations) if hparams.k and demonstrations else []

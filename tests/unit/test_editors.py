@@ -190,7 +190,8 @@ def test_memit_one_edit_one_layer_is_parallel_to_rome(setup):
 def test_in_context_editors_leave_every_weight_untouched(setup, method):
     arch, model, _ = setup
     snap = snapshot(model)
-    h = get_editor(method).apply(model, TOK, REQUESTS[0], demonstrations=MORE)
+    h = get_editor(method).apply(model, TOK, REQUESTS[0], demonstrations=MORE)  # no hparams: the preset
+    assert h.hparams == get_editor(method).hparams_class.tiny_gpt2()  # chosen for a word-level vocabulary
     assert h.changes == () and not h.changes_weights
     text = h.condition(REQUESTS[0].prompt)
     assert text.endswith(REQUESTS[0].prompt) and REQUESTS[0].fact in text
