@@ -10,6 +10,12 @@ settings, the entities and the code version), so a re-run with the same inputs i
 Which token ROME edits is a parameter (``edit_tokens``): the paper, like ROME, reads the
 key at the subject's last token; the tiny models recall a fact at the relation token
 (chapter 4), so chapter 5 sweeps both and compares them.
+
+Which *editor* deletes is a parameter too (``editors``; Paper A's future work names "other
+editing methods"): ROME, the paper's, sweeps every entity at every edit token; each other
+method of :mod:`kedit_utils.editors` (MEMIT, FT-L, ...) sweeps ``editor_max_entities``
+entities at the first edit token's site, through the same interface, so the chapter can ask
+whether the degree–impact relation depends on the editor. Every row carries ``editor``.
 """
 from __future__ import annotations
 
@@ -28,7 +34,8 @@ from .model_zoo import trained_model, trained_models
 from .editors.rome import compute_k, compute_v, editor, update
 from .editors.rome.covariance import key_covariance
 from .editors.rome.hparams import ROMEHyperParams
-from .editors.rome.requests import deletion_edit_fn
+from .editors.rome.requests import deletion_edit_fn, graph_request
+from .graphs import DELETED_ENTITY
 from .tracing import alias_prompts, summarise, trace
 from .training import TrainedModel
 from .validation import ParameterError, check_choice, check_int
@@ -96,16 +103,27 @@ class DeletionExperiment:
     panel_edit_fn: object = None
 
 
-def _sweep_inputs(tm: TrainedModel, layer: int, hparams: ROMEHyperParams, entities: np.ndarray,
-                  label: dict) -> tuple[dict, str]:
+PAPER_EDITOR = "rome"
+
+
+def _sweep_inputs(tm: TrainedModel, layer: int, hparams, entities: np.ndarray,
+                  label: dict, method: str = PAPER_EDITOR) -> tuple[dict, str]:
     inputs = {"model": str(tm.path), "layer": layer, "hparams": hparams.to_dict(),
               "entities": entities.tolist(), "label": label}
-    return inputs, cache.code_version(deletion, editor, compute_k, compute_v, update)
+    modules = [deletion, editor, compute_k, compute_v, update]
+    if method != PAPER_EDITOR:  # ROME's key stays as it was, so its cached sweeps stay valid
+        import importlib
+
+        from .editors import base, registry
+
+        inputs["method"] = method
+        modules += [base, importlib.import_module(registry.METHODS[method][0])]
+    return inputs, cache.code_version(*modules)
 
 
-def _sweep_cached(tm: TrainedModel, layer: int, hparams: ROMEHyperParams, entities: np.ndarray,
-                  label: dict, edit_fn, progress: bool) -> dict[str, pd.DataFrame]:
-    inputs, version = _sweep_inputs(tm, layer, hparams, entities, label)
+def _sweep_cached(tm: TrainedModel, layer: int, hparams, entities: np.ndarray,
+                  label: dict, edit_fn, progress: bool, method: str = PAPER_EDITOR) -> dict[str, pd.DataFrame]:
+    inputs, version = _sweep_inputs(tm, layer, hparams, entities, label, method)
 
     def build(tmp: Path) -> None:
         res = deletion.deletion_sweep(tm.model, tm.corpus, edit_fn, entities, progress, label)
@@ -113,7 +131,47 @@ def _sweep_cached(tm: TrainedModel, layer: int, hparams: ROMEHyperParams, entiti
             getattr(res, name).to_csv(tmp / f"{name}.csv", index=False)
 
     path = cache.cached(ARTIFACT_KIND, inputs, version, build)
-    return {name: pd.read_csv(path / f"{name}.csv") for name in ("entities", "by_hop", "by_relation")}
+    tables = {name: pd.read_csv(path / f"{name}.csv") for name in ("entities", "by_hop", "by_relation")}
+    for t in tables.values():
+        t.insert(0, "editor", method)
+    return tables
+
+
+def tiny_hparams(method: str, layer: int, token: str, n_layers: int):
+    """The ``tiny_gpt2`` preset of ``method`` aimed at the located site: ROME at ``layer`` and
+    ``token``; MEMIT over ``layer`` and the next (when there is one), at ``token``; FT-L and
+    the other one-layer methods at ``layer``; methods without a layer keep their preset."""
+    from .editors import hparams_class
+
+    cls = hparams_class(method)
+    fields = set(cls.__dataclass_fields__)
+    changes = {}
+    if "layers" in fields:
+        changes["layers"] = tuple(range(layer, min(layer + 2, n_layers)))
+    elif "layer" in fields:
+        changes["layer"] = layer
+    if "fact_token" in fields:
+        changes["fact_token"] = token
+    return cls.tiny_gpt2(**changes)
+
+
+def editor_deletion_fn(method: str, tm: TrainedModel, hparams):
+    """``edit_fn(model, triple, aliases) -> restore`` (as :func:`deletion_edit_fn`) that deletes
+    with any method of :mod:`kedit_utils.editors`: the request (s, r, o) → (s, r, <deleted>)
+    on one alias prompt, applied with ``get_editor(method).apply``; restore is the handle's."""
+    from .editors import get_editor
+    from .vocabulary import hf_tokenizer
+
+    kg, vocab, ed = tm.corpus.kg, tm.vocab, get_editor(method)
+    tok = hf_tokenizer(vocab)
+    context = {"corpus": tm.corpus.train_sentences.tolist(), "model_id": str(tm.path)}
+
+    def edit_fn(model, triple: int, aliases=(0, 0)):
+        s, r, _o = (int(x) for x in kg.triples[triple])
+        req = graph_request(kg, vocab, s, r, DELETED_ENTITY, subject_alias=aliases[0], relation_alias=aliases[1])
+        return ed.apply(model, tok, req, hparams, **context).restore
+
+    return edit_fn
 
 
 def edit_sites(tm: TrainedModel, tokens, n_facts: int, seed: int) -> list[tuple[int, str]]:
@@ -139,23 +197,40 @@ def _job_sites(job: dict, tm: TrainedModel) -> list[tuple[int, str]]:
     return edit_sites(tm, job["edit_tokens"], job["n_trace_facts"], job["seed"])
 
 
+def _job_plan(job: dict, tm: TrainedModel) -> list[tuple[str, int, str, np.ndarray, object]]:
+    """The sweeps of one model: (method, layer, token, entities, hparams) for ROME at every
+    edit token's site, then every other editor at the first token's site."""
+    ents = pick_entities(tm.corpus.kg.degree, job["max_entities"])
+    sites = _job_sites(job, tm)
+    plan = [(PAPER_EDITOR, layer, token, ents, ROMEHyperParams.tiny_gpt2(layer=layer, fact_token=token))
+            for layer, token in sites]
+    layer, token = sites[0]
+    others = [m for m in job.get("editors", [PAPER_EDITOR]) if m != PAPER_EDITOR]
+    some = pick_entities(tm.corpus.kg.degree, job.get("editor_max_entities"))
+    plan += [(m, layer, token, some, tiny_hparams(m, layer, token, job["n_layers"])) for m in others]
+    return plan
+
+
+def _label(job: dict, token: str) -> dict:
+    return {"graph": job["kind"].upper(), "layers": job["n_layers"], "seed": job["seed"], "edit_token": token}
+
+
 def _job_cached(job: dict, tm: TrainedModel) -> bool:
     """Whether every sweep of ``job`` is already in the artifact cache."""
-    ents = pick_entities(tm.corpus.kg.degree, job["max_entities"])
-    for layer, token in _job_sites(job, tm):
-        label = {"graph": job["kind"].upper(), "layers": job["n_layers"], "seed": job["seed"], "edit_token": token}
-        inputs, version = _sweep_inputs(tm, layer, ROMEHyperParams.tiny_gpt2(layer=layer, fact_token=token), ents, label)
+    for method, layer, token, ents, hparams in _job_plan(job, tm):
+        inputs, version = _sweep_inputs(tm, layer, hparams, ents, _label(job, token), method)
         if not cache.is_complete(cache.artifact_dir(ARTIFACT_KIND, cache.cache_key(inputs, version))):
             return False
     return True
 
 
 def _model_sweeps(job: dict) -> dict:
-    """Every edit token's sweep of one trained model (seed × graph × depth): the unit of work
-    that :func:`run_deletion_experiment` runs in this process or in a worker process.
+    """Every sweep of one trained model (seed × graph × depth; each edit token, each editor):
+    the unit of work that :func:`run_deletion_experiment` runs in this process or in a worker.
 
     job: params, seed, kind, n_layers, edit_tokens, edit_layer, n_trace_facts, max_entities,
-    progress, threads (torch threads for this job; ``None``: leave as is).
+    editors, editor_max_entities, progress, threads (torch threads for this job; ``None``:
+    leave as is).
     Returns {"tables": [per-token dict of DataFrames], "used": [rows of layers_used]}.
     """
     import torch
@@ -165,13 +240,14 @@ def _model_sweeps(job: dict) -> dict:
     s, kind, n_layers = job["seed"], job["kind"], job["n_layers"]
     tm = trained_model({**job["params"], "seed": s}, kind, n_layers, progress=False)
     out = {"tables": [], "used": []}
-    for layer, token in _job_sites(job, tm):
-        edit_fn = _deletion_fn(tm, layer, token)
-        label = {"graph": kind.upper(), "layers": n_layers, "seed": s, "edit_token": token}
-        ents = pick_entities(tm.corpus.kg.degree, job["max_entities"])
-        hparams = ROMEHyperParams.tiny_gpt2(layer=layer, fact_token=token)
-        out["tables"].append(_sweep_cached(tm, layer, hparams, ents, label, edit_fn, job["progress"]))
-        out["used"].append({**label, "edit_layer": layer})
+    for method, layer, token, ents, hparams in _job_plan(job, tm):
+        if method == PAPER_EDITOR:
+            edit_fn = _deletion_fn(tm, layer, token)
+        else:
+            edit_fn = editor_deletion_fn(method, tm, hparams)
+        label = _label(job, token)
+        out["tables"].append(_sweep_cached(tm, layer, hparams, ents, label, edit_fn, job["progress"], method))
+        out["used"].append({"editor": method, **label, "edit_layer": layer})
     return out
 
 
@@ -183,7 +259,8 @@ def _deletion_fn(tm: TrainedModel, layer: int, token: str):
 
 def run_deletion_experiment(params: dict, seeds, edit_layer: int | None = None, n_trace_facts: int = 50,
                             max_entities: int | None = None, edit_tokens=("subject_last",),
-                            workers: int = 1, progress: bool = True) -> DeletionExperiment:
+                            workers: int = 1, progress: bool = True, editors=(PAPER_EDITOR,),
+                            editor_max_entities: int | None = None) -> DeletionExperiment:
     """Delete one fact per entity for every seed × graph × depth × edit token (module docstring).
 
     edit_tokens: ROME's fact tokens to sweep, each a separate experiment: "subject_last"
@@ -193,8 +270,11 @@ def run_deletion_experiment(params: dict, seeds, edit_layer: int | None = None, 
     workers: processes sweeping models in parallel, each with ``cpu threads // workers``
     torch threads (deepest models first). On 2 cores, 2 one-thread workers beat one
     two-thread process: the v* optimisation of an edit is too small to use two threads.
-    The hub's logit lens and the widget use the first token of ``edit_tokens``.
+    editors: methods of :mod:`kedit_utils.editors` that delete (module docstring); ROME is
+    always run. editor_max_entities: entities each other editor deletes (``None``: all).
+    The hub's logit lens and the widget use ROME and the first token of ``edit_tokens``.
     """
+    from .editors import available_methods
     import torch
 
     seeds = [check_int("seeds", int(s), minimum=0) for s in seeds]
@@ -205,6 +285,11 @@ def run_deletion_experiment(params: dict, seeds, edit_layer: int | None = None, 
     for token in edit_tokens:
         if token is not None:
             check_choice("edit_token", token, ("subject_last", "last"))
+    editors = list(editors)
+    for method in editors:
+        check_choice("editors", method, [m for m in available_methods() if m not in ("ice", "ike")])
+    if editor_max_entities is not None:
+        check_int("editor_max_entities", editor_max_entities, minimum=3)
     if edit_layer is not None:
         check_int("edit_layer", edit_layer, minimum=0)
         for n in params["layers"]:
@@ -213,7 +298,7 @@ def run_deletion_experiment(params: dict, seeds, edit_layer: int | None = None, 
     threads = max(1, torch.get_num_threads() // workers) if workers > 1 else None
     jobs = [dict(params=params, seed=s, kind=kind, n_layers=n, edit_tokens=edit_tokens, edit_layer=edit_layer,
                  n_trace_facts=n_trace_facts, max_entities=max_entities, progress=progress and workers == 1,
-                 threads=threads)
+                 threads=threads, editors=editors, editor_max_entities=editor_max_entities)
             for s in seeds for (kind, n) in models[s]]
     cached = [_job_cached(job, models[job["seed"]][(job["kind"], job["n_layers"])]) for job in jobs]
     if workers == 1 or sum(not c for c in cached) <= 1:  # no pool for at most one sweep to run
@@ -239,8 +324,8 @@ def run_deletion_experiment(params: dict, seeds, edit_layer: int | None = None, 
     exp.entities, exp.by_hop, exp.by_relation = (pd.concat(parts[k], ignore_index=True) for k in parts)
     exp.layers_used = pd.DataFrame(used)
     first = edit_tokens[0]
-    for row in used:  # the first seed's models, first token: logit lens and the widget
-        if row["seed"] != seeds[0] or (first is not None and row["edit_token"] != first):
+    for row in used:  # the first seed's models, ROME at the first token: logit lens and the widget
+        if row["editor"] != PAPER_EDITOR or row["seed"] != seeds[0] or (first is not None and row["edit_token"] != first):
             continue
         if (row["graph"].lower(), row["layers"]) in exp.lens:
             continue

@@ -59,9 +59,12 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         dict(n_trace_facts=40, n_noise_samples=5),
         dict(n_trace_facts=200, n_noise_samples=10),
     ),
+    # editors: Paper A's future work, other deleting methods beside ROME (always run), each on
+    # editor_max_entities entities spread over the degree order.
     "05_deletion_impact": _with_training(
-        dict(seeds=[0], n_trace_facts=40, workers=2),
-        dict(seeds=[0, 1, 2], n_trace_facts=200, workers=2),
+        dict(seeds=[0], n_trace_facts=40, workers=2, editors=["rome", "memit", "ft_l"], editor_max_entities=30),
+        dict(seeds=[0, 1, 2], n_trace_facts=200, workers=2, editors=["rome", "memit", "ft_l"],
+             editor_max_entities=60),
     ),
 }
 

@@ -206,7 +206,7 @@ def _paper_a_tables23(res: dict) -> list[Claim]:
     rows = []
     for r in res["table2"]:
         paper = PAPER_A_TABLE2.get((r["graph"].upper(), r["layers"]))
-        if paper is None:
+        if paper is None or r.get("editor", "rome") != "rome":  # the paper's numbers are ROME's
             continue
         rows.append(Claim(
             "A", f"Table 2, {_model(r['graph'], r['layers'])}: Pearson r of degree and impact [95 % CI]",

@@ -92,3 +92,47 @@ def impact_summary(impacts, scale: float = 1e-2) -> dict:
     """Table 3 row: max / min / mean / std of the impacts, in units of ``scale``."""
     x = np.asarray(impacts, dtype=float) / scale
     return {"max": float(x.max()), "min": float(x.min()), "mean": float(x.mean()), "std": float(x.std())}
+
+
+def degree_impact_table(frame, keys, n_boot: int = 1000, seed: int = 0):
+    """Table 2 rows: one per ``keys`` group of ``frame`` (per-entity rows with columns seed,
+    degree, impact, side_effect): Pearson and Spearman of degree and impact with the
+    bootstrap CI (:func:`correlation_with_ci`, seeds kept apart), the number of seeds and of
+    entity rows ``n``, and Pearson of degree and side effect. A group with fewer than three
+    entities in a seed gets NaN (no correlation to measure)."""
+    import pandas as pd
+
+    rows = []
+    for group, part in frame.groupby(list(keys), observed=True):
+        group = group if isinstance(group, tuple) else (group,)
+        per_seed = [g for _, g in part.groupby("seed")]
+        if min(len(g) for g in per_seed) < 3:  # too few entities for a correlation: no numbers
+            nan = float("nan")
+            rows.append({**dict(zip(keys, group)), "pearson": nan, "spearman": nan, "ci_low": nan, "ci_high": nan,
+                         "n_seeds": len(per_seed), "n": len(part), "r (side effect)": nan})
+            continue
+        res = correlation_with_ci([g.degree.to_numpy() for g in per_seed], [g.impact.to_numpy() for g in per_seed],
+                                  n_boot=n_boot, seed=seed)
+        side = correlation_with_ci([g.degree.to_numpy() for g in per_seed],
+                                   [g.side_effect.to_numpy() for g in per_seed], n_boot=1, seed=seed)
+        rows.append({**dict(zip(keys, group)), "pearson": res["pearson"], "spearman": res["spearman"],
+                     "ci_low": res["ci_low"], "ci_high": res["ci_high"], "n_seeds": res["n_seeds"],
+                     "n": len(part), "r (side effect)": side["pearson"]})
+    return pd.DataFrame(rows)
+
+
+def disjoint_intervals(table, within=("graph", "layers"), between: str = "editor") -> list[str]:
+    """Where two ``between`` values' 95 % intervals (ci_low, ci_high) do not overlap, within
+    each ``within`` group: "BA 6L (ft_l vs rome)" for each such pair. Empty when every pair
+    overlaps: the correlation does not measurably depend on ``between``."""
+    out = []
+    if len(table) == 0:
+        return out
+    for group, part in table.groupby(list(within)):
+        rows = list(part.itertuples())
+        for i, a in enumerate(rows):
+            for b in rows[i + 1:]:
+                if a.ci_high < b.ci_low or b.ci_high < a.ci_low:  # NaN compares False: not disjoint
+                    x, y = sorted((str(getattr(a, between)), str(getattr(b, between))))
+                    out.append(f"{group[0]} {group[1]}L ({x} vs {y})")
+    return out

@@ -75,9 +75,9 @@ from kedit_utils.deletion_experiment import edit_site, fact_token_of
 from kedit_utils.figures.tracing import trace_heatmaps
 from kedit_utils.model_zoo import trained_models
 from kedit_utils.results import glue_figure, glue_number, save_results
-from kedit_utils.rome.covariance import key_covariance
-from kedit_utils.rome.editor import restore
-from kedit_utils.rome.hparams import ROMEHyperParams
+from kedit_utils.editors.rome.covariance import key_covariance
+from kedit_utils.editors.rome.editor import restore
+from kedit_utils.editors.rome.hparams import ROMEHyperParams
 from kedit_utils.style import subplots
 from kedit_utils.tracing import alias_noise_std, alias_prompts, peaks, summarise, trace
 from kedit_utils.validation import check_choice, check_int
@@ -241,7 +241,7 @@ rome_panel(tm.model, c, hparams, cov)
 
 # %%
 from kedit_utils.pretrained import default_covariance_texts, load_smollm2, smollm2_available
-from kedit_utils.rome.editor import EditRequest, edit
+from kedit_utils.editors.rome.editor import EditRequest, edit
 
 smol_rows = []
 if run_smollm2 and smollm2_available():

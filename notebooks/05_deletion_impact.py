@@ -26,6 +26,10 @@
 # relation r, which entities with randomly assigned relations rarely share); entities that
 # are the subject of no fact are skipped and counted.
 #
+# Paper A names other editing methods as future work: the same deletions with MEMIT and FT-L
+# (`editors`, on a subset of entities), to see whether the degree–impact relation depends
+# on the editor.
+#
 # Beyond the paper: the *side effect* (impact with the deleted fact's own prompts excluded),
 # whether the deletion itself succeeded across aliases, where the damage lands (hops from
 # the deleted entity, same relation or not), and whether the old object still surfaces
@@ -44,6 +48,8 @@ compare_token = "last"  # a second full sweep editing this token instead, compar
 n_trace_facts = None  # facts traced to locate the layer
 n_boot = 1000  # bootstrap resamples of entities for the correlation CI
 workers = None  # processes sweeping models in parallel (None: the profile's; 1 on a single GPU)
+editors = None  # methods that delete (kedit_utils.editors); ROME, the paper's, always runs. None: the profile's
+editor_max_entities = None  # entities each editor other than ROME deletes (None: the profile's)
 layers = None
 n_entities = None
 n_relations = None
@@ -73,7 +79,7 @@ from kedit_utils.deletion_experiment import run_deletion_experiment
 from kedit_utils.figures.deletion import broken_by_hop, degree_and_impact, impact_scatter, lens_trace
 from kedit_utils.paper_numbers import PAPER_A_TABLE2, PAPER_A_TABLE3
 from kedit_utils.results import glue_figure, glue_number, save_results
-from kedit_utils.stats import correlation_with_ci, impact_summary
+from kedit_utils.stats import degree_impact_table, disjoint_intervals, impact_summary
 from kedit_utils.style import subplots
 from kedit_utils.validation import check_choice, check_int
 
@@ -99,15 +105,18 @@ profiles.parameters_frame(cfg, NOTEBOOK)
 tokens = [edit_token] + ([compare_token] if compare_token is not None else [])
 exp = run_deletion_experiment(cfg, seeds=cfg["seeds"], edit_layer=edit_layer, edit_tokens=tokens,
                               n_trace_facts=cfg["n_trace_facts"], max_entities=max_entities,
-                              workers=cfg["workers"])
+                              workers=cfg["workers"], editors=cfg["editors"],
+                              editor_max_entities=cfg["editor_max_entities"])
 display(exp.layers_used)
-display(exp.entities.groupby(["edit_token", "graph", "layers"]).agg(
+display(exp.entities.groupby(["editor", "edit_token", "graph", "layers"]).agg(
     entities=("entity", "size"), skipped=("skipped", "sum"),
     deleted_ok=("deleted_ok", "mean"), seconds=("seconds", "sum")))
-# The paper's analysis (Fig. 4, Tables 2-3) uses the sweep at edit_token.
-ents = exp.entities[exp.entities.edit_token == edit_token]
-by_hop = exp.by_hop[exp.by_hop.edit_token == edit_token]
-by_relation = exp.by_relation[exp.by_relation.edit_token == edit_token]
+# The paper's analysis (Fig. 4, Tables 2-3) uses ROME's sweep at edit_token.
+rome = {name: t[t.editor == "rome"] for name, t in
+        (("entities", exp.entities), ("by_hop", exp.by_hop), ("by_relation", exp.by_relation))}
+ents = rome["entities"][rome["entities"].edit_token == edit_token]
+by_hop = rome["by_hop"][rome["by_hop"].edit_token == edit_token]
+by_relation = rome["by_relation"][rome["by_relation"].edit_token == edit_token]
 
 # %% tags=["remove-cell"]
 glue_number("first_seed", cfg["seeds"][0])
@@ -157,21 +166,49 @@ glue_figure("fig_impact_scatter", fig)
 # ## Table 2: correlation of degree and impact
 #
 # Pearson and Spearman coefficients (means over seeds); the 95 % interval is a bootstrap over
-# entities within each seed. The paper reports one Pearson-type coefficient per cell.
+# entities within each seed. The paper reports one Pearson-type coefficient per cell, for
+# ROME; the other editors' rows are over their subset of entities (`n`).
 
 # %%
-table2 = []
-for (kind, n_layers), part in done.groupby(["graph", "layers"]):
-    per_seed = [g for _, g in part.groupby("seed")]
-    res = correlation_with_ci([g.degree.to_numpy() for g in per_seed], [g.impact.to_numpy() for g in per_seed],
-                              n_boot=n_boot, seed=seed)
-    side = correlation_with_ci([g.degree.to_numpy() for g in per_seed], [g.side_effect.to_numpy() for g in per_seed],
-                               n_boot=n_boot, seed=seed)
-    table2.append({"graph": kind, "layers": n_layers, "pearson": res["pearson"], "spearman": res["spearman"],
-                   "ci_low": res["ci_low"], "ci_high": res["ci_high"], "n_seeds": res["n_seeds"],
-                   "r (side effect)": side["pearson"], "paper": PAPER_A_TABLE2.get((kind, n_layers))})
-table2 = pd.DataFrame(table2)
-display(table2.set_index(["graph", "layers"]).style.format(precision=2))
+all_done = exp.entities[(exp.entities.edit_token == edit_token) & ~exp.entities.skipped]
+table2 = degree_impact_table(all_done, ["editor", "graph", "layers"], n_boot=n_boot, seed=seed)
+table2["paper"] = [PAPER_A_TABLE2.get((g, n)) if e == "rome" else None
+                   for e, g, n in zip(table2.editor, table2.graph, table2.layers)]
+table2["editor"] = pd.Categorical(table2.editor, ["rome"] + sorted(set(table2.editor) - {"rome"}))
+table2 = table2.sort_values(["editor", "graph", "layers"]).reset_index(drop=True)
+display(table2.drop(columns=["n_seeds"]).set_index(["editor", "graph", "layers"]).style.format(precision=2, na_rep=""))
+
+# %% [markdown]
+# (ch5-editors)=
+# ### Does the relation depend on the editor?
+#
+# Every editor on the same entities (ROME restricted to the other editors' subset): the
+# correlation, the mean impact (×10⁻²) and the share of the deleted facts' alias prompts that
+# answer `<deleted>`.
+
+# %%
+others = sorted(set(exp.entities.editor) - {"rome"})
+if others:
+    subset = all_done[all_done.editor.isin(others)][["graph", "layers", "seed", "entity"]].drop_duplicates()
+    same = all_done.merge(subset, on=["graph", "layers", "seed", "entity"])
+    by_editor = degree_impact_table(same, ["graph", "layers", "editor"], n_boot=n_boot, seed=seed)
+    means = same.groupby(["graph", "layers", "editor"]).agg(impact=("impact", "mean"), deleted=("deleted_ok", "mean"))
+    by_editor = by_editor.merge(means.reset_index(), on=["graph", "layers", "editor"])
+    by_editor["impact"] *= 100
+    display(by_editor[["graph", "layers", "editor", "pearson", "ci_low", "ci_high", "impact", "deleted", "n"]]
+            .set_index(["graph", "layers", "editor"]).style.format(precision=2))
+else:
+    by_editor = pd.DataFrame()
+    print("Only ROME was run (editors=['rome']).")
+
+# %% tags=["remove-cell"]
+# The rule, stated before looking: the relation depends on the editor when, on some model, the
+# 95 % intervals of two editors' correlations do not overlap.
+split = disjoint_intervals(by_editor, ("graph", "layers"), "editor")
+glue_number("editors_compared", ", ".join(["rome"] + others) if others else "rome only")
+glue_number("editor_verdict", "not run" if not others else
+            ("depends on the editor on " + "; ".join(split)) if split else
+            "does not measurably depend on the editor: on every model the editors' intervals overlap")
 
 # %% [markdown]
 # (ch5-table3)=
@@ -252,7 +289,7 @@ glue_figure("fig_lens", fig)
 # correlation of degree and impact:
 
 # %%
-variants = sweep_summary(exp.entities, exp.by_relation, exp.by_hop)
+variants = sweep_summary(rome["entities"], rome["by_relation"], rome["by_hop"])
 shown = variants.rename(columns={
     "deleted_ok": "deleted", "old_still_correct": "old kept", "mean impact (1e-2)": "impact",
     "mean side effect (1e-2)": "side effect", "spearman(degree, impact)": "Spearman",
@@ -293,8 +330,8 @@ from kedit_utils.widgets.deletion_panel import deletion_panel
 deletion_panel(exp.panel_model, exp.panel_corpus, exp.panel_edit_fn)
 
 # %% tags=["remove-cell"]
-ba = table2[table2.graph == "BA"]
-er = table2[table2.graph == "ER"]
+ba = table2[(table2.graph == "BA") & (table2.editor == "rome")]
+er = table2[(table2.graph == "ER") & (table2.editor == "rome")]
 glue_number("ba_pearson", ba.pearson.mean(), ".2f")
 glue_number("er_pearson", er.pearson.mean(), ".2f")
 paper_ba = [v for (g, _), v in PAPER_A_TABLE2.items() if g == "BA"]
@@ -314,7 +351,8 @@ glue_number("deleted_ok", done.deleted_ok.mean(), ".0%")
 glue_number("old_still", done.old_still_correct.mean(), ".0%")
 save_results(NOTEBOOK, {
     "edit_token": edit_token,
-    "table2": table2[["graph", "layers", "pearson", "spearman", "ci_low", "ci_high", "n_seeds"]].to_dict("records"),
+    "table2": table2.assign(editor=table2.editor.astype(str))[
+        ["editor", "graph", "layers", "pearson", "spearman", "ci_low", "ci_high", "n_seeds", "n"]].to_dict("records"),
     "table3": table3[["graph", "layers", "max", "min", "mean", "std"]].to_dict("records"),
     "entities": done[["graph", "layers", "seed", "entity", "degree", "impact", "side_effect", "deleted_ok"]].to_dict("records"),
     "variants": variants.to_dict("records"),
@@ -341,5 +379,10 @@ save_results(NOTEBOOK, {
 # (subject-token edit: {glue:text}`same_rel_subject_last` and
 # {glue:text}`other_rel_subject_last`). In these two-word models the fact is read at the
 # relation token (chapter 4), so what a deletion damages is set by where ROME writes, not
-# only by the graph. The quick profile uses a
-# smaller graph, narrower models and one seed (parameters table), so its intervals are wider.
+# only by the graph.
+#
+# Other editors (Paper A's future work; here {glue:text}`editors_compared`, on the same
+# entities): the degree–impact relation {glue:text}`editor_verdict`.
+#
+# The quick profile uses a smaller graph, narrower models and one seed (parameters table), so
+# its intervals are wider.

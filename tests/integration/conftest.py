@@ -21,7 +21,7 @@ TINY = {
     "03_embeddings_pca": dict(_TINY_MODELS, pca_layers=2, appendix_fraction=0.25, n_show=3),
     "04_causal_tracing": dict(_TINY_MODELS, n_trace_facts=4, n_noise_samples=2, demo_layers=2,
                               run_smollm2=False),
-    "05_deletion_impact": dict(_TINY_MODELS, max_entities=6, n_trace_facts=4, n_boot=20),
+    "05_deletion_impact": dict(_TINY_MODELS, max_entities=6, n_trace_facts=4, n_boot=20, editor_max_entities=6),
     "scorecard": {},
 }
 

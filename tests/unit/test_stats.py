@@ -41,3 +41,25 @@ def test_bad_inputs():
         stats.pearson([1, 2], [1, 2])
     with pytest.raises(ParameterError):
         stats.correlation_with_ci([np.arange(5)], [], n_boot=10)
+
+
+def test_degree_impact_table_and_disjoint_intervals():
+    import numpy as np
+    import pandas as pd
+
+    from kedit_utils.stats import degree_impact_table, disjoint_intervals
+
+    rng = np.random.default_rng(0)
+    deg = rng.integers(1, 20, 60)
+    rows = []
+    for editor, slope in (("rome", 1.0), ("memit", 0.0)):
+        impact = slope * deg + rng.normal(0, 1, deg.size)
+        rows += [{"editor": editor, "graph": "BA", "layers": 6, "seed": 0, "degree": d, "impact": i,
+                  "side_effect": i} for d, i in zip(deg, impact)]
+    table = degree_impact_table(pd.DataFrame(rows), ["graph", "layers", "editor"], n_boot=200)
+    assert len(table) == 2 and set(table.n) == {60}
+    by = table.set_index("editor")
+    assert by.pearson["rome"] > 0.9 and abs(by.pearson["memit"]) < 0.4
+    assert disjoint_intervals(table) == ["BA 6L (memit vs rome)"]
+    same = table.assign(ci_low=-1.0, ci_high=1.0)
+    assert disjoint_intervals(same) == []
