@@ -158,13 +158,9 @@ def run_notebook(
                 cwd=str(NOTEBOOKS_DIR), log_output=log_output, progress_bar=progress,
             )
         except PapermillExecutionError as err:
-            source = ""
-            try:
-                failed = nbformat.read(partial, as_version=4)
-                source = failed.cells[err.cell_index].source
-            except Exception:  # noqa: BLE001 - the error itself is what matters
-                pass
-            raise NotebookFailed(name, err.exec_count, err.ename, err.evalue, source) from None
+            # the failing cell's own source (the output notebook has an extra error cell on
+            # top, so its index would point one cell off)
+            raise NotebookFailed(name, err.exec_count, err.ename, err.evalue, err.source or "") from None
         if name not in SUMMARY_PAGES:
             _add_downloads(partial, name)
         tmp_final = output_dir / f".{name}.ipynb.tmp"

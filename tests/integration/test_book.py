@@ -49,6 +49,7 @@ def test_failing_notebook_is_reported_with_cell_and_leaves_no_page(tmp_path):
         runner.run_notebook("01_knowledge_graphs", {"graph_kinds": ["xx"]}, output_dir=tmp_path, progress=False)
     msg = str(err.value)
     assert "01_knowledge_graphs" in msg and "cell" in msg and "graph_kinds" in msg
+    assert "from kedit_utils" in msg  # the failing (code) cell's own source, not a neighbour
     assert not list(tmp_path.glob("*.ipynb"))
 
 
