@@ -12,6 +12,12 @@ deleted fact's own prompts excluded (the damage to other knowledge), and ``delet
 share of the deleted fact's prompts (all subject × relation aliases) that now predict
 ``<deleted>``.
 
+**Where the impact comes from** (issue 12's decomposition): I(e) is split exactly into the
+parts of :data:`IMPACT_PARTS`, by the prompt's fact: the deleted fact's own prompts, the
+subject's other facts, the facts whose *object* is e, the other facts one hop away (subject
+a neighbour of e), and those farther away. Each part is (correct before − correct after) /
+all prompts over its prompts, so the parts add up to I(e); ``impact_<part>`` columns.
+
 **Which fact.** The paper fixes r to one relation; with relations assigned at random an
 entity rarely has one given relation, so the rule here is: the entity's fact (as subject)
 with the *lowest relation id*. Entities that are the subject of no fact (possible only for
@@ -81,6 +87,26 @@ def _own_prompts(corpus: AliasCorpus, triple: int) -> np.ndarray:
     return corpus.prompts_of_triple(triple)
 
 
+IMPACT_PARTS = ("own", "subject", "object", "hop1", "far")
+
+
+def impact_part_of_prompts(corpus: AliasCorpus, entity: int, triple: int) -> np.ndarray:
+    """Shape (n_prompts,): the index in :data:`IMPACT_PARTS` of each prompt's part for the
+    deletion of ``triple`` (a fact of ``entity``): 0 own prompts, 1 the subject's other facts,
+    2 facts with ``entity`` as object, 3 other facts whose subject is one hop from it, 4 the
+    rest (two or more hops, or unreachable)."""
+    kg = corpus.kg
+    subj = kg.triples[corpus.prompt_triple, 0]
+    obj = kg.triples[corpus.prompt_triple, 2]
+    hops = hop_distances(kg, entity)[subj]
+    part = np.full(corpus.prompts.shape[0], 4, dtype=np.int64)
+    part[hops == 1] = 3
+    part[obj == entity] = 2
+    part[subj == entity] = 1
+    part[corpus.prompt_triple == triple] = 0
+    return part
+
+
 def delete_and_measure(model, corpus: AliasCorpus, entity: int, edit_fn, base: PromptScores,
                        deleted_prompt_alias: tuple[int, int] = (0, 0)) -> DeletionOutcome | None:
     """Delete one fact of ``entity`` with ``edit_fn``, measure, and restore.
@@ -106,6 +132,9 @@ def delete_and_measure(model, corpus: AliasCorpus, entity: int, edit_fn, base: P
     others[own] = False
     acc_pre, acc_post = base.correct.mean(), post.correct.mean()
     old = kg.triples[triple, 2]
+    n = corpus.prompts.shape[0]
+    change = base.correct.astype(np.int64) - post.correct.astype(np.int64)  # 1 broken, -1 fixed
+    by_part = np.bincount(impact_part_of_prompts(corpus, entity, triple), weights=change, minlength=len(IMPACT_PARTS))
     return DeletionOutcome(
         entity=entity,
         triple=triple,
@@ -124,6 +153,7 @@ def delete_and_measure(model, corpus: AliasCorpus, entity: int, edit_fn, base: P
             "old_p_after": float(post.p_object[own].mean()),
             "old_p_before": float(base.p_object[own].mean()),
             "broken": int((base.correct & ~post.correct).sum()),
+            **{f"impact_{name}": float(v / n) for name, v in zip(IMPACT_PARTS, by_part)},
             "seconds": time.perf_counter() - t0,
         },
     )

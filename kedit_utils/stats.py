@@ -136,3 +136,20 @@ def disjoint_intervals(table, within=("graph", "layers"), between: str = "editor
                     x, y = sorted((str(getattr(a, between)), str(getattr(b, between))))
                     out.append(f"{group[0]} {group[1]}L ({x} vs {y})")
     return out
+
+
+def decomposition_table(frame, parts, keys=("graph", "layers")):
+    """Issue 12's decomposition: per ``keys`` group and part (columns ``impact_<part>`` of the
+    per-entity rows), the mean contribution to the impact and its Pearson r with degree
+    (mean over seeds), beside the whole impact's. Which part carries the degree relation?"""
+    import pandas as pd
+
+    rows = []
+    for group, g in frame.groupby(list(keys)):
+        group = group if isinstance(group, tuple) else (group,)
+        for part in ("all", *parts):
+            col = "impact" if part == "all" else f"impact_{part}"
+            rs = [pearson(s.degree.to_numpy(), s[col].to_numpy()) for _, s in g.groupby("seed") if len(s) >= 3]
+            rows.append({**dict(zip(keys, group)), "part": part, "mean": float(g[col].mean()),
+                         "corr_with_degree": float(np.mean(rs)) if rs else float("nan")})
+    return pd.DataFrame(rows)

@@ -93,3 +93,23 @@ def test_sweep_summary_pools_broken_prompts_per_group(setup):
     h0 = res.by_hop[res.by_hop.hop == 0]
     assert summ.loc["x", "same-subject prompts broken"] == pytest.approx(h0.broken.sum() / max(h0.prompts.sum(), 1))
     assert summ.loc["y", "same-subject prompts broken"] == 0
+
+
+def test_impact_parts_add_up_to_the_impact_and_partition_the_prompts(setup):
+    from kedit_utils.deletion import IMPACT_PARTS, impact_part_of_prompts
+
+    kg, corpus, model = setup
+    edit_fn = embedding_edit(corpus)
+    hub = int(np.argmax(kg.degree))
+    triple = deletion_fact(kg, hub)
+    part = impact_part_of_prompts(corpus, hub, triple)
+    assert set(np.unique(part)) <= set(range(len(IMPACT_PARTS)))
+    assert (part[corpus.prompts_of_triple(triple)] == 0).all()
+    subj = kg.triples[corpus.prompt_triple, 0]
+    obj = kg.triples[corpus.prompt_triple, 2]
+    assert ((part == 1) == ((subj == hub) & (corpus.prompt_triple != triple))).all()
+    assert ((part == 2) == ((obj == hub) & (subj != hub))).all()
+    res = deletion_sweep(model, corpus, edit_fn, [hub], progress=False)
+    row = res.entities.iloc[0]
+    assert row.impact != 0  # a real edit (the untrained model gains and loses prompts)
+    assert abs(sum(row[f"impact_{p}"] for p in IMPACT_PARTS) - row.impact) < 1e-12
