@@ -385,7 +385,7 @@ save_results(NOTEBOOK, {
         ["editor", "graph", "layers", "pearson", "spearman", "ci_low", "ci_high", "n_seeds", "n"]].to_dict("records"),
     "table3": table3[["graph", "layers", "max", "min", "mean", "std"]].to_dict("records"),
     "entities": done[["graph", "layers", "seed", "entity", "degree", "impact", "side_effect", "deleted_ok"]].to_dict("records"),
-    "variants": variants.to_dict("records"),
+    "token_comparison": variants.to_dict("records"),  # "variants" is issue 12's grid of setups
     "decomposition": decomposition.to_dict("records"),
 }, parameters=cfg)
 

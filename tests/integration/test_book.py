@@ -65,6 +65,7 @@ SCHEMAS = {
         "table2": {"editor", "graph", "layers", "pearson", "spearman", "ci_low", "ci_high", "n_seeds"},
         "table3": {"graph", "layers", "max", "min", "mean", "std"},
         "entities": {"graph", "layers", "seed", "entity", "degree", "impact", "side_effect", "deleted_ok"},
+        "decomposition": {"graph", "layers", "part", "mean", "corr_with_degree"},
     },
 }
 
