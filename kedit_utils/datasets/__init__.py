@@ -1,0 +1,18 @@
+"""Data for the editing chapters (Paper C's chapter 7; Paper B's chapter 6 draws its second
+hops from here): a hand-written table of real-world facts (:mod:`.world`), facts and edit
+requests checked on a model (:mod:`.facts`).
+
+    from kedit_utils.datasets import facts
+    table = facts.fact_table()                         # every fact, with probes
+    known = facts.known_facts(model, tok, table)       # what the model answers
+    reqs = facts.make_requests("modify", 10, known)    # FactRequest: .request, .to_easyedit()
+"""
+from . import facts, world
+from .facts import (ACTIONS, ERASE_TARGET, Fact, FactRequest, KnownFacts, Probe, RELATIONS, easyedit_batch,
+                    edit_requests, erase_requests, fact_table, insert_requests, known_facts, make_requests,
+                    modify_requests)
+from .world import compose_two_hop, country_link
+
+__all__ = ["ACTIONS", "ERASE_TARGET", "Fact", "FactRequest", "KnownFacts", "Probe", "RELATIONS", "compose_two_hop",
+           "country_link", "easyedit_batch", "edit_requests", "erase_requests", "fact_table", "facts",
+           "insert_requests", "known_facts", "make_requests", "modify_requests", "world"]
