@@ -237,3 +237,43 @@ def test_requests_from_known_facts_use_only_grounded_second_hops():
     ins = F.insert_requests(2, k, seed=0)
     assert ins[1].request.target_new == "Italy"  # person_country: the one country with known hops
     assert {a for _p, a in ins[1].request.portability} == {"Rome", "Euro"}
+
+
+# --------------------------------------------------------------------------- the alias knowledge graphs
+def test_kg_requests_on_an_alias_graph():
+    from kedit_utils.datasets.kg_requests import kg_request, kg_requests
+    from kedit_utils.graphs import DELETED_ENTITY, GraphSpec, build_graph
+    from kedit_utils.vocabulary import Vocabulary, hf_tokenizer
+
+    kg = build_graph(GraphSpec(kind="ba", n_entities=16, n_relations=6, ba_m=2, seed=0))
+    vocab = Vocabulary(16, 6, 3)
+    s, r, o = (int(x) for x in kg.triples[0])
+    mod = kg_request(kg, vocab, "modify", s, r, new_object=(o + 1) % 16 if (o + 1) % 16 != s else (o + 2) % 16)
+    q = mod.request
+    assert q.prompt == f"e{s}_0 r{r}_0" and q.subject == f"e{s}_0" and q.ground_truth == f"e{o}_0"
+    assert q.target_new != q.ground_truth and q.target_new.startswith("e")
+    assert q.rephrase_prompts == (f"e{s}_0 r{r}_1", f"e{s}_0 r{r}_2")
+    assert q.portability == ((f"e{s}_1 r{r}_0", q.target_new), (f"e{s}_2 r{r}_0", q.target_new))
+    touched = {f"e{s}_", f"e{o}_", q.target_new[:-1]}
+    for p, a in q.locality:  # other facts, none about the edit's entities
+        assert not any(p.startswith(t) for t in touched) and not any(a.startswith(t) for t in touched)
+        subj, rel = int(p.split()[0][1:].split("_")[0]), int(p.split()[1][1:].split("_")[0])
+        assert a == f"e{kg.object_of[(subj, rel)]}_0"
+    era = kg_request(kg, vocab, "erase", s, r).request
+    assert era.target_new == DELETED_ENTITY and era.ground_truth == f"e{o}_0"
+    ins = kg_requests(kg, vocab, "insert", 5, seed=1)
+    for fr in ins:
+        subj, rel = (int(t[1:].split("_")[0]) for t in fr.request.prompt.split())
+        assert (subj, rel) not in kg.object_of and fr.request.ground_truth is None
+    assert len({fr.request.prompt for fr in kg_requests(kg, vocab, "erase", 10)}) == 10
+    with pytest.raises(ParameterError) as e:
+        kg_request(kg, vocab, "insert", s, r)
+    assert e.value.name == "relation"
+    with pytest.raises(ParameterError) as e:
+        kg_request(kg, vocab, "modify", s, r, new_object=o)
+    assert e.value.name == "new_object"
+    # the tokenizer of the tiny models reads every prompt and target; EasyEdit dicts round-trip
+    tok = hf_tokenizer(vocab)
+    for fr in ins + [mod]:
+        assert tok.unk_token_id not in tok(fr.request.prompt + " " + fr.request.target_new)["input_ids"]
+        assert as_requests(fr.to_easyedit())[0] == fr.request
