@@ -137,26 +137,31 @@ LANDMARK_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 # person → (country of birth and citizenship, occupation); None where one is not a single
-# country of the table (Newton and Shakespeare were English) or not one short word
+# country of the table (Newton, Shakespeare, Darwin and Hawking were English) or where the
+# occupation was replaced (see TRIMMED below)
 PEOPLE: dict[str, tuple[str | None, str | None]] = {
-    "Pablo Picasso": ("Spain", "painter"), "Leonardo da Vinci": ("Italy", "painter"),
-    "Vincent van Gogh": ("Netherlands", "painter"), "Rembrandt": ("Netherlands", "painter"),
-    "Frida Kahlo": ("Mexico", "painter"), "Edvard Munch": ("Norway", "painter"),
-    "Claude Monet": ("France", "painter"), "Salvador Dalí": ("Spain", "painter"),
+    "Pablo Picasso": ("Spain", None), "Leonardo da Vinci": ("Italy", None),
+    "Vincent van Gogh": ("Netherlands", None), "Rembrandt": ("Netherlands", None),
+    "Frida Kahlo": ("Mexico", None), "Edvard Munch": ("Norway", None),
+    "Claude Monet": ("France", None), "Salvador Dalí": ("Spain", None),
     "Wolfgang Amadeus Mozart": ("Austria", "composer"), "Ludwig van Beethoven": ("Germany", "composer"),
-    "Frédéric Chopin": ("Poland", "composer"), "Johann Sebastian Bach": ("Germany", "composer"),
+    "Frédéric Chopin": ("Poland", "composer"), "Johann Sebastian Bach": ("Germany", None),
     "Giuseppe Verdi": ("Italy", "composer"), "Pyotr Ilyich Tchaikovsky": ("Russia", "composer"),
-    "Albert Einstein": ("Germany", "physicist"), "Galileo Galilei": ("Italy", "astronomer"),
+    "Franz Schubert": ("Austria", "composer"),
+    "Albert Einstein": ("Germany", "physicist"), "Galileo Galilei": ("Italy", None),
     "Isaac Newton": (None, "physicist"), "William Shakespeare": (None, "playwright"),
-    "Marie Curie": ("Poland", "physicist"), "Niels Bohr": ("Denmark", "physicist"),
-    "Victor Hugo": ("France", "novelist"), "Leo Tolstoy": ("Russia", "novelist"),
-    "Fyodor Dostoevsky": ("Russia", "novelist"), "Miguel de Cervantes": ("Spain", "novelist"),
-    "Hans Christian Andersen": ("Denmark", "writer"), "Dante Alighieri": ("Italy", "poet"),
-    "Plato": ("Greece", "philosopher"), "Aristotle": ("Greece", "philosopher"),
-    "Socrates": ("Greece", "philosopher"), "Confucius": ("China", "philosopher"),
-    "Akira Kurosawa": ("Japan", "director"), "Pelé": ("Brazil", "footballer"),
-    "Lionel Messi": ("Argentina", "footballer"), "Cristiano Ronaldo": ("Portugal", "footballer"),
-    "Mahatma Gandhi": ("India", "lawyer"),
+    "Charles Darwin": (None, "naturalist"), "Stephen Hawking": (None, "physicist"),
+    "Max Planck": ("Germany", "physicist"), "Enrico Fermi": ("Italy", "physicist"),
+    "Mark Twain": ("the United States", "writer"),
+    "Marie Curie": ("Poland", None), "Niels Bohr": ("Denmark", "physicist"),
+    "Victor Hugo": ("France", None), "Leo Tolstoy": ("Russia", None),
+    "Fyodor Dostoevsky": ("Russia", None), "Miguel de Cervantes": ("Spain", None),
+    "Hans Christian Andersen": ("Denmark", None), "Dante Alighieri": ("Italy", None),
+    "Plato": ("Greece", None), "Aristotle": ("Greece", "philosopher"),
+    "Socrates": ("Greece", "philosopher"), "Confucius": ("China", None),
+    "Akira Kurosawa": ("Japan", None), "Pelé": ("Brazil", None),
+    "Lionel Messi": ("Argentina", None), "Cristiano Ronaldo": ("Portugal", None),
+    "Mahatma Gandhi": ("India", None),
 }
 
 PERSON_ALIASES: dict[str, tuple[str, ...]] = {
@@ -166,28 +171,40 @@ PERSON_ALIASES: dict[str, tuple[str, ...]] = {
     "Mahatma Gandhi": ("Mohandas Gandhi",), "Galileo Galilei": ("Galileo",),
     "Pelé": ("Edson Arantes do Nascimento",), "Johann Sebastian Bach": ("J. S. Bach",),
     "Isaac Newton": ("Sir Isaac Newton",), "William Shakespeare": ("the Bard of Avon",),
+    "Mark Twain": ("Samuel Clemens",),
 }
 
 # company → (founder, headquarters city); None where the company is here for one relation only
 COMPANIES: dict[str, tuple[str | None, str | None]] = {
-    "Microsoft": ("Bill Gates", "Redmond"), "Apple": ("Steve Jobs", "Cupertino"),
-    "Facebook": ("Mark Zuckerberg", "Menlo Park"), "Tesla": ("Elon Musk", None), "SpaceX": ("Elon Musk", None),
-    "the Walt Disney Company": ("Walt Disney", None), "Amazon": ("Jeff Bezos", "Seattle"),
-    "Google": ("Larry Page", "Mountain View"), "Chanel": ("Coco Chanel", "Paris"),
-    "the Ford Motor Company": ("Henry Ford", "Dearborn"), "Ferrari": ("Enzo Ferrari", "Maranello"),
-    "Alibaba": ("Jack Ma", "Hangzhou"), "Virgin Group": ("Richard Branson", None), "Dell": ("Michael Dell", None),
-    "Samsung": (None, "Seoul"), "BMW": (None, "Munich"), "Coca-Cola": (None, "Atlanta"),
-    "Air France": (None, "Paris"), "Tata Group": ("Jamsetji Tata", "Mumbai"),
-    "Heineken": ("Gerard Adriaan Heineken", "Amsterdam"), "Sony": (None, "Tokyo"), "Renault": ("Louis Renault", None),
-    "Deutsche Bank": (None, "Frankfurt"), "Toyota": ("Kiichiro Toyoda", "Toyota"), "Hyundai": (None, "Seoul"),
-    "Volvo": (None, "Gothenburg"), "Lufthansa": (None, "Cologne"), "Carlsberg": ("J. C. Jacobsen", "Copenhagen"),
-    "Lego": ("Ole Kirk Christiansen", "Billund"), "Nestlé": ("Henri Nestlé", "Vevey"),
+    "Microsoft": ("Bill Gates", None), "Apple": ("Steve Jobs", None), "Facebook": ("Mark Zuckerberg", None),
+    "Tesla": ("Elon Musk", None), "SpaceX": ("Elon Musk", None), "the Walt Disney Company": ("Walt Disney", None),
+    "Chanel": (None, "Paris"), "Samsung": (None, "Seoul"), "BMW": (None, "Munich"), "Coca-Cola": (None, "Atlanta"),
+    "Air France": (None, "Paris"), "Tata Group": (None, "Mumbai"), "Heineken": (None, "Amsterdam"),
+    "Peugeot": (None, "Paris"), "Ericsson": (None, "Stockholm"), "Qantas": (None, "Sydney"),
+    "Turkish Airlines": (None, "Istanbul"),
 }
 
+# TRIMMED: occupations, founders and headquarters are relations SmolLM2-135M-Instruct mostly
+# does not know (measured with known_facts on 2026-11-24: 11 of 35 occupations, 6 of 21
+# founders, 7 of 24 headquarters). Following the brief ("replace facts with ones it
+# knows"), those three relations were rewritten from a second hand-written candidate list,
+# keeping the candidates it answered (the facts are still true; known_facts re-measures
+# them at build time, and another model will know another share). Dropped, all true:
+# occupations of Picasso, Leonardo, Van Gogh, Rembrandt, Kahlo, Munch, Monet, Dalí (painter),
+# Bach (composer), Galileo (astronomer), Hugo, Tolstoy, Dostoevsky, Cervantes (novelist),
+# Andersen (writer), Dante (poet), Plato, Confucius (philosopher), Kurosawa (director), Pelé,
+# Messi, Ronaldo (footballer), Gandhi (lawyer), Curie (physicist); founders of Amazon, Google,
+# Ford, Ferrari, Alibaba, Virgin, Dell, Tata, Heineken, Toyota, Renault, Carlsberg, Lego,
+# Nestlé, Chanel; headquarters of Microsoft (Redmond), Apple (Cupertino), Facebook (Menlo
+# Park), Amazon (Seattle), Google (Mountain View), Ford (Dearborn), Ferrari (Maranello),
+# Alibaba (Hangzhou), Sony (Tokyo), Deutsche Bank (Frankfurt), Toyota (Toyota), Hyundai
+# (Seoul), Volvo (Gothenburg), Lufthansa (Cologne), Carlsberg (Copenhagen), Lego (Billund),
+# Nestlé (Vevey).
+
 COMPANY_ALIASES: dict[str, tuple[str, ...]] = {
-    "Microsoft": ("Microsoft Corporation",), "Apple": ("Apple Inc.",), "Amazon": ("Amazon.com",),
-    "Facebook": ("Meta",), "the Ford Motor Company": ("Ford",), "Toyota": ("Toyota Motor Corporation",),
-    "BMW": ("Bayerische Motoren Werke",), "Google": ("Alphabet",),
+    "Microsoft": ("Microsoft Corporation",), "Apple": ("Apple Inc.",),
+    "Facebook": ("Meta",), "BMW": ("Bayerische Motoren Werke",), "Samsung": ("Samsung Group",),
+    "Coca-Cola": ("the Coca-Cola Company",), "Tesla": ("Tesla Motors",),
 }
 
 # headquarters cities outside CITIES (small towns); city → country
