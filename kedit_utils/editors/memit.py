@@ -30,14 +30,13 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
-import torch.nn.functional as F
 
 from .. import architectures as A
 from ..validation import ParameterError, check_choice, check_float, check_int
 from .base import EditHandle, Editor, weights_guard
 from .hparams import HyperParams, check_layers, scaled_layer
 from .rome.compute_k import contextual_prompts, keys_at
-from .rome.compute_v import _batch, _log_probs, frozen
+from .rome.compute_v import SPEED, delta_batch, optimise_delta
 from .rome.covariance import KeyCovariance, key_covariance, model_fingerprint
 from .rome.hparams import MOM2_DTYPES
 from .rome.tokens import FACT_TOKENS, lookup, target_token_ids
@@ -51,7 +50,7 @@ class MEMITHyperParams(HyperParams):
 
     layers: the edited range (W2 of each); z is read at the last one.
     v_num_grad_steps, v_lr, v_loss_layer, v_weight_decay, clamp_norm_factor, kl_factor,
-    early_stop_loss, context_templates, kl_prompt_templates, fact_token: as ROME's
+    early_stop_loss, early_stop_prob, context_templates, kl_prompt_templates, fact_token: as ROME's
     (:class:`~.rome.hparams.ROMEHyperParams`), for the optimisation of z.
     mom2_adjustment: use C (MEMIT); ``False`` replaces C by the identity.
     mom2_update_weight: λ, the weight of the preserved keys (C) against the new ones.
@@ -74,6 +73,7 @@ class MEMITHyperParams(HyperParams):
     kl_prompt_templates: tuple[str, ...] = ("{} is a",)
     early_stop_loss: float = 5e-2
     fact_token: str = "subject_last"
+    early_stop_prob: float | None = None
 
     METHOD: ClassVar[str] = "MEMIT"
 
@@ -94,6 +94,8 @@ class MEMITHyperParams(HyperParams):
         check_float("mom2_ridge", self.mom2_ridge, low=0.0)
         check_float("early_stop_loss", self.early_stop_loss, low=0.0)
         check_choice("fact_token", self.fact_token, FACT_TOKENS)
+        if self.early_stop_prob is not None:
+            check_float("early_stop_prob", self.early_stop_prob, low=0.0, high=1.0, low_open=True)
         _check_templates(self)
 
     @classmethod
@@ -207,61 +209,27 @@ def _block_output(out):
 def compute_z(model, tok, request, hparams, z_layer: int) -> tuple[torch.Tensor, torch.Tensor, int]:
     """(z, h, steps): z = h + δ, (d_model,), the residual stream after block ``z_layer`` at the
     fact token of the bare prompt, with δ optimised as ROME's v* (module docstring)."""
+    zs, hs, steps = compute_zs(model, tok, [request], hparams, z_layer)
+    return zs[:, 0], hs[:, 0], steps[0]
+
+
+def compute_zs(model, tok, requests, hparams, z_layer: int) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+    """(Z, H, steps): Z, H (d_model, n) for every request, their δ optimised together,
+    ``SPEED.batch_requests`` requests per forward pass (each request's δ gets its own
+    gradient and stops on its own: the same z as one at a time, within float tolerance;
+    :func:`~.rome.compute_v.optimise_delta`). Blocks 0..z_layer do not depend on δ."""
     device = next(model.parameters()).device
-    target_ids = target_token_ids(tok, request.target_new)
-    ids, mask, idxs, targets, n_rw = _batch(tok, request, hparams, target_ids)
-    ids, mask, targets = ids.to(device), mask.to(device), targets.to(device)
-    rows = torch.arange(len(idxs), device=device)
-    look = torch.tensor(idxs, device=device)
-    n_kl = len(idxs) - n_rw
     d_model = A.mlp_dims(model, z_layer)[1]
-    delta = torch.zeros(d_model, dtype=torch.float32, device=device, requires_grad=True)
-    state: dict = {}
-
-    def add_delta(_m, _i, out):
-        h = _block_output(out)
-        if "h" not in state:
-            state["h"] = h[0, look[0]].detach().float().clone()
-        h = h.clone()
-        h[rows, look] = h[rows, look] + delta.to(h.dtype)
-        return (h, *out[1:]) if isinstance(out, tuple) else h
-
-    opt = torch.optim.Adam([delta], lr=hparams.v_lr)
-    need_hidden = hparams.v_loss_layer is not None and hparams.v_loss_layer != A.n_layers(model) - 1
-    handle = A.layer_module(model, z_layer).register_forward_hook(add_delta)
-    steps = 0
-    try:
-        with frozen(model), torch.enable_grad():
-            for it in range(hparams.v_num_grad_steps):
-                steps = it + 1
-                opt.zero_grad()
-                out = model(input_ids=ids, attention_mask=mask, output_hidden_states=need_hidden)
-                logp = _log_probs(model, out, hparams.v_loss_layer)
-                tl = logp[:n_rw].gather(2, targets.clamp(min=0)[..., None])[..., 0]
-                tmask = (targets != -100).float()
-                nll = (-(tl * tmask).sum(1) / len(target_ids)).mean()
-                if n_kl:
-                    kl_logp = logp[n_rw:][torch.arange(n_kl, device=device), look[n_rw:]]
-                    if "kl_init" not in state:
-                        state["kl_init"] = kl_logp.detach().clone()
-                    kl = hparams.kl_factor * F.kl_div(state["kl_init"], kl_logp, log_target=True,
-                                                      reduction="batchmean")
-                else:
-                    kl = torch.zeros((), device=device)
-                h0 = state["h"]
-                loss = nll + kl + hparams.v_weight_decay * (delta.norm() / h0.norm() ** 2)
-                if float(loss.detach()) < hparams.early_stop_loss or it == hparams.v_num_grad_steps - 1:
-                    break
-                loss.backward()
-                opt.step()
-                max_norm = hparams.clamp_norm_factor * h0.norm()
-                with torch.no_grad():
-                    if delta.norm() > max_norm:
-                        delta.mul_(max_norm / delta.norm())
-    finally:
-        handle.remove()
-    h0 = state["h"]
-    return h0 + delta.detach(), h0, steps
+    chunk = max(1, int(SPEED.batch_requests))
+    zs, hs, steps = [], [], []
+    site = A.layer_module(model, z_layer)
+    for a in range(0, len(requests), chunk):
+        batch = delta_batch(tok, requests[a : a + chunk], hparams, device)
+        res = optimise_delta(model, batch, hparams, site, n_lower=z_layer + 1, d=d_model)
+        zs.append(res.init + res.delta)
+        hs.append(res.init)
+        steps += res.steps
+    return torch.cat(zs).T, torch.cat(hs).T, steps
 
 
 @torch.no_grad()
@@ -285,13 +253,18 @@ def residual_at(model, tok, requests, layer: int, fact_token: str) -> torch.Tens
 def request_keys(model, tok, requests, layer: int, hparams) -> torch.Tensor:
     """(d_in, n): each request's key at ``layer``, averaged as the MEMIT reference's
     ``compute_ks`` does over its two kinds of context: the bare prompt ("{}") and the prompts
-    with a prefix (the other templates) each weigh one half (all of it without prefixes)."""
-    cols = []
+    with a prefix (the other templates) each weigh one half (all of it without prefixes).
+    Every request's prompts go through one forward pass, stopped after ``layer``."""
+    pairs, spans = [], []
     for r in requests:
-        pairs = contextual_prompts(r, hparams.context_templates)
-        keys = keys_at(model, tok, layer, pairs, hparams.fact_token).float()
-        n_bare = 1 + len(r.paraphrases)  # template "{}" comes first: the prompt and its paraphrases
-        groups = [keys[:n_bare]] + ([keys[n_bare:]] if keys.shape[0] > n_bare else [])
+        p = contextual_prompts(r, hparams.context_templates)
+        spans.append((len(pairs), len(p), 1 + len(r.paraphrases)))  # "{}" first: prompt and paraphrases
+        pairs += p
+    keys = keys_at(model, tok, layer, pairs, hparams.fact_token).float()
+    cols = []
+    for start, n, n_bare in spans:
+        k = keys[start : start + n]
+        groups = [k[:n_bare]] + ([k[n_bare:]] if n > n_bare else [])
         cols.append(torch.stack([g.mean(0) for g in groups]).mean(0))
     return torch.stack(cols, 1)
 
@@ -339,7 +312,8 @@ class MEMIT(Editor):
         with weights_guard(model, names) as backup:
             t0 = time.perf_counter()
             z_layer = hparams.layers[-1]
-            zs = torch.stack([compute_z(model, tok, r, hparams, z_layer)[0] for r in requests], 1)  # (d_model, n)
+            zs, _h, z_steps = compute_zs(model, tok, requests, hparams, z_layer)  # (d_model, n)
+            info["z_steps"] = z_steps
             state = self.prepare(model, tok, requests, hparams, covs, history)
             for j, layer in enumerate(hparams.layers):
                 keys = request_keys(model, tok, requests, layer, hparams).double()  # (d_in, n)

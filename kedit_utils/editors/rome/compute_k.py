@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from ... import architectures as A
+from .covariance import _Stop
 from .tokens import lookup, pad_right
 
 
@@ -46,10 +47,13 @@ def keys_at(model, tok, layer: int, texts_subjects: list[tuple[str, str]],
 
     def grab(_m, inputs, _out):
         captured["k"] = inputs[0].detach()
+        raise _Stop  # the layers above do not change the key
 
     handle = A.mlp_out_module(model, layer).register_forward_hook(grab)
     try:
-        model(input_ids=ids.to(device), attention_mask=mask.to(device))
+        model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
+    except _Stop:
+        pass
     finally:
         handle.remove()
     idx = torch.tensor([r[1] for r in rows], device=device)

@@ -13,6 +13,13 @@ every target token (teacher forcing: the prompt is followed by target[:-1]); the
 essence prompts (``kl_prompt_templates`` filled with the subject) is read at the subject's
 last token, as in ROME. ``v_loss_layer`` other than the last reads the NLL through the final
 norm and the unembedding at that layer (logit lens), as the reference does.
+
+The optimisation (:func:`optimise_delta`, shared with MEMIT's z) stops when the loss falls
+below ``early_stop_loss`` (the reference's rule) or, when ``early_stop_prob`` is set (not in
+the reference; ``None`` by default), once the target's mean probability over the rewriting
+prompts reaches it. Two ways of computing it that do not change the method (:class:`Speed`):
+the blocks below the edited layer run once, their output replayed on every later step, and the
+unembedding is applied only at the positions the loss reads.
 """
 from __future__ import annotations
 
@@ -20,16 +27,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 
 from ... import architectures as A
+from ...validation import ParameterError
 from .compute_k import contextual_prompts
 from .tokens import lookup, pad_right, target_token_ids
 
 
 @dataclass
 class ValueResult:
-    """v_star, v_init, delta: (d_out,). losses: (nll, kl, weight decay, total) per step."""
+    """v_star, v_init, delta: (d_out,). losses: (nll, kl, weight decay, total) per step; probs:
+    the target's mean probability over the rewriting prompts per step."""
 
     v_star: torch.Tensor
     v_init: torch.Tensor
@@ -37,6 +45,7 @@ class ValueResult:
     target_ids: list[int]
     steps: int
     losses: list[tuple[float, float, float, float]] = field(default_factory=list)
+    probs: list[float] = field(default_factory=list)
 
 
 @contextmanager
@@ -55,35 +64,249 @@ def frozen(model):
         model.train(was_training)
 
 
-def _batch(tok, request, hparams, target_ids):
-    """Padded rewriting + essence prompts, their lookup indices and the NLL target mask."""
-    rewrites = contextual_prompts(request, hparams.context_templates)
-    seqs, idxs, tgt_pos = [], [], []
-    for text, subject in rewrites:
-        ids, idx = lookup(tok, text, subject, hparams.fact_token)
-        tgt_pos.append(len(ids) - 1)
-        seqs.append(ids + target_ids[:-1])
-        idxs.append(idx)
-    kl_seqs, kl_idxs = [], []
-    for template in hparams.kl_prompt_templates:
-        ids, idx = lookup(tok, template.format(request.subject), request.subject, hparams.fact_token)
-        kl_seqs.append(ids)
-        kl_idxs.append(idx)
-    ids, mask = pad_right(seqs + kl_seqs, getattr(tok, "pad_token_id", None) or 0)
-    n_rw = len(seqs)
-    # rewriting targets: position tgt_pos + j predicts target_ids[j]; -100 elsewhere
-    targets = torch.full((n_rw, ids.shape[1]), -100, dtype=torch.long)
-    for i, start in enumerate(tgt_pos):
-        targets[i, start : start + len(target_ids)] = torch.tensor(target_ids)
-    return ids, mask, idxs + kl_idxs, targets, n_rw
+# --------------------------------------------------------------------------- the δ optimisation
+@dataclass
+class Speed:
+    """How the δ optimisation is computed; neither option changes the method (the same loss
+    and the same δ within float tolerance: tests/unit/test_edit_speed.py).
+
+    reuse_lower: the blocks below the edited site do not depend on δ, so their outputs are
+        computed once and replayed on every later step (their forward is skipped); the layers
+        from the site up are recomputed.
+    logits_at_targets: the unembedding (49,152 × 576 on SmolLM2) is applied only at the
+        positions the loss reads (the target tokens and the KL token), not at every position.
+    batch_requests: MEMIT/AlphaEdit optimise the z of this many requests in one forward pass
+        (1 = one request after another, as the reference).
+    """
+
+    reuse_lower: bool = True
+    logits_at_targets: bool = True
+    batch_requests: int = 32
 
 
-def _log_probs(model, out, loss_layer: int | None) -> torch.Tensor:
+SPEED = Speed()
+
+
+@contextmanager
+def speed(**options):
+    """``with speed(reuse_lower=False): ...`` sets :data:`SPEED` options inside the block
+    (the benchmark switches them one by one; tests compare the fast path with the slow one)."""
+    old = dict(vars(SPEED))
+    for k, v in options.items():
+        if k not in old:
+            raise ParameterError("speed", k, f"must be one of {sorted(old)}")
+        setattr(SPEED, k, type(old[k])(v))
+    try:
+        yield SPEED
+    finally:
+        for k, v in old.items():
+            setattr(SPEED, k, v)
+
+
+@dataclass
+class DeltaBatch:
+    """Rewriting and KL rows of one or more requests in one padded batch.
+
+    ids, mask: (B, T); look: (B,) where δ is added (and the KL read); targets: (B, T), the
+    target token at the positions that predict it, -100 elsewhere (all -100 on KL rows);
+    owner: (B,) the request of each row; rewrite: (B,) bool; n_tok: (n_req,) target lengths;
+    first: (n_req,) the row of each request's bare prompt (where v_init / h is read).
+    """
+
+    ids: torch.Tensor
+    mask: torch.Tensor
+    look: torch.Tensor
+    targets: torch.Tensor
+    owner: torch.Tensor
+    rewrite: torch.Tensor
+    n_tok: torch.Tensor
+    first: torch.Tensor
+
+    @property
+    def n_req(self) -> int:
+        return int(self.n_tok.shape[0])
+
+
+def delta_batch(tok, requests, hparams, device) -> DeltaBatch:
+    """:class:`DeltaBatch` of ``requests`` (each: context templates × prompt and paraphrases
+    with the target teacher-forced, then the KL essence prompts), on ``device``."""
+    seqs, looks, tgts, owner, rewrite, n_tok, first = [], [], [], [], [], [], []
+    for r_i, request in enumerate(requests):
+        target_ids = target_token_ids(tok, request.target_new)
+        n_tok.append(len(target_ids))
+        first.append(len(seqs))
+        for text, subject in contextual_prompts(request, hparams.context_templates):
+            ids, idx = lookup(tok, text, subject, hparams.fact_token)
+            seqs.append(ids + target_ids[:-1])
+            looks.append(idx)
+            tgts.append((len(ids) - 1, target_ids))
+            owner.append(r_i)
+            rewrite.append(True)
+        for template in hparams.kl_prompt_templates:
+            ids, idx = lookup(tok, template.format(request.subject), request.subject, hparams.fact_token)
+            seqs.append(ids)
+            looks.append(idx)
+            tgts.append(None)
+            owner.append(r_i)
+            rewrite.append(False)
+    ids, mask = pad_right(seqs, getattr(tok, "pad_token_id", None) or 0)
+    targets = torch.full(ids.shape, -100, dtype=torch.long)
+    for i, t in enumerate(tgts):
+        if t is not None:
+            start, target_ids = t
+            targets[i, start : start + len(target_ids)] = torch.tensor(target_ids)
+    as_t = lambda x, dt=torch.long: torch.tensor(x, dtype=dt, device=device)  # noqa: E731
+    return DeltaBatch(ids.to(device), mask.to(device), as_t(looks), targets.to(device), as_t(owner),
+                      as_t(rewrite, torch.bool), as_t(n_tok), as_t(first))
+
+
+@dataclass
+class DeltaResult:
+    """delta: (n_req, d); init: (n_req, d) the site's output at each request's fact token with
+    δ = 0; steps: (n_req,) forward passes each request's δ took; losses: per step, (nll, kl,
+    weight decay, total) of request 0 (ROME's single request); probs: per step, the mean
+    target probability of request 0."""
+
+    delta: torch.Tensor
+    init: torch.Tensor
+    steps: list[int]
+    losses: list[tuple[float, float, float, float]]
+    probs: list[float]
+
+
+def _block_out(out):
+    return out[0] if isinstance(out, tuple) else out
+
+
+@contextmanager
+def _replay_lower(model, n_lower: int, enabled: bool):
+    """Blocks 0..n_lower-1: their output is recorded on the first forward and returned, without
+    computing, on the later ones. Yields ``arm()``, to be called after the first forward."""
+    blocks = [A.layer_module(model, i) for i in range(n_lower)] if enabled else []
+    saved: dict[int, object] = {}
+    handles = [b.register_forward_hook(lambda _m, _i, o, i=i: saved.__setitem__(i, o)) for i, b in enumerate(blocks)]
+
+    def arm():
+        for h in handles:
+            h.remove()
+        handles.clear()
+        for i, b in enumerate(blocks):
+            b.forward = lambda *_a, _o=saved[i], **_k: _o
+
+    try:
+        yield arm
+    finally:
+        for h in handles:
+            h.remove()
+        for b in blocks:
+            b.__dict__.pop("forward", None)
+
+
+def optimise_delta(model, batch: DeltaBatch, hparams, site, n_lower: int, d: int) -> DeltaResult:
+    """Adam on one δ per request, added at ``site``'s output (a module: ROME's W2, MEMIT's block)
+    at each row's ``look`` position, minimising each request's ROME loss (module docstring);
+    the requests' losses are summed, and as δ_i enters only request i's rows, each δ_i gets
+    exactly its own gradient (Adam is element-wise): one batch = the requests one by one.
+    A request stops (its δ frozen) when its loss < ``early_stop_loss`` (the reference), when its
+    mean target probability ≥ ``early_stop_prob`` (if set), or after ``v_num_grad_steps``.
+    ``n_lower``: blocks below the site, independent of δ (see :class:`Speed`)."""
+    device = batch.ids.device
+    B, n_req = batch.ids.shape[0], batch.n_req
+    rw_rows = torch.nonzero(batch.rewrite)[:, 0]
+    kl_rows = torch.nonzero(~batch.rewrite)[:, 0]
+    # the positions the loss reads: target tokens of the rewriting rows, the look of the KL rows
+    p_rw = torch.nonzero(batch.targets != -100)
+    g_rows = torch.cat([p_rw[:, 0], kl_rows])
+    g_cols = torch.cat([p_rw[:, 1], batch.look[kl_rows]])
+    n_g_rw = p_rw.shape[0]
+    g_tgt = batch.targets[p_rw[:, 0], p_rw[:, 1]]
+    count_rw = torch.zeros(n_req, device=device).index_add_(0, batch.owner[rw_rows], torch.ones(len(rw_rows), device=device))
+    count_kl = torch.zeros(n_req, device=device).index_add_(0, batch.owner[kl_rows], torch.ones(len(kl_rows), device=device))
+    all_rows = torch.arange(B, device=device)
+    delta = torch.zeros(n_req, d, dtype=torch.float32, device=device, requires_grad=True)
+    state: dict = {}
+
+    def add_delta(_m, _i, out):
+        h = _block_out(out)
+        if "init" not in state:
+            state["init"] = h[batch.first, batch.look[batch.first]].detach().float().clone()
+        h = h.clone()
+        h[all_rows, batch.look] = h[all_rows, batch.look] + delta[batch.owner].to(h.dtype)
+        return (h, *out[1:]) if isinstance(out, tuple) else h
+
+    loss_layer = hparams.v_loss_layer
     n = A.n_layers(model)
-    if loss_layer is None or loss_layer == n - 1:
-        return out.logits.float().log_softmax(-1)
-    h = A.final_norm_module(model)(out.hidden_states[loss_layer + 1])
-    return model.get_output_embeddings()(h).float().log_softmax(-1)
+    lens = loss_layer is not None and loss_layer != n - 1
+    fast_logits = SPEED.logits_at_targets
+    reuse = SPEED.reuse_lower and n_lower > 0 and (loss_layer is None or loss_layer >= n_lower)
+    unembed = model.get_output_embeddings()
+
+    def log_probs():
+        kw = dict(input_ids=batch.ids, attention_mask=batch.mask, use_cache=False, output_hidden_states=lens)
+        if fast_logits:
+            out = model.base_model(**kw)
+            h = A.final_norm_module(model)(out.hidden_states[loss_layer + 1]) if lens else out.last_hidden_state
+            return unembed(h[g_rows, g_cols]).float().log_softmax(-1)
+        out = model(**kw)
+        logits = unembed(A.final_norm_module(model)(out.hidden_states[loss_layer + 1])) if lens else out.logits
+        return logits[g_rows, g_cols].float().log_softmax(-1)
+
+    opt = torch.optim.Adam([delta], lr=hparams.v_lr)
+    active = torch.ones(n_req, dtype=torch.bool, device=device)
+    steps = [0] * n_req
+    losses, probs = [], []
+    prob_stop = getattr(hparams, "early_stop_prob", None)
+    # the replay's recording hooks come first: block n_lower-1 may be the site itself (MEMIT)
+    with frozen(model), torch.enable_grad(), _replay_lower(model, n_lower, reuse) as arm:
+        handle = site.register_forward_hook(add_delta)
+        try:
+            for it in range(hparams.v_num_grad_steps):
+                opt.zero_grad()
+                logp = log_probs()
+                if it == 0:
+                    arm()
+                tok_lp = logp[:n_g_rw].gather(1, g_tgt[:, None])[:, 0]
+                row_lp = torch.zeros(B, device=device).index_add(0, p_rw[:, 0], tok_lp)
+                row_nll = -row_lp[rw_rows] / batch.n_tok[batch.owner[rw_rows]]
+                nll = torch.zeros(n_req, device=device).index_add(0, batch.owner[rw_rows], row_nll) / count_rw
+                prob = torch.zeros(n_req, device=device).index_add(
+                    0, batch.owner[rw_rows], row_nll.detach().neg().exp()) / count_rw
+                if len(kl_rows):
+                    kl_lp = logp[n_g_rw:]
+                    if "kl_init" not in state:
+                        state["kl_init"] = kl_lp.detach().clone()
+                    row_kl = (kl_lp.exp() * (kl_lp - state["kl_init"])).sum(-1)
+                    kl = hparams.kl_factor * torch.zeros(n_req, device=device).index_add(
+                        0, batch.owner[kl_rows], row_kl) / count_kl.clamp(min=1)
+                else:
+                    kl = torch.zeros(n_req, device=device)
+                init = state["init"]
+                wd = hparams.v_weight_decay * (delta.norm(dim=1) / init.norm(dim=1) ** 2)
+                loss = nll + kl + wd
+                losses.append(tuple(float(x[0].detach()) for x in (nll, kl, wd, loss)))
+                probs.append(float(prob[0]))
+                done = loss.detach() < hparams.early_stop_loss
+                if prob_stop is not None:
+                    done |= prob >= prob_stop
+                if it == hparams.v_num_grad_steps - 1:
+                    done |= True
+                for r in torch.nonzero(active)[:, 0].tolist():
+                    steps[r] = it + 1
+                active &= ~done
+                if not bool(active.any()):
+                    break
+                keep = delta.detach().clone()
+                (loss * active).sum().backward()
+                opt.step()
+                max_norm = hparams.clamp_norm_factor * init.norm(dim=1)
+                with torch.no_grad():
+                    norms = delta.norm(dim=1)
+                    scale = torch.where(norms > max_norm, max_norm / norms, torch.ones_like(norms))
+                    delta.mul_(scale[:, None])
+                    delta[~active] = keep[~active]  # a stopped request keeps its δ
+        finally:
+            handle.remove()
+    return DeltaResult(delta=delta.detach().clone(), init=state["init"], steps=steps, losses=losses, probs=probs)
 
 
 def compute_v(model, tok, request, hparams) -> ValueResult:
@@ -91,61 +314,11 @@ def compute_v(model, tok, request, hparams) -> ValueResult:
     device = next(model.parameters()).device
     layer = hparams.layer
     target_ids = target_token_ids(tok, request.target_new)
-    ids, mask, idxs, targets, n_rw = _batch(tok, request, hparams, target_ids)
-    ids, mask, targets = ids.to(device), mask.to(device), targets.to(device)
-    rows = torch.arange(len(idxs), device=device)
-    look = torch.tensor(idxs, device=device)
-    n_kl = len(idxs) - n_rw
+    batch = delta_batch(tok, [request], hparams, device)
     d_out = A.mlp_dims(model, layer)[1]
     dtype = A.edited_weight(model, layer).dtype
-    delta = torch.zeros(d_out, dtype=torch.float32, device=device, requires_grad=True)
-    state: dict = {}
-
-    def add_delta(_m, _i, out):
-        if "v_init" not in state:
-            state["v_init"] = out[0, look[0]].detach().float().clone()
-        out = out.clone()
-        out[rows, look] = out[rows, look] + delta.to(out.dtype)
-        return out
-
-    opt = torch.optim.Adam([delta], lr=hparams.v_lr)
-    losses = []
-    need_hidden = hparams.v_loss_layer is not None and hparams.v_loss_layer != A.n_layers(model) - 1
-    handle = A.mlp_out_module(model, layer).register_forward_hook(add_delta)
-    steps = 0
-    try:
-        with frozen(model), torch.enable_grad():
-            for it in range(hparams.v_num_grad_steps):
-                steps = it + 1
-                opt.zero_grad()
-                out = model(input_ids=ids, attention_mask=mask, output_hidden_states=need_hidden)
-                logp = _log_probs(model, out, hparams.v_loss_layer)
-                tl = logp[:n_rw].gather(2, targets.clamp(min=0)[..., None])[..., 0]
-                tmask = (targets != -100).float()
-                nll = (-(tl * tmask).sum(1) / len(target_ids)).mean()
-                if n_kl:
-                    kl_logp = logp[n_rw:][torch.arange(n_kl, device=device), look[n_rw:]]
-                    if "kl_init" not in state:
-                        state["kl_init"] = kl_logp.detach().clone()
-                    kl = hparams.kl_factor * F.kl_div(state["kl_init"], kl_logp, log_target=True,
-                                                      reduction="batchmean")
-                else:
-                    kl = torch.zeros((), device=device)
-                v_init = state["v_init"]
-                wd = hparams.v_weight_decay * (delta.norm() / v_init.norm() ** 2)
-                loss = nll + kl + wd
-                losses.append(tuple(float(x.detach()) for x in (nll, kl, wd, loss)))
-                if float(loss.detach()) < hparams.early_stop_loss or it == hparams.v_num_grad_steps - 1:
-                    break
-                loss.backward()
-                opt.step()
-                max_norm = hparams.clamp_norm_factor * v_init.norm()
-                with torch.no_grad():
-                    if delta.norm() > max_norm:
-                        delta.mul_(max_norm / delta.norm())
-    finally:
-        handle.remove()
-    v_init = state["v_init"]
-    d = delta.detach().clone()
+    # δ enters at W2's output in block `layer`: blocks 0..layer-1 do not depend on it
+    res = optimise_delta(model, batch, hparams, A.mlp_out_module(model, layer), n_lower=layer, d=d_out)
+    v_init, d = res.init[0], res.delta[0]
     return ValueResult(v_star=(v_init + d).to(dtype), v_init=v_init.to(dtype), delta=d.to(dtype),
-                       target_ids=target_ids, steps=steps, losses=losses)
+                       target_ids=target_ids, steps=res.steps[0], losses=res.losses, probs=res.probs)

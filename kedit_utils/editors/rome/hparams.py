@@ -47,6 +47,9 @@ class ROMEHyperParams(HyperParams):
         The first must be ``"{}"``: v_init and W k are read on the bare prompt.
     kl_prompt_templates: essence prompts, ``{}`` = the subject; KL read at its last token.
     early_stop_loss: stop the v* optimisation once the loss falls below this (ROME: 5e-2).
+    early_stop_prob: also stop once the target's mean probability over the rewriting prompts
+        (exp of the mean token log-probability, per prompt) reaches this; ``None`` (the
+        default) = the reference, which has no such rule. Not in ROME: a speed option.
     fact_token: where k* is read and δ added: ``"subject_last"`` (ROME's and the paper's
         choice) or ``"last"``, the prompt's last token (an option of the ROME reference).
     """
@@ -66,6 +69,7 @@ class ROMEHyperParams(HyperParams):
     kl_prompt_templates: tuple[str, ...] = ("{} is a",)
     early_stop_loss: float = 5e-2
     fact_token: str = "subject_last"
+    early_stop_prob: float | None = None
 
     METHOD: ClassVar[str] = "ROME"
 
@@ -83,6 +87,8 @@ class ROMEHyperParams(HyperParams):
         check_float("mom2_ridge", self.mom2_ridge, low=0.0)
         check_float("early_stop_loss", self.early_stop_loss, low=0.0)
         check_choice("fact_token", self.fact_token, FACT_TOKENS)
+        if self.early_stop_prob is not None:
+            check_float("early_stop_prob", self.early_stop_prob, low=0.0, high=1.0, low_open=True)
         for name in ("context_templates", "kl_prompt_templates"):
             value = getattr(self, name)
             if isinstance(value, str):
@@ -132,9 +138,14 @@ class ROMEHyperParams(HyperParams):
         thousand generated sentences instead of ROME's 100,000 Wikipedia texts, and without
         a ridge its smallest eigenvalues blow C⁻¹k* up (measured on the Eiffel Tower edit:
         ‖ΔW‖/‖W‖ = 3.6 without, 0.13 with it, the same success and neighbouring facts kept).
+        ``early_stop_prob = 0.9`` is *not* the reference's (ROME stops only on a loss below
+        5e-2, which the KL and weight-decay terms keep SmolLM2 above, so all 20 steps ran):
+        v* stops once the target's mean probability over the context prompts reaches 0.9,
+        after about 6 steps (bench/rome_speed.py measures the time and the success rate
+        with and without it); ``early_stop_prob=None`` gives the reference's behaviour.
         """
         base = dict(
-            layer=layer, v_num_grad_steps=20, v_lr=0.5, v_weight_decay=0.5,
+            layer=layer, v_num_grad_steps=20, v_lr=0.5, v_weight_decay=0.5, early_stop_prob=0.9,
             clamp_norm_factor=4.0, kl_factor=0.0625, mom2_n_samples=1000, mom2_ridge=0.1,
             context_templates=("{}", "Here is a fact. {}", "I read it in a book. {}",
                                "Fun fact: {}", "Everyone knows this. {}"),

@@ -1,0 +1,157 @@
+"""The fast δ optimisation (issue 10 §6) computes the same thing as the slow one: on a tiny
+GPT-2 and a tiny Llama, v* (ROME) and z (MEMIT) with the lower blocks replayed, the
+unembedding only at the read positions, and several requests in one batch equal the plain
+computation (a full forward per step; and the pre-speed-up implementation, kept below as the
+reference) within 1e-5 relative, and the edits give the same predictions. ``early_stop_prob``
+stops earlier and still reaches the target. No timings are asserted here (bench/rome_speed.py)."""
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from kedit_utils import architectures as A
+from kedit_utils.editors import get_editor
+from kedit_utils.editors.memit import MEMITHyperParams, compute_z, compute_zs
+from kedit_utils.editors.rome import ROMEHyperParams, key_covariance
+from kedit_utils.editors.rome.compute_k import contextual_prompts
+from kedit_utils.editors.rome.compute_v import compute_v, frozen, speed
+from kedit_utils.editors.rome.tokens import lookup, pad_right, target_token_ids
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_editors import CORPUS, MORE, N_LAYERS, REQUESTS, TOK, snapshot, tiny_gpt2, tiny_llama, top  # noqa: E402
+
+RTOL = 1e-5
+SLOW = dict(reuse_lower=False, logits_at_targets=False, batch_requests=1)
+
+
+def reference_compute_v(model, tok, request, hparams):
+    """compute_v as it was before the speed-up (a full forward and full logits per step)."""
+    target_ids = target_token_ids(tok, request.target_new)
+    seqs, idxs, tgt_pos = [], [], []
+    for text, subject in contextual_prompts(request, hparams.context_templates):
+        ids, idx = lookup(tok, text, subject, hparams.fact_token)
+        tgt_pos.append(len(ids) - 1)
+        seqs.append(ids + target_ids[:-1])
+        idxs.append(idx)
+    for template in hparams.kl_prompt_templates:
+        ids, idx = lookup(tok, template.format(request.subject), request.subject, hparams.fact_token)
+        seqs.append(ids)
+        idxs.append(idx)
+    n_rw = len(tgt_pos)
+    ids, mask = pad_right(seqs, tok.pad_token_id or 0)
+    targets = torch.full((n_rw, ids.shape[1]), -100, dtype=torch.long)
+    for i, start in enumerate(tgt_pos):
+        targets[i, start : start + len(target_ids)] = torch.tensor(target_ids)
+    rows, look = torch.arange(len(idxs)), torch.tensor(idxs)
+    n_kl = len(idxs) - n_rw
+    delta = torch.zeros(A.mlp_dims(model, hparams.layer)[1], requires_grad=True)
+    state = {}
+
+    def add_delta(_m, _i, out):
+        if "v_init" not in state:
+            state["v_init"] = out[0, look[0]].detach().float().clone()
+        out = out.clone()
+        out[rows, look] = out[rows, look] + delta
+        return out
+
+    opt = torch.optim.Adam([delta], lr=hparams.v_lr)
+    handle = A.mlp_out_module(model, hparams.layer).register_forward_hook(add_delta)
+    try:
+        with frozen(model), torch.enable_grad():
+            for it in range(hparams.v_num_grad_steps):
+                opt.zero_grad()
+                logp = model(input_ids=ids, attention_mask=mask).logits.float().log_softmax(-1)
+                tl = logp[:n_rw].gather(2, targets.clamp(min=0)[..., None])[..., 0]
+                nll = (-(tl * (targets != -100).float()).sum(1) / len(target_ids)).mean()
+                kl_logp = logp[n_rw:][torch.arange(n_kl), look[n_rw:]]
+                state.setdefault("kl_init", kl_logp.detach().clone())
+                kl = hparams.kl_factor * F.kl_div(state["kl_init"], kl_logp, log_target=True, reduction="batchmean")
+                v_init = state["v_init"]
+                loss = nll + kl + hparams.v_weight_decay * (delta.norm() / v_init.norm() ** 2)
+                if float(loss.detach()) < hparams.early_stop_loss or it == hparams.v_num_grad_steps - 1:
+                    break
+                loss.backward()
+                opt.step()
+                with torch.no_grad():
+                    max_norm = hparams.clamp_norm_factor * v_init.norm()
+                    if delta.norm() > max_norm:
+                        delta.mul_(max_norm / delta.norm())
+    finally:
+        handle.remove()
+    return state["v_init"] + delta.detach(), it + 1
+
+
+@pytest.fixture(scope="module", params=["gpt2", "llama"])
+def model(request):
+    return tiny_gpt2() if request.param == "gpt2" else tiny_llama()
+
+
+# layer 1 of 3: one block below is replayed; two context templates and a KL prompt
+ROME_HP = ROMEHyperParams.tiny_gpt2(layer=1, fact_token="last", v_weight_decay=0.0, clamp_norm_factor=1e4,
+                                    context_templates=("{}", "e7_1 r0_0 e3_0 {}"), kl_prompt_templates=("{}",))
+
+
+def close(a, b, rtol=RTOL):
+    torch.testing.assert_close(a, b, rtol=rtol, atol=rtol * float(b.abs().max()))
+
+
+@pytest.mark.parametrize("loss_layer", [None, 2])
+def test_rome_fast_v_star_equals_slow_and_reference(model, loss_layer):
+    hp = ROME_HP.with_(v_loss_layer=loss_layer, early_stop_loss=0.0)
+    for req in REQUESTS:
+        fast = compute_v(model, TOK, req, hp)
+        with speed(**SLOW):
+            slow = compute_v(model, TOK, req, hp)
+        assert fast.steps == slow.steps == hp.v_num_grad_steps
+        close(fast.v_star, slow.v_star)
+        close(fast.v_init, slow.v_init, rtol=1e-6)
+        if loss_layer is None:
+            ref, ref_steps = reference_compute_v(model, TOK, req, hp)
+            assert ref_steps == fast.steps
+            close(fast.v_star, ref)
+
+
+def test_rome_fast_edit_gives_the_same_edit(model):
+    covs = {layer: key_covariance(model, layer, CORPUS, cache=False) for layer in range(N_LAYERS)}
+    snap = snapshot(model)
+    out = {}
+    for name, opts in (("fast", {}), ("slow", SLOW)):
+        with speed(**opts):
+            h = get_editor("rome").apply(model, TOK, REQUESTS, ROME_HP, cov=covs)
+        w = A.edited_weight(model, ROME_HP.layer).detach().clone()
+        preds = [top(model, r.prompt) for r in REQUESTS + MORE]
+        h.restore()
+        out[name] = (w, preds)
+    assert out["fast"][1] == out["slow"][1]
+    assert out["fast"][1][: len(REQUESTS)] == [r.target_new for r in REQUESTS]
+    close(out["fast"][0] - snap[A.edited_weight_name(model, ROME_HP.layer)],
+          out["slow"][0] - snap[A.edited_weight_name(model, ROME_HP.layer)], rtol=1e-4)
+
+
+def test_memit_batched_z_equals_one_at_a_time(model):
+    """Five requests' z optimised in one batch (each stopping on its own) = one by one, slow path."""
+    hp = MEMITHyperParams.tiny_gpt2(layers=(0, 1), kl_prompt_templates=("{}",), early_stop_loss=0.5)
+    reqs = REQUESTS + MORE
+    zs, hs, steps = compute_zs(model, TOK, reqs, hp, z_layer=1)
+    with speed(**SLOW):
+        one = [compute_z(model, TOK, r, hp, z_layer=1) for r in reqs]
+    assert steps == [s for _z, _h, s in one]
+    assert len(set(steps)) > 1  # the requests really stopped at different steps
+    close(zs, torch.stack([z for z, _h, _s in one], 1))
+    close(hs, torch.stack([h for _z, h, _s in one], 1), rtol=1e-6)
+
+
+def test_early_stop_prob_stops_earlier_and_still_edits(model):
+    hp = ROME_HP.with_(early_stop_loss=0.0)
+    req = REQUESTS[0]
+    full = compute_v(model, TOK, req, hp)
+    early = compute_v(model, TOK, req, hp.with_(early_stop_prob=0.5))
+    assert early.steps < full.steps
+    assert early.probs[-1] >= 0.5 > early.probs[-2]  # stopped at the first step that reached it
+    assert full.probs[: early.steps] == pytest.approx(early.probs)  # the same path until then
+    covs = {hp.layer: key_covariance(model, hp.layer, CORPUS, cache=False)}
+    with get_editor("rome").apply(model, TOK, req, hp.with_(early_stop_prob=0.5), cov=covs) as h:
+        assert top(model, req.prompt) == req.target_new
+        assert h.info["rome"][0].value.steps == early.steps
