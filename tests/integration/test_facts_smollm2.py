@@ -20,9 +20,9 @@ def test_known_facts_on_smollm2():
     model, tok = load_smollm2()
     facts = [F.make_fact("country_capital", "France", "Paris"),
              F.make_fact("landmark_city", "the Eiffel Tower", "Paris"),
-             F.make_fact("city_country", "Lyon", "France"),
-             F.make_fact("city_country", "Lyon", "Atlantis")]  # wrong on purpose: must be dropped
-    facts[3] = F.Fact("invented", "Lyon", "Lyon", facts[3].prompt, "Atlantis", facts[3].paraphrases)
+             F.make_fact("city_country", "Lyon", "France")]
+    lyon = facts[2]
+    facts.append(F.Fact("wrong_on_purpose", "Lyon", "Lyon", lyon.prompt, "Atlantis", lyon.paraphrases))  # dropped
     k = F.known_facts(model, tok, facts)
     print("\n", k.rows(), k.dropped)
     assert [f.key for f in k.kept] == [f.key for f in facts[:3]]

@@ -20,7 +20,7 @@ def test_table_is_well_formed():
     keys = [f.key for f in table]
     assert len(keys) == len(set(keys)), [k for k, c in Counter(keys).items() if c > 1]
     for f in table:
-        assert f.subject in f.prompt and f.prompt.startswith(f.subject) or f.subject in f.prompt
+        assert f.subject in f.prompt
         assert f.answer.strip() and f.prompt == f.prompt.rstrip() and not f.prompt.endswith(".")
         assert 2 <= len(f.paraphrases) <= 3 and f.prompt not in f.paraphrases
         assert f.name.lower() in f.prompt.lower()
