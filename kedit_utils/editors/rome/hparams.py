@@ -26,6 +26,8 @@ from ..hparams import HyperParams
 from .tokens import FACT_TOKENS
 
 MOM2_DTYPES = ("float32", "float64")
+# the five fixed context prefixes that stand in for ROME's sampled ones (gpt2_family; SmolLM2 before issue 10 §6)
+CONTEXT_TEMPLATES_5 = ("{}", "Here is a fact. {}", "I read it in a book. {}", "Fun fact: {}", "Everyone knows this. {}")
 
 
 @dataclass(frozen=True)
@@ -138,17 +140,22 @@ class ROMEHyperParams(HyperParams):
         thousand generated sentences instead of ROME's 100,000 Wikipedia texts, and without
         a ridge its smallest eigenvalues blow C⁻¹k* up (measured on the Eiffel Tower edit:
         ‖ΔW‖/‖W‖ = 3.6 without, 0.13 with it, the same success and neighbouring facts kept).
+        Two speed choices that change the method (issue 10 §6; bench/rome_speed.py):
         ``early_stop_prob = 0.9`` is *not* the reference's (ROME stops only on a loss below
         5e-2, which the KL and weight-decay terms keep SmolLM2 above, so all 20 steps ran):
-        v* stops once the target's mean probability over the context prompts reaches 0.9,
-        after about 6 steps (bench/rome_speed.py measures the time and the success rate
-        with and without it); ``early_stop_prob=None`` gives the reference's behaviour.
+        v* stops once the target's mean probability over the context prompts reaches 0.9;
+        and two context prefixes (``"{}"``, ``"Fun fact: {}"``) instead of five. Measured on
+        ten counterfactual edits (Eiffel Tower → Rome, Colosseum → Paris, Picasso's mother
+        tongue → German, ...): 10/10 successes with and without them, target probability
+        after the edit 0.88-0.96 (0.63-1.00 with the reference's 20 steps and five
+        prefixes), 3-16 v* steps instead of 14-20; about 10× faster.
+        ``early_stop_prob=None`` and ``context_templates=CONTEXT_TEMPLATES_5`` give the
+        reference-like behaviour.
         """
         base = dict(
             layer=layer, v_num_grad_steps=20, v_lr=0.5, v_weight_decay=0.5, early_stop_prob=0.9,
             clamp_norm_factor=4.0, kl_factor=0.0625, mom2_n_samples=1000, mom2_ridge=0.1,
-            context_templates=("{}", "Here is a fact. {}", "I read it in a book. {}",
-                               "Fun fact: {}", "Everyone knows this. {}"),
+            context_templates=("{}", "Fun fact: {}"),
             kl_prompt_templates=("{} is a",),
         )
         return cls(**{**base, **changes})
