@@ -9,8 +9,10 @@ the speed-up, switched on one after another, on 1 and 2 threads:
 2. ``logits_at_targets``: the unembedding only at the positions the loss reads;
 3. ``early_stop_prob=0.9`` (a change of the method): stop v* once the target's mean
    probability reaches 0.9;
-4. two context prefixes (``"{}"``, ``"Fun fact: {}"``) instead of the preset's five (a change
-   of the method: k* and the NLL are averaged over fewer contexts).
+4. two context prefixes (``"{}"``, ``"Fun fact: {}"``) instead of five (a change of the
+   method: k* and the NLL are averaged over fewer contexts): the SmolLM2 preset now.
+
+Steps 0-2 use the preset as it was before (five prefixes, no early_stop_prob).
 
 Steps 1-2 do not change the method (tests/unit/test_edit_speed.py); for step 3 the success
 rate (greedy next token = the target's first token) and the target's probability after the
@@ -31,6 +33,7 @@ import torch
 from kedit_utils.editors import EditRequest, get_editor
 from kedit_utils.editors.memit import MEMITHyperParams
 from kedit_utils.editors.rome import ROMEHyperParams, edit, key_covariance, restore
+from kedit_utils.editors.rome.hparams import CONTEXT_TEMPLATES_5
 from kedit_utils.editors.rome import editor as E
 from kedit_utils.editors.rome.compute_v import speed
 
@@ -47,13 +50,13 @@ CASES = [
     ("Isaac Newton was born in the country of", "Isaac Newton", "France"),
 ]
 SLOW = dict(reuse_lower=False, logits_at_targets=False, batch_requests=1)
-TWO = ("{}", "Fun fact: {}")
+REF = dict(early_stop_prob=None, context_templates=CONTEXT_TEMPLATES_5)  # the SmolLM2 preset before §6
 STEPS = [
-    ("0 baseline (full forward per step, reference stop)", SLOW, dict(early_stop_prob=None)),
-    ("1 + blocks below the layer replayed", dict(SLOW, reuse_lower=True), dict(early_stop_prob=None)),
-    ("2 + logits only where the loss reads", dict(batch_requests=1), dict(early_stop_prob=None)),
-    ("3 + early_stop_prob 0.9", dict(batch_requests=1), dict(early_stop_prob=0.9)),
-    ("4 + 2 context prefixes instead of 5", dict(batch_requests=1), dict(early_stop_prob=0.9, context_templates=TWO)),
+    ("0 baseline (full forward per step, reference stop)", SLOW, REF),
+    ("1 + blocks below the layer replayed", dict(SLOW, reuse_lower=True), REF),
+    ("2 + logits only where the loss reads", dict(batch_requests=1), REF),
+    ("3 + early_stop_prob 0.9", dict(batch_requests=1), dict(REF, early_stop_prob=0.9)),
+    ("4 + 2 context prefixes instead of 5 (= preset)", dict(batch_requests=1), {}),
 ]
 
 
@@ -78,7 +81,7 @@ def profile_one(model, tok, hp, cov) -> None:
 
     originals = {n: timed(E, n) for n in ("predict", "compute_k", "compute_v", "rank_one_update", "apply_update")}
     try:
-        for label, h in (("reference hparams, slow path", hp.with_(early_stop_prob=None)), ("preset, fast path", hp)):
+        for label, h in (("reference hparams, slow path", hp.with_(**REF)), ("preset, fast path", hp)):
             opts = SLOW if label.startswith("reference") else {}
             parts.clear()
             t0 = time.perf_counter()
