@@ -50,3 +50,12 @@ def tiny_book(tmp_path_factory):
         for k, v in old.items():
             os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
     return book, results
+
+
+@pytest.fixture(scope="session")
+def smollm2():
+    """SmolLM2-135M-Instruct and its tokenizer, loaded once for every test that needs it
+    (loading dominates those tests on a 2-core CPU). Tests that edit it restore it exactly."""
+    from kedit_utils.pretrained import load_smollm2
+
+    return load_smollm2()  # on one torch thread, like every test (tests/conftest.py)

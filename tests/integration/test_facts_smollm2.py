@@ -12,12 +12,11 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not smollm2_available(), reason=f"SmolLM2 weights not installed ({INSTALL_HINT})")]
 
 
-def test_known_facts_on_smollm2():
+def test_known_facts_on_smollm2(smollm2):
     from kedit_utils import metrics
     from kedit_utils.datasets import facts as F
-    from kedit_utils.pretrained import load_smollm2
 
-    model, tok = load_smollm2()
+    model, tok = smollm2  # shared with the other SmolLM2 tests (tests/integration/conftest.py)
     facts = [F.make_fact("country_capital", "France", "Paris"),
              F.make_fact("landmark_city", "the Eiffel Tower", "Paris"),
              F.make_fact("city_country", "Lyon", "France")]

@@ -15,13 +15,6 @@ pytestmark = pytest.mark.skipif(
 PROMPT = "The Eiffel Tower is located in the city of"
 
 
-@pytest.fixture(scope="module")
-def smollm2():
-    from kedit_utils.pretrained import load_smollm2
-
-    return load_smollm2()  # on one torch thread, like every test (tests/conftest.py)
-
-
 def greedy(model, tok, prompt, n=3):
     ids = tok(prompt, return_tensors="pt")
     with torch.no_grad():
