@@ -5,9 +5,8 @@ import pytest
 import torch
 
 from kedit_utils import architectures as A
-from kedit_utils.corpus import alias_corpus
-from kedit_utils.graphs import DELETED_ENTITY, GraphSpec, build_graph
-from kedit_utils.models import ModelSpec, gpt2_from_scratch
+from kedit_utils.graphs import DELETED_ENTITY
+from kedit_utils.models import ModelSpec
 from kedit_utils.editors.rome import (EditRequest, KeyCovariance, ROMEHyperParams, deletion_edit_fn, edit, edited,
                               graph_request, key_covariance, restore)
 from kedit_utils.editors.rome.covariance import second_moment
@@ -16,24 +15,9 @@ from kedit_utils.vocabulary import hf_tokenizer
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(train_tiny_ba):
     """A 3-layer GPT-2 trained for a few seconds on a 16-entity BA graph, its tokenizer and C."""
-    torch.manual_seed(0)
-    kg = build_graph(GraphSpec(kind="ba", n_entities=16, n_relations=6, ba_m=2, seed=0))
-    corpus = alias_corpus(kg, n_aliases=2, sample_fraction=1.0)
-    model = gpt2_from_scratch(corpus.vocab, ModelSpec(n_layers=3, n_embd=64, n_head=4), seed=0)
-    x = torch.as_tensor(corpus.train_sentences)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
-    for _ in range(150):
-        logits = model(x[:, :2]).logits
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("KEDIT_CACHE", str(tmp_path_factory.mktemp("cache")))
-        cov = key_covariance(model, 0, corpus.train_sentences, dtype="float64", model_id="tiny-test")
+    model, corpus, cov = train_tiny_ba(ModelSpec(n_layers=3, n_embd=64, n_head=4), "tiny-test")
     return model, corpus, hf_tokenizer(corpus.vocab), cov
 
 

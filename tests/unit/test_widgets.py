@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from kedit_utils.corpus import alias_corpus
-from kedit_utils.graphs import DELETED_ENTITY, GraphSpec, build_graph
-from kedit_utils.models import ModelSpec, gpt2_from_scratch
-from kedit_utils.editors.rome import ROMEHyperParams, deletion_edit_fn, key_covariance
+from kedit_utils.graphs import DELETED_ENTITY
+from kedit_utils.models import ModelSpec
+from kedit_utils.editors.rome import ROMEHyperParams, deletion_edit_fn
 from kedit_utils.validation import ParameterError
 from kedit_utils.vocabulary import UNK
 from kedit_utils.widgets import actions as A
@@ -21,24 +20,9 @@ from kedit_utils.widgets.rome_panel import answer_html, rome_panel
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def tiny(train_tiny_ba):
     """A 2-layer GPT-2 trained for a few seconds on a 16-entity BA graph, and its covariance."""
-    torch.manual_seed(0)
-    kg = build_graph(GraphSpec(kind="ba", n_entities=16, n_relations=6, ba_m=2, seed=0))
-    corpus = alias_corpus(kg, n_aliases=2, sample_fraction=1.0)
-    model = gpt2_from_scratch(corpus.vocab, ModelSpec(n_layers=2, n_embd=32, n_head=2), seed=0)
-    x = torch.as_tensor(corpus.train_sentences)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
-    for _ in range(150):
-        logits = model(x[:, :2]).logits
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("KEDIT_CACHE", str(tmp_path_factory.mktemp("cache")))
-        cov = key_covariance(model, 0, corpus.train_sentences, dtype="float64", model_id="tiny-widgets")
+    model, corpus, cov = train_tiny_ba(ModelSpec(n_layers=2, n_embd=32, n_head=2), "tiny-widgets")
     return model, corpus, ROMEHyperParams.tiny_gpt2(layer=0, fact_token="last"), cov
 
 
