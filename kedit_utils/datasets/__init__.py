@@ -12,6 +12,7 @@ from .facts import (ACTIONS, ERASE_TARGET, Fact, FactRequest, KnownFacts, Probe,
                     edit_requests, erase_requests, fact_table, insert_requests, known_facts, make_requests,
                     modify_requests)
 from .world import compose_two_hop, country_link
+from . import cre  # CRE generator and PropMEND jsonl loader (Paper B)
 
 __all__ = ["ACTIONS", "ERASE_TARGET", "Fact", "FactRequest", "KnownFacts", "Probe", "RELATIONS", "compose_two_hop",
            "country_link", "easyedit_batch", "edit_requests", "erase_requests", "fact_table", "facts",
