@@ -13,6 +13,7 @@ from .facts import (ACTIONS, ERASE_TARGET, Fact, FactRequest, KnownFacts, Probe,
                     modify_requests)
 from .world import compose_two_hop, country_link
 from . import cre  # CRE generator and PropMEND jsonl loader (Paper B)
+from . import mquake  # MQuAKE loader, MQuAKE-subset, generated MQuAKE-format file (Paper B)
 
 __all__ = ["ACTIONS", "ERASE_TARGET", "Fact", "FactRequest", "KnownFacts", "Probe", "RELATIONS", "compose_two_hop",
            "country_link", "easyedit_batch", "edit_requests", "erase_requests", "fact_table", "facts",
