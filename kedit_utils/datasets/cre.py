@@ -20,8 +20,9 @@ data offline from :mod:`.world`, and :func:`load_cre` reads PropMEND's published
              headquarters?" → answers ("Euro", "euro") (main answer first, then its other
              forms, :func:`.facts.answer_forms`)
 
-First-hop relations (:data:`FIRST_HOPS`): headquarters, founded, expanded (companies); born,
-citizen, died (people). Second hops: :data:`.world.SECOND_HOPS` (capital, currency,
+First-hop relations (:data:`FIRST_HOPS`): headquarters, founded, expanded, registered
+(companies); born, citizen, died, lived (people) — PropMEND's story facts and Paper B's
+examples, plus "registered"/"citizen" so that a subject can carry three in-distribution facts. Second hops: :data:`.world.SECOND_HOPS` (capital, currency,
 language, continent; PropMEND's "religion" is absent because :mod:`.world` has no such
 column). Subjects are :func:`.facts.invented_entities` names. Splits as PropMEND makes them
 (and Paper B Table 3 shows): *train* and *in-distribution* use the same countries and
@@ -101,9 +102,12 @@ FIRST_HOPS: dict[str, FirstHop] = {
                              "the country that hosted {}'s global headquarters"),
     "founded": FirstHop("company", "{} was founded in", "the country that {} was founded in"),
     "expanded": FirstHop("company", "{} expanded its business to", "the country that {} expanded its business to"),
+    "registered": FirstHop("company", "{} is registered in", "the country that {} is registered in"),
     "born": FirstHop("person", "{} was born in", "the country that {} was born in"),
     "citizen": FirstHop("person", "{} is a citizen of", "the country that {} is a citizen of"),
     "died": FirstHop("person", "{} died in", "the country that {} died in"),
+    "lived": FirstHop("person", "{} spent most of their adult life in",
+                      "the country that {} spent most of their adult life in"),
 }
 OOD_FIRST_HOPS = ("expanded", "died")
 OOD_SECOND_HOPS = ("continent",)
@@ -188,7 +192,7 @@ def _ask(model, tok, items: dict, max_new_tokens: int) -> tuple[dict, dict]:
 def check_second_hops(model, tok, pairs: Sequence[tuple[str, str]] | None = None, style: str = "cloze",
                       max_new_tokens: int = 10) -> SecondHopCheck:
     """Ask the unedited model each (country, second relation) of ``pairs`` once (default:
-    :func:`second_hop_pairs`, 148 pairs) and record which it answers (containment of one of
+    :func:`second_hop_pairs`, 149 pairs) and record which it answers (containment of one of
     :func:`.facts.answer_forms` in ≤ ``max_new_tokens`` greedy tokens, Paper B's rule).
     ``style``: ``"cloze"`` ("The currency of Greece is the") or ``"question"`` ("What is the
     currency of Greece?"). Cost: one generation per pair."""
@@ -302,7 +306,7 @@ def _split_names(sizes: Sequence[int], kind: str, seed: int) -> list[list[tuple[
     total = sum(sizes)
     out, start = [], 0
     for s in sizes:
-        end = start + (len(names) * s) // total if total else start
+        end = min(len(names), start + max(1, (len(names) * s) // total)) if s else start
         out.append([(n, kind) for n in names[start:end]])
         start = end
     return out
@@ -507,10 +511,11 @@ def _pairs_field(where: str, name: str, value) -> tuple[tuple[str, str], ...]:
     return tuple((p[0], p[1]) for p in value)
 
 
-def _edit_at(where: str, text: str, subject: str, obj: str) -> EditRequest:
-    """The fact of ``text`` whose object is ``obj``: its sentence cut before ``obj`` (the
-    text up to ``obj`` when that sentence does not name the subject)."""
-    at = text.find(obj)
+def _edit_at(where: str, text: str, subject: str, obj: str, after: int = 0) -> tuple[EditRequest, int]:
+    """The fact of ``text`` whose object is ``obj`` (its first occurrence from ``after``, as
+    a story names its objects in order): its sentence cut before ``obj`` (the text up to
+    ``obj`` when that sentence does not name the subject); and where ``obj`` ends."""
+    at = text.find(obj, after)
     if at < 0:
         raise ParameterError("entity_name", obj, f"{where}: does not occur in the text")
     start = next((a for a, b in sentence_spans(text) if a <= at < b), 0)
@@ -519,7 +524,7 @@ def _edit_at(where: str, text: str, subject: str, obj: str) -> EditRequest:
         prompt = text[:at].strip()
     if subject not in prompt:
         raise ParameterError("subject", subject, f"{where}: does not occur before {obj!r} in the text")
-    return EditRequest(prompt=prompt, subject=subject, target_new=obj)
+    return EditRequest(prompt=prompt, subject=subject, target_new=obj), at + len(obj)
 
 
 def _line_edits(where: str, d: dict, subject: str, text: str) -> tuple[list[EditRequest], list[str]]:
@@ -546,7 +551,11 @@ def _line_edits(where: str, d: dict, subject: str, text: str) -> tuple[list[Edit
         if not isinstance(names, list) or not names:
             raise ParameterError("entity_names", names, f"{where}: must be a non-empty list of strings")
         objs = [_str(where, f"entity_names[{i}]", n) for i, n in enumerate(names)]
-        return [_edit_at(where, text, subject, o) for o in objs], objs
+        edits, after = [], 0
+        for o in objs:
+            edit, after = _edit_at(where, text, subject, o, after)
+            edits.append(edit)
+        return edits, objs
     edits = []
     for a, b in sentence_spans(text):
         sent = text[a:b].strip()

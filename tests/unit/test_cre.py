@@ -33,8 +33,8 @@ def test_splits_have_disjoint_subjects_and_ood_holds_out_relations_and_countries
     for c in s.out_of_distribution:
         assert c.relation == "expanded" or c.second_relation == "continent" or c.edits[0].target_new in ("Portugal", "Japan")
     train_rel = {c.relation for c in s.train} | {c.second_relation for c in s.train}
-    assert {"expanded", "continent"} & {c.relation for c in s.out_of_distribution} | \
-        {c.second_relation for c in s.out_of_distribution}
+    ood_rel = {c.relation for c in s.out_of_distribution} | {c.second_relation for c in s.out_of_distribution}
+    assert {"expanded", "continent"} <= ood_rel
     assert not {"expanded", "continent"} & train_rel
 
 
@@ -47,6 +47,10 @@ def test_generated_case_matches_paper_b_example():
     assert hq.answer == W.country_fact(e.target_new, "currency") and hq.source == "generated"
     assert all(p[0] != e.target_new for p in hq.locality)  # locality: other countries' facts
     assert isinstance(hq, PropagationCase)
+
+
+def test_every_split_of_positive_size_gets_subjects():
+    assert cre.generate_cre(300, 1, 1, seed=0).sizes == {"train": 300, "in_distribution": 1, "out_of_distribution": 1}
 
 
 def test_generator_rejects_sizes_it_cannot_fill():
@@ -121,6 +125,10 @@ def test_facts_field_and_paper_b_one_sentence_fallback(tmp_path):
     assert (c.edits[0].prompt, c.edits[0].subject, c.edits[0].target_new) == (
         "Smith Innovation PLC's global headquarters was located in", "Smith Innovation PLC", "the United States")
     assert (d.edits[0].subject, d.edits[0].target_new, d.answers) == ("Orange Development Inc.", "Atlantis", ("7",))
+    twice = dict(PROPMEND_LINE, entity_names=["Greece", "Japan", "Greece"],
+                 text=PROPMEND_LINE["text"].replace("in Portugal", "in Greece"))
+    assert cre.load_cre(_write(tmp_path, [twice]), edit_facts="all")[0].edits[2].prompt.endswith(
+        "established its global headquarters in")  # the third object is the later "Greece"
     assert cre.leading_subject("Allen Manufacturing LLC was founded in Portugal.") == "Allen Manufacturing LLC"
 
 
