@@ -195,7 +195,13 @@ def check_second_hops(model, tok, pairs: Sequence[tuple[str, str]] | None = None
     :func:`second_hop_pairs`, 149 pairs) and record which it answers (containment of one of
     :func:`.facts.answer_forms` in ≤ ``max_new_tokens`` greedy tokens, Paper B's rule).
     ``style``: ``"cloze"`` ("The currency of Greece is the") or ``"question"`` ("What is the
-    currency of Greece?"). Cost: one generation per pair."""
+    currency of Greece?"). Cost: one generation per pair.
+
+    Measured on SmolLM2-135M-Instruct (CPU, 1 thread, ~2 min for the 149 pairs): cloze
+    76/149 = 51 % (capital 25/38, currency 20/38, language 28/37, continent 3/36); question
+    0/149 — asked a bare question without its chat template, the model ends at once (empty
+    generation), hence the cloze default. ``generate_cre(4000, 500, 350, known=check)`` with
+    the cloze check fills every split."""
     check_choice("style", style, STYLES)
     check_int("max_new_tokens", max_new_tokens, minimum=1)
     pairs = second_hop_pairs() if pairs is None else [tuple(p) for p in pairs]
