@@ -54,7 +54,7 @@ from .. import architectures as A
 from ..cache import _canonical, artifact_dir, atomic_dir, cache_key, code_version, is_complete
 from ..datasets.cases import PropagationCase
 from ..editors import ft as _ft
-from ..editors.ft import FTHyperParams, answer_batch, answer_loss, fine_tune, trained_parameter_names
+from ..editors.ft import FTHyperParams, answer_batch, trained_parameter_names  # and _ft.fine_tune/answer_loss, looked up at call time
 from ..editors.requests import EditRequest
 from ..editors.rome.tokens import target_token_ids
 from ..validation import ParameterError, check_choice, check_float, check_int
@@ -208,7 +208,7 @@ def tokenizer_fingerprint(tok) -> str:
 def inner_loop(model, tok, target, names: Sequence[str], config: FOMAMLConfig) -> list[float]:
     """Eq. 2: FT on ``target`` in place (the FT editor's own loop, fresh AdamW); the losses
     before each step."""
-    return fine_tune(model, tok, [target], list(names), num_steps=config.inner_steps, lr=config.inner_lr,
+    return _ft.fine_tune(model, tok, [target], list(names), num_steps=config.inner_steps, lr=config.inner_lr,
                      weight_decay=config.inner_weight_decay, objective="target_new", norm_constraint=0.0,
                      early_stop_loss=0.0, backup=None)
 
@@ -229,7 +229,7 @@ def related_gradient(model, tok, related, names: Sequence[str]) -> tuple[float, 
     model.eval()
     try:
         with torch.enable_grad():
-            loss = answer_loss(model, ids.to(device), mask.to(device), targets.to(device), last)
+            loss = _ft.answer_loss(model, ids.to(device), mask.to(device), targets.to(device), last)
             grads = torch.autograd.grad(loss, params)
     finally:
         for p, f in flags:
@@ -243,7 +243,7 @@ def related_loss(model, tok, related) -> float:
     device = next(model.parameters()).device
     ids, mask, targets, last = answer_batch(tok, [related], "target_new")
     with torch.no_grad():
-        return float(answer_loss(model, ids.to(device), mask.to(device), targets.to(device), last))
+        return float(_ft.answer_loss(model, ids.to(device), mask.to(device), targets.to(device), last))
 
 
 def make_outer_optimizer(model, names: Sequence[str], config: FOMAMLConfig) -> torch.optim.AdamW:
