@@ -11,7 +11,8 @@ one of ``answers`` is contained (MQuAKE: when any of the questions is answered).
                       target's tokens only, Paper B §3)
     case.questions    the related (multi-hop) questions, all with the same answer
     case.answers      accepted answers: the main one first, then its aliases
-    case.single_hops  (prompt, answer) of each edited hop: the edit's own success
+    case.single_hops  (prompt, answer) of the hops of the new chain (MQuAKE: every hop of
+                      new_single_hops, edited or not): the edit's own success
     case.locality     (prompt, answer) of unrelated facts that must not change
 """
 from __future__ import annotations
