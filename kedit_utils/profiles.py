@@ -66,6 +66,18 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         dict(seeds=[0, 1, 2], n_trace_facts=200, workers=2, editors=["rome", "memit", "ft_l"],
              editor_max_entities=60),
     ),
+    # The survey's comparison (chapter 7): every editor on the pretrained model (n_edits per
+    # method and action, a few on the quick profile: each ROME/MEMIT/AlphaEdit edit takes
+    # seconds on a CPU) and on chapter 2's BA model (kg_n_edits; milliseconds an edit), where
+    # sequential editing and reversibility run too. paper: KnowEdit-like counts.
+    "07_editing_methods": _with_training(
+        dict(methods=["rome", "memit", "alphaedit", "ft", "ft_l", "lora", "ice", "ike"], n_edits=4, kg_n_edits=10,
+             sequential_edits=100, reversibility_edits=5, fluency_tokens=20, covariance_texts=1000,
+             n_trace_facts=40),
+        dict(methods=["rome", "memit", "alphaedit", "ft", "ft_l", "lora", "ice", "ike"], n_edits=100, kg_n_edits=100,
+             sequential_edits=1000, reversibility_edits=50, fluency_tokens=100, covariance_texts=1000,
+             n_trace_facts=200),
+    ),
 }
 
 COMMON = ("seed", "device")
