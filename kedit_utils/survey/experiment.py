@@ -1,0 +1,214 @@
+"""Chapter 7's runs, each cached under a key of every input (the artifact cache of
+:mod:`kedit_utils.cache`): the comparison grid on a pretrained model and on a chapter-2
+knowledge-graph model, sequential editing and reversibility on the KG model.
+
+* :func:`pretrained_study`: SmolLM2-135M (or a local Hugging Face folder): the facts it
+  knows (:func:`~kedit_utils.datasets.facts.known_facts`, cached), ``n_edits`` requests per
+  action, every method one edit at a time (:func:`.grid.run_grid`) and the unedited baseline;
+* :func:`kg_study`: the same on a tiny alias GPT-2 of chapter 2 (requests from
+  :func:`~kedit_utils.datasets.kg_requests.kg_requests`; the edit site is the one chapter 5
+  located by causal tracing), plus :func:`.sequential.sequential_curve` and
+  :func:`.reversibility.reversibility` per weight-changing method.
+
+A study returns plain tables (DataFrames) and what the chapter shows about its data; the
+model is loaded again only for the panel.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+
+from .. import cache
+from ..datasets import facts as F, world as W
+from ..editors import get_editor
+from ..validation import ParameterError
+from . import grid, reversibility as R, sequential as S
+
+WEIGHT_METHODS = ("rome", "memit", "alphaedit", "ft", "ft_l", "lora")
+
+
+# --------------------------------------------------------------------------- pretrained model
+def load_pretrained(model: str, device: str = "cpu"):
+    """(model, tok, name, model_id): ``"smollm2"`` or a local Hugging Face folder."""
+    from .. import pretrained
+
+    if model == "smollm2":
+        m, tok = pretrained.load_smollm2(device)
+        return m, tok, pretrained.SMOLLM2_NAME, f"{pretrained.SMOLLM2_NAME}:{pretrained.smollm2_gguf().name}"
+    path = Path(model).expanduser()
+    m, tok = pretrained.load_hf_model(path, device)
+    return m, tok, path.name, f"hf:{path.resolve()}"
+
+
+def _known_to_json(k: F.KnownFacts) -> dict:
+    return {"kept": [{"relation": f.relation, "name": f.name, "answer": f.answer,
+                      "probes": [[p.kind, p.prompt, p.answer] for p in f.portability]} for f in k.kept],
+            "total": k.total, "known": k.known, "dropped": k.dropped, "probes_total": k.probes_total,
+            "mode": k.mode}
+
+
+def _known_from_json(d: dict) -> F.KnownFacts:
+    table = {f.key: f for f in F.fact_table()}
+    kept, forms = [], {}
+    for row in d["kept"]:
+        f = table[(row["relation"], row["name"])]
+        kept.append(replace(f, answer=row["answer"],
+                            portability=tuple(F.Probe(kind, p, a) for kind, p, a in row["probes"])))
+        forms[f.key] = row["answer"]
+    return F.KnownFacts(tuple(kept), d["total"], d["known"], d["dropped"], d["probes_total"], d["mode"],
+                        frozenset(f.key for f in kept), forms)
+
+
+def cached_known_facts(model, tok, model_id: str) -> F.KnownFacts:
+    """:func:`~kedit_utils.datasets.facts.known_facts` of the whole table, cached by the
+    model's id and the facts code."""
+    def build(tmp: Path) -> None:
+        cache.write_json_atomic(tmp / "known.json", _known_to_json(F.known_facts(model, tok)))
+
+    folder = cache.cached("known-facts", {"model": model_id}, cache.code_version(F, W), build)
+    return _known_from_json(json.loads((folder / "known.json").read_text()))
+
+
+def _frame_cached(kind: str, inputs: dict, version: str, compute) -> pd.DataFrame:
+    """A DataFrame computed once per inputs and stored as JSON records (``changes`` lists
+    survive as lists of pairs)."""
+    def build(tmp: Path) -> None:
+        frame = compute()
+        cache.write_json_atomic(tmp / "rows.json", json.loads(frame.to_json(orient="records")))
+
+    folder = cache.cached(kind, inputs, version, build)
+    return pd.DataFrame(json.loads((folder / "rows.json").read_text()))
+
+
+def _version() -> str:
+    from .. import metrics
+    from ..editors import alphaedit, base, ft, ft_l, ice, ike, lora, memit
+    from ..editors.rome import compute_v, method as rome_method
+
+    return cache.code_version(grid, S, R, metrics, base, ft, ft_l, ice, ike, lora, memit, alphaedit, compute_v,
+                              rome_method, F, W)
+
+
+def check_methods(methods) -> list[str]:
+    """Validated method names (unknown ones name the registry's list)."""
+    methods = list(methods)
+    if not methods:
+        raise ParameterError("methods", methods, "must name at least one editing method")
+    for m in methods:
+        get_editor(m)
+    return methods
+
+
+@dataclass
+class Study:
+    """What one model's runs gave: the grid's per-edit rows, the unedited baseline, the
+    requests (action → FactRequests) and, for the pretrained model, the known facts."""
+
+    model_name: str
+    rows: pd.DataFrame
+    baseline: pd.DataFrame
+    requests: dict
+    known: F.KnownFacts | None = None
+    sequential: pd.DataFrame = field(default_factory=pd.DataFrame)
+    reversibility: pd.DataFrame = field(default_factory=pd.DataFrame)
+    n_layers: int = 0
+    skipped: list = field(default_factory=list)
+    site: dict = field(default_factory=dict)
+
+
+def pretrained_study(model: str, methods, n_edits: int, seed: int = 0, fluency_tokens: int = 40,
+                     covariance_texts: int = 1000, device: str = "cpu", loaded=None) -> Study:
+    """The grid on a pretrained model (module docstring). ``loaded``: an already loaded
+    ``load_pretrained(...)`` tuple."""
+    from .. import architectures as A
+    from ..pretrained import default_covariance_texts
+
+    methods = check_methods(methods)
+    m, tok, name, model_id = loaded or load_pretrained(model, device)
+    known = cached_known_facts(m, tok, model_id)
+    requests = {a: F.make_requests(a, n_edits, known, seed=seed) for a in F.ACTIONS}
+    inputs = {"model": model_id, "methods": methods, "n_edits": n_edits, "seed": seed,
+              "fluency_tokens": fluency_tokens, "covariance_texts": covariance_texts,
+              "requests": {a: [r.to_easyedit() for r in rs] for a, rs in requests.items()}}
+
+    def setup() -> grid.EditSetup:
+        ctx = grid.covariance_context(m, tok, methods, {}, default_covariance_texts(covariance_texts), model_id)
+        return grid.EditSetup(m, tok, name, context=ctx, fluency_tokens=fluency_tokens)
+
+    rows = _frame_cached("survey-grid", inputs, _version(), lambda: grid.run_grid(setup(), methods, requests))
+    base = _frame_cached("survey-baseline", inputs, _version(),
+                         lambda: grid.unedited_rows(grid.EditSetup(m, tok, name, fluency_tokens=fluency_tokens),
+                                                    requests))
+    return Study(name, rows, base, requests, known, n_layers=A.n_layers(m))
+
+
+# --------------------------------------------------------------------------- knowledge-graph model
+def kg_hparams(methods, layer: int, token: str, n_layers: int) -> dict:
+    """method → its ``tiny_gpt2`` preset aimed at the located site (chapter 5's rule:
+    :func:`kedit_utils.deletion_experiment.tiny_hparams`)."""
+    from ..deletion_experiment import tiny_hparams
+
+    return {m: tiny_hparams(m, layer, token, n_layers) for m in methods}
+
+
+def kg_study(params: dict, graph: str, n_layers: int, methods, n_edits: int, sequential_edits: int,
+             reversibility_edits: int, seed: int = 0, n_trace_facts: int = 40, fluency_tokens: int = 0,
+             sequential_methods=None) -> Study:
+    """The grid, sequential editing and reversibility on chapter 2's model for ``graph`` ×
+    ``n_layers`` (trained here if the cache lacks it). ``params``: the training parameters
+    (:data:`kedit_utils.model_zoo.TRAINING_KEYS`, seed, device)."""
+    from ..datasets.kg_requests import kg_requests
+    from ..deletion_experiment import edit_sites
+    from ..model_zoo import trained_model
+    from ..vocabulary import hf_tokenizer
+
+    methods = check_methods(methods)
+    tm = trained_model(params, graph, n_layers)
+    model, vocab, kg = tm.model.eval(), tm.vocab, tm.corpus.kg
+    # The alias models have a context of a few positions (a fact is 3 tokens): the in-context
+    # methods, which put the new fact before the prompt, cannot run on them.
+    skipped = [m for m in methods if not get_editor(m).changes_weights and model.config.n_positions < 16]
+    methods = [m for m in methods if m not in skipped]
+    seq_methods = [m for m in (sequential_methods or methods) if get_editor(m).changes_weights]
+    tok = hf_tokenizer(vocab)
+    sites = dict((t, layer) for layer, t in edit_sites(tm, ["subject_last", "last"], n_trace_facts, seed))
+    layer, token = sites["last"], "last"
+    hps = kg_hparams(methods, layer, token, n_layers)
+    n_total = max(n_edits, sequential_edits, reversibility_edits)
+    requests = {a: kg_requests(kg, vocab, a, n_edits, seed=seed) for a in F.ACTIONS}
+    seq_requests = kg_requests(kg, vocab, "modify", n_total, seed=seed + 1)
+    context = grid.covariance_context(model, tok, methods, hps, tm.corpus.train_sentences.tolist(), str(tm.path),
+                                      progress=False)
+    name = f"{graph.upper()} {n_layers}-layer alias GPT-2"
+    inputs = {"model": str(tm.path), "methods": methods, "n_edits": n_edits, "seed": seed, "layer": layer,
+              "token": token, "fluency_tokens": fluency_tokens, "sequential_edits": sequential_edits,
+              "reversibility_edits": reversibility_edits, "sequential_methods": seq_methods}
+    setup = grid.EditSetup(model, tok, name, hparams=hps, context=context, fluency_tokens=fluency_tokens)
+    rows = _frame_cached("survey-kg-grid", inputs, _version(), lambda: grid.run_grid(setup, methods, requests))
+    base = _frame_cached("survey-kg-baseline", inputs, _version(), lambda: grid.unedited_rows(setup, requests))
+    probes = [p for r in seq_requests[:5] for p in r.request.locality]
+    subjects = {r.request.subject for r in seq_requests[:sequential_edits]}
+    probes = [p for p in dict.fromkeys(pair for r in requests["modify"] for pair in r.request.locality)
+              if p[0].split(" ")[0] not in subjects] or probes
+
+    def seq() -> pd.DataFrame:
+        return pd.concat([S.sequential_curve(model, tok, m, seq_requests[:sequential_edits], probes, hps[m],
+                                             context.get(m), model_name=name) for m in seq_methods],
+                         ignore_index=True)
+
+    def rev() -> pd.DataFrame:
+        return pd.concat([R.reversibility(model, tok, m, seq_requests[:reversibility_edits], hps[m], context.get(m),
+                                          model_name=name) for m in seq_methods], ignore_index=True)
+
+    seq_rows = _frame_cached("survey-kg-sequential", inputs, _version(), seq) if sequential_edits else pd.DataFrame()
+    rev_rows = _frame_cached("survey-kg-reversibility", inputs, _version(), rev) if reversibility_edits \
+        else pd.DataFrame()
+    return Study(name, rows, base, requests, None, seq_rows, rev_rows, n_layers=n_layers, skipped=skipped,
+                 site={"layer": layer, "token": token})
+
+
+__all__ = ["Study", "WEIGHT_METHODS", "cached_known_facts", "check_methods", "kg_hparams", "kg_study",
+           "load_pretrained", "pretrained_study"]

@@ -1,0 +1,217 @@
+"""The survey's comparison, computed (Paper C §5, "Experiments": EasyEdit's methods on
+KnowEdit, scored by edit success, portability, locality and fluency).
+
+Each request is edited alone into the unedited model, scored, and the model restored bit for
+bit before the next (EasyEdit's single-edit protocol, ``sequential_edit=False``). One row per
+(method, action, request):
+
+* ``reliability`` — :func:`~kedit_utils.metrics.rewrite_acc` on the edit prompt;
+* ``generalization`` — :func:`~kedit_utils.metrics.rephrase_acc` on its paraphrases;
+* ``locality`` — the share of unrelated facts' answer tokens whose argmax did not change;
+* ``portability`` — token accuracy on the second hops / aliases / reverse prompts;
+* ``fluency`` — weighted 2-/3-gram entropy of a greedy continuation of the edit prompt;
+* for ``erase`` also ``old_gone`` / ``old_gone_rephrase`` (the old answer is no longer
+  produced) and ``erase_target`` (the refusal is produced), :func:`~kedit_utils.metrics.erase_metrics`;
+* ``seconds`` (the edit alone, covariances excluded) and ``delta_norm`` (‖ΔW‖_F, 0 for the
+  in-context methods).
+
+:func:`summary` averages each metric over requests with a bootstrap interval.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .. import metrics as M
+from ..editors import get_editor
+from ..editors.requests import EditRequest
+from ..validation import ParameterError, check_int
+
+METRICS = ("reliability", "generalization", "locality", "portability", "fluency")
+ERASE_METRICS = ("old_gone", "old_gone_rephrase", "erase_target", "erase_target_rephrase")
+COVARIANCE_METHODS = ("rome", "memit", "alphaedit")
+
+
+@dataclass
+class EditSetup:
+    """What every edit on one model needs besides the request.
+
+    model, tok: the model (edited in place, restored after each edit) and its tokenizer;
+    model_name: for the rows; hparams: method → hyper-parameters (None: the editor's preset);
+    context: method → keyword arguments of ``Editor.apply`` (covariances, IKE's pool);
+    fluency_tokens: greedy tokens generated for fluency (0 = no fluency).
+    """
+
+    model: object
+    tok: object
+    model_name: str
+    hparams: dict = field(default_factory=dict)
+    context: dict = field(default_factory=dict)
+    fluency_tokens: int = 40
+
+    def editor_args(self, method: str) -> tuple:
+        return self.hparams.get(method), dict(self.context.get(method, {}))
+
+
+def covariance_context(model, tok, methods: Sequence[str], hparams: dict, corpus: Sequence[str],
+                       model_id: str, progress: bool = True) -> dict:
+    """method → ``{"cov": ...}`` for ROME/MEMIT/AlphaEdit: each layer's key covariance
+    estimated once from ``corpus`` (artifact cache, keyed by ``model_id``, layer and corpus)
+    and shared by every edit, as the ROME/MEMIT reference code does."""
+    from ..editors.memit import layer_covariances
+
+    out = {}
+    for m in methods:
+        if m not in COVARIANCE_METHODS:
+            continue
+        editor = get_editor(m)
+        hp = editor.resolve_hparams(model, hparams.get(m))
+        if not getattr(hp, "mom2_adjustment", True):
+            continue
+        layers = list(hp.layers) if hasattr(hp, "layers") else [hp.layer]
+        covs = layer_covariances(model, tok, layers, corpus=list(corpus), n_samples=hp.mom2_n_samples,
+                                 dtype=hp.mom2_dtype, model_id=model_id, progress=progress)
+        out[m] = {"cov": covs if hasattr(hp, "layers") else covs[layers[0]]}
+    return out
+
+
+
+def score_edit(setup: EditSetup, method: str, request: EditRequest, action: str,
+               reference: M.LocalityReference, extra_context: dict | None = None) -> dict:
+    """Edit ``request`` into ``setup.model`` with ``method``, score it, restore the model.
+
+    reference: :func:`~kedit_utils.metrics.locality_reference` of ``[request]``, taken on the
+    unedited model. Returns one row (module docstring)."""
+    model, tok = setup.model, setup.tok
+    hp, ctx = setup.editor_args(method)
+    ctx.update(extra_context or {})
+    handle = get_editor(method).apply(model, tok, [request], hp, **ctx)
+    with handle:
+        cond = handle.condition
+        row = {"model": setup.model_name, "method": method, "action": action, "subject": request.subject,
+               "prompt": request.prompt, "target": request.target_new,
+               "reliability": M.rewrite_acc(model, tok, [request], cond),
+               "generalization": M.rephrase_acc(model, tok, [request], cond) if request.rephrase_prompts
+               else math.nan,
+               "locality": M.locality(model, tok, [request], reference, cond) if request.locality else math.nan,
+               "portability": M.portability(model, tok, [request], cond) if request.portability else math.nan,
+               "fluency": M.fluency(model, tok, [request.prompt], setup.fluency_tokens, cond)
+               if setup.fluency_tokens else math.nan,
+               "seconds": handle.seconds, "delta_norm": handle.delta_norm,
+               "changes": [(c.name, c.delta_norm) for c in handle.changes]}
+        if action == "erase":
+            e = M.erase_metrics(model, tok, [request], cond)
+            row.update({"old_gone": e["old_answer_gone"], "old_gone_rephrase": e["old_answer_gone_rephrase"],
+                        "erase_target": e["erase_target"], "erase_target_rephrase": e["erase_target_rephrase"]})
+    return row
+
+
+def run_grid(setup: EditSetup, methods: Sequence[str], requests_by_action: dict[str, Sequence],
+             progress: bool = True) -> pd.DataFrame:
+    """Every method on every request of every action, one edit at a time (module docstring).
+
+    requests_by_action: action → requests (:class:`EditRequest` or objects with a
+    ``.request``, e.g. :class:`~kedit_utils.datasets.FactRequest`). IKE draws its
+    demonstrations from the *other* requests of the same action. Rows in a DataFrame."""
+    if not methods:
+        raise ParameterError("methods", list(methods), "must name at least one editing method")
+    for m in methods:
+        get_editor(m)  # unknown names fail here, before any work
+    plan = []
+    for action, reqs in requests_by_action.items():
+        reqs = [getattr(r, "request", r) for r in reqs]
+        if not reqs:
+            continue
+        ref = M.locality_reference(setup.model, setup.tok, reqs)
+        for m in methods:
+            for i, r in enumerate(reqs):
+                extra = {"demonstrations": reqs[:i] + reqs[i + 1:]} if m == "ike" else {}
+                plan.append((m, action, r, M.LocalityReference((ref.argmax[i],)), extra))
+    rows = []
+    for m, action, r, ref, extra in tqdm(plan, desc=f"edits on {setup.model_name}", disable=not progress):
+        rows.append(score_edit(setup, m, r, action, ref, extra))
+    return pd.DataFrame(rows)
+
+
+def unedited_rows(setup: EditSetup, requests_by_action: dict[str, Sequence]) -> pd.DataFrame:
+    """The same metrics on the unedited model (method ``"none"``): the baseline every
+    method's numbers are read against (reliability of a counterfactual is ~0 before the edit,
+    locality 1 by definition)."""
+    model, tok = setup.model, setup.tok
+    rows = []
+    for action, reqs in requests_by_action.items():
+        for r in [getattr(x, "request", x) for x in reqs]:
+            row = {"model": setup.model_name, "method": "none", "action": action, "subject": r.subject,
+                   "reliability": M.rewrite_acc(model, tok, [r]),
+                   "generalization": M.rephrase_acc(model, tok, [r]) if r.rephrase_prompts else math.nan,
+                   "locality": 1.0 if r.locality else math.nan,
+                   "portability": M.portability(model, tok, [r]) if r.portability else math.nan,
+                   "fluency": M.fluency(model, tok, [r.prompt], setup.fluency_tokens)
+                   if setup.fluency_tokens else math.nan, "seconds": 0.0, "delta_norm": 0.0}
+            if action == "erase":
+                e = M.erase_metrics(model, tok, [r])
+                row.update({"old_gone": e["old_answer_gone"], "old_gone_rephrase": e["old_answer_gone_rephrase"],
+                            "erase_target": e["erase_target"], "erase_target_rephrase": e["erase_target_rephrase"]})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def bootstrap_mean(values, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """(mean, low, high): the mean of the finite values and its percentile bootstrap
+    interval; (nan, nan, nan) when none is finite; the interval is the point for one value."""
+    check_int("n_boot", n_boot, minimum=1)
+    x = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+    if x.size == 0:
+        return math.nan, math.nan, math.nan
+    if x.size == 1:
+        return float(x[0]), float(x[0]), float(x[0])
+    rng = np.random.default_rng(seed)
+    boots = x[rng.integers(0, x.size, (n_boot, x.size))].mean(axis=1)
+    a = (1 - level) / 2
+    return float(x.mean()), float(np.quantile(boots, a)), float(np.quantile(boots, 1 - a))
+
+
+def summary(rows: pd.DataFrame, metrics: Sequence[str] = METRICS + ("seconds",), n_boot: int = 1000,
+            seed: int = 0, keys: Sequence[str] = ("model", "method", "action")) -> pd.DataFrame:
+    """One row per ``keys`` group: ``n_edits``, each metric's mean and ``<metric>_lo`` /
+    ``<metric>_hi`` (95 % bootstrap interval over the edits); ``seconds`` becomes
+    ``seconds_per_edit``."""
+    out = []
+    for key, g in rows.groupby(list(keys), sort=False):
+        row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+        row["n_edits"] = int(len(g))
+        for m in metrics:
+            if m not in g:
+                continue
+            mean, lo, hi = bootstrap_mean(g[m].to_numpy(dtype=float), n_boot, seed=seed)
+            name = "seconds_per_edit" if m == "seconds" else m
+            row[name], row[f"{name}_lo"], row[f"{name}_hi"] = mean, lo, hi
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def interval_text(mean: float, lo: float, hi: float, digits: int = 2) -> str:
+    """"0.93 [0.85, 1.00]" (or "–" for NaN)."""
+    if mean is None or not np.isfinite(mean):
+        return "–"
+    return f"{mean:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def result_rows(table: pd.DataFrame) -> list[dict]:
+    """The issue's ``methods`` rows: {model, method, action, n_edits, reliability,
+    generalization, locality, portability, fluency, seconds_per_edit} (+ intervals)."""
+    keep = ["model", "method", "action", "n_edits"]
+    for m in METRICS + ("seconds_per_edit",):
+        keep += [m, f"{m}_lo", f"{m}_hi"]
+    t = table[[c for c in keep if c in table]]
+    return [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
+            for r in t.to_dict("records")]
+
+
+__all__ = ["COVARIANCE_METHODS", "ERASE_METRICS", "EditSetup", "METRICS", "bootstrap_mean", "covariance_context",
+           "interval_text", "result_rows", "run_grid", "score_edit", "summary", "unedited_rows"]
