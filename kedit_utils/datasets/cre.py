@@ -125,13 +125,34 @@ def second_hop_prompt(country: str, relation: str, style: str = "cloze") -> str:
     return text[0].upper() + text[1:]
 
 
-def two_hop_question(first_relation: str, subject: str, second_relation: str) -> str:
+def two_hop_question(first_relation: str, subject: str, second_relation: str, style: str = "question") -> str:
     """CRE's related question: "What is the currency of the country that hosted Smith
-    Innovation PLC's global headquarters?"."""
+    Innovation PLC's global headquarters?" (``style="question"``, Paper B's form), or the same
+    2-hop query as a cloze, "The currency of the country that hosted Smith Innovation PLC's
+    global headquarters is the" (``style="cloze"``: for an instruct model asked without its
+    chat template, which answers a cloze but ends a bare question at once)."""
     check_choice("first_relation", first_relation, list(FIRST_HOPS))
     check_choice("second_relation", second_relation, W.SECOND_HOPS)
+    check_choice("style", style, STYLES)
     phrase = FIRST_HOPS[first_relation].phrase.format(subject)
-    return W.SECOND_HOP_TEMPLATES[second_relation][1].format(phrase)
+    text = W.SECOND_HOP_TEMPLATES[second_relation][0 if style == "cloze" else 1].format(phrase)
+    return text[0].upper() + text[1:]
+
+
+def chat_form(tok, text: str) -> str:
+    """``text`` as one user turn of the tokenizer's chat template, ready for the assistant's
+    answer (``add_generation_prompt``); the text itself when the tokenizer has no template."""
+    if not getattr(tok, "chat_template", None):
+        return text
+    return tok.apply_chat_template([{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True)
+
+
+def with_chat_template(cases: Sequence[PropagationCase], tok) -> list[PropagationCase]:
+    """The cases with every question put in the tokenizer's chat template (:func:`chat_form`):
+    how an instruct model is asked a question-form file (PropMEND's CRE, MQuAKE)."""
+    import dataclasses
+
+    return [dataclasses.replace(c, questions=tuple(chat_form(tok, q) for q in c.questions)) for c in cases]
 
 
 def second_hop_pairs() -> list[tuple[str, str]]:
@@ -320,7 +341,7 @@ def _split_names(sizes: Sequence[int], kind: str, seed: int) -> list[list[tuple[
 
 def _split_cases(split: str, n: int, subjects: Sequence[tuple[str, str]], first_rels: Sequence[str], countries: Sequence[str],
                  allowed, pairs: set | None, rng: random.Random, n_locality: int,
-                 locality_pool: Sequence[tuple[str, str]]) -> list[PropagationCase]:
+                 locality_pool: Sequence[tuple[str, str]], question_style: str = "question") -> list[PropagationCase]:
     """``n`` cases: every (subject, first relation) slot gets one country; its second hops
     are spread over passes (one case per slot per pass) so subjects repeat as late as possible.
     ``allowed(country, r1, r2)`` says which combinations the split may use."""
@@ -354,7 +375,8 @@ def _split_cases(split: str, n: int, subjects: Sequence[tuple[str, str]], first_
             if len(out) == n:
                 return out
             if p < len(r2s):
-                out.append(_make_case(f"cre-{split}-{len(out):05d}", s, r1, c, r2s[p], rng, n_locality, locality_pool))
+                out.append(_make_case(f"cre-{split}-{len(out):05d}", s, r1, c, r2s[p], rng, n_locality, locality_pool,
+                                      question_style))
     if len(out) < n:
         raise ParameterError(f"n_{split}", n, f"at most {len(out)} cases can be made for this split with its "
                                               "subjects, relations and known second hops")
@@ -362,21 +384,22 @@ def _split_cases(split: str, n: int, subjects: Sequence[tuple[str, str]], first_
 
 
 def _make_case(case_id: str, subject: str, r1: str, country: str, r2: str, rng: random.Random, n_locality: int,
-               locality_pool: Sequence[tuple[str, str]]) -> PropagationCase:
+               locality_pool: Sequence[tuple[str, str]], question_style: str = "question") -> PropagationCase:
     hop = FIRST_HOPS[r1]
     prompt = hop.prompt.format(subject)
     edit = EditRequest(prompt=prompt, subject=subject, target_new=country, ground_truth=None)
     others = [p for p in locality_pool if p[0] != country]
     loc = rng.sample(others, min(n_locality, len(others)))
     locality = tuple((second_hop_prompt(c, r, "cloze"), W.country_fact(c, r)) for c, r in loc)
-    return PropagationCase(case_id=case_id, edits=(edit,), questions=(two_hop_question(r1, subject, r2),),
+    return PropagationCase(case_id=case_id, edits=(edit,), questions=(two_hop_question(r1, subject, r2, question_style),),
                            answers=answer_forms(W.country_fact(country, r2)), single_hops=((prompt, country),),
                            locality=locality, source="generated", relation=r1, second_relation=r2)
 
 
 def generate_cre(n_train: int = 4000, n_id: int = 500, n_ood: int = 350, seed: int = 0, known=None,
                  ood_countries: int | Sequence[str] = 8, ood_first_relations: Sequence[str] = OOD_FIRST_HOPS,
-                 ood_second_relations: Sequence[str] = OOD_SECOND_HOPS, n_locality: int = 2) -> CRESplits:
+                 ood_second_relations: Sequence[str] = OOD_SECOND_HOPS, n_locality: int = 2,
+                 question_style: str = "question") -> CRESplits:
     """CRE-style train / in-distribution / out-of-distribution splits (module docstring).
 
     known: a :class:`SecondHopCheck` (or a set of (country, relation)) — only second hops the
@@ -384,7 +407,9 @@ def generate_cre(n_train: int = 4000, n_id: int = 500, n_ood: int = 350, seed: i
     ood_countries: how many countries (seeded) or which ones are held out of train and ID;
     ood_first_relations / ood_second_relations: relations held out of train and ID; every
         OOD case has at least one held-out country or relation;
-    n_locality: unrelated second hops per case (other countries; must not change).
+    n_locality: unrelated second hops per case (other countries; must not change);
+    question_style: the related question as a question (Paper B's) or as a cloze
+        (:func:`two_hop_question`); the cases are otherwise the same.
     Subjects are disjoint across splits (the invented names are partitioned in proportion to
     the sizes); a subject carries one country per first relation and may appear in a split
     with several second hops of it, but only once every other slot has been used.
@@ -393,6 +418,7 @@ def generate_cre(n_train: int = 4000, n_id: int = 500, n_ood: int = 350, seed: i
     for name, v in (("n_train", n_train), ("n_id", n_id), ("n_ood", n_ood), ("seed", seed),
                     ("n_locality", n_locality)):
         check_int(name, v, minimum=0)
+    check_choice("question_style", question_style, STYLES)
     ood_r1 = tuple(check_choice("ood_first_relations", r, list(FIRST_HOPS)) for r in ood_first_relations)
     ood_r2 = tuple(check_choice("ood_second_relations", r, W.SECOND_HOPS) for r in ood_second_relations)
     countries = list(W.COUNTRIES)
@@ -424,7 +450,7 @@ def generate_cre(n_train: int = 4000, n_id: int = 500, n_ood: int = 350, seed: i
             ("ood", n_ood, ood, list(FIRST_HOPS), countries))):
         rng = random.Random(f"cre-{split}-{seed}")
         out.append(_split_cases(split, n, companies[i] + people[i], first_rels, cs, allowed, pairs, rng, n_locality,
-                                pool_id if split != "ood" else pool))
+                                pool_id if split != "ood" else pool, question_style))
     return CRESplits(out[0], out[1], out[2], ood_c, ood_r1, ood_r2)
 
 
@@ -697,6 +723,6 @@ def write_cre(cases: Sequence[PropagationCase], cre_path) -> Path:
 
 
 __all__ = ["CRESplits", "EDIT_FACTS", "FIRST_HOPS", "FirstHop", "KnownCases", "OOD_FIRST_HOPS", "OOD_SECOND_HOPS",
-           "STYLES", "SecondHopCheck", "ABBREVIATIONS", "sentence_spans", "check_second_hops", "cre_record", "generate_cre", "keep_known", "leading_subject",
+           "STYLES", "SecondHopCheck", "ABBREVIATIONS", "sentence_spans", "chat_form", "check_second_hops", "cre_record", "generate_cre", "keep_known", "leading_subject",
            "load_cre", "second_hop_of", "second_hop_pairs", "second_hop_prompt", "split_fact", "two_hop_question",
-           "write_cre"]
+           "with_chat_template", "write_cre"]

@@ -207,13 +207,17 @@ def _hop(relation: str, subject: str, answer: str) -> dict:
     return {"question": question, "cloze": cloze, "answer": answer, "answer_alias": list(answer_forms(answer)[1:])}
 
 
-def _questions(start: str, relations: Sequence[str]) -> list[str]:
+def _questions(start: str, relations: Sequence[str], style: str = "question") -> list[str]:
+    """Three phrasings of the multi-hop query: questions (MQuAKE's form), or clozes whose
+    last relation is the facts table's template or one of its paraphrases."""
     out = []
+    last = RELATIONS[relations[-1]]
+    clozes = (last.template, *last.paraphrases, last.template)
     for v in range(3):
         phrase = start
         for r in relations[:-1]:
             phrase = HOP_PHRASES[r][v].format(phrase)
-        q = W.render(SINGLE_QUESTIONS[relations[-1]], phrase)[0]
+        q = W.render(SINGLE_QUESTIONS[relations[-1]] if style == "question" else clozes[v], phrase)[0]
         out.append(q[0].upper() + q[1:])
     return out
 
@@ -238,12 +242,18 @@ def _starts() -> list[tuple[str, tuple[str, ...]]]:
     return out
 
 
-def generate_mquake(n: int = 300, seed: int = 0, max_edits: int = 2) -> list[dict]:
+def generate_mquake(n: int = 300, seed: int = 0, max_edits: int = 2, question_style: str = "question") -> list[dict]:
     """``n`` MQuAKE-format cases (module docstring) from the facts table, seeded. Each chain
     ends in a country's second hop; 1 to ``max_edits`` of its hops get a counterfactual
     object chosen so that the final answer changes. About a fifth of the cases are in
-    MQuAKE-subset form (2 hops, the first edited; 55 of 300 with seed 0)."""
+    MQuAKE-subset form (2 hops, the first edited; 55 of 300 with seed 0).
+    ``question_style``: ``"question"`` (MQuAKE's) or ``"cloze"`` ("The capital of the country
+    where X was born is"; for an instruct model asked without its chat template); the cases
+    are otherwise the same."""
     check_int("n", n, minimum=1)
+    from ..validation import check_choice
+
+    check_choice("question_style", question_style, ("question", "cloze"))
     check_int("seed", seed, minimum=0)
     check_int("max_edits", max_edits, minimum=1, maximum=3)
     rng = random.Random(f"mquake-{seed}")
@@ -294,7 +304,7 @@ def generate_mquake(n: int = 300, seed: int = 0, max_edits: int = 2) -> list[dic
         triples = [[s, r, o] for s, r, o in zip(subjects, rels, true)]
         new_triples = [[s, r, o] for s, r, o in zip(new_subjects, rels, new)]
         out.append({
-            "case_id": len(out) + 1, "requested_rewrite": rewrites, "questions": _questions(start, rels),
+            "case_id": len(out) + 1, "requested_rewrite": rewrites, "questions": _questions(start, rels, question_style),
             "answer": true[-1], "answer_alias": list(answer_forms(true[-1])[1:]),
             "new_answer": new[-1], "new_answer_alias": list(answer_forms(new[-1])[1:]),
             "single_hops": [_hop(r, s, o) for s, r, o in triples],

@@ -249,3 +249,30 @@ def test_keep_known_asks_each_distinct_second_hop_once(monkeypatch):
     assert {(c.edits[0].target_new, c.second_relation) for c in kept.cases} == {("Greece", "currency"),
                                                                                  ("Japan", "capital")}
     assert kept.n_before == 40 and kept.share == len(kept.cases) / 40 and 0 < kept.share < 1
+
+
+def test_cloze_question_style_and_chat_form():
+    from kedit_utils.datasets.cre import chat_form, two_hop_question, with_chat_template
+
+    assert two_hop_question("headquarters", "Smith Innovation PLC", "currency", "cloze") == \
+        "The currency of the country that hosted Smith Innovation PLC's global headquarters is the"
+    q = cre.generate_cre(6, 3, 3, seed=0)
+    c = cre.generate_cre(6, 3, 3, seed=0, question_style="cloze")
+    for a, b in zip(q.train + q.out_of_distribution, c.train + c.out_of_distribution):
+        assert a.edits == b.edits and a.answers == b.answers and a.questions != b.questions
+        assert b.questions[0] == two_hop_question(b.relation, b.edits[0].subject, b.second_relation, "cloze")
+    with pytest.raises(ParameterError, match="question_style"):
+        cre.generate_cre(6, 3, 3, question_style="chat")
+
+    class Tok:
+        chat_template = "x"
+
+        def apply_chat_template(self, messages, tokenize, add_generation_prompt):
+            assert not tokenize and add_generation_prompt
+            return f"<user>{messages[0]['content']}</user><assistant>"
+
+    assert chat_form(Tok(), "Why?") == "<user>Why?</user><assistant>"
+    assert chat_form(object(), "Why?") == "Why?"
+    wrapped = with_chat_template(q.train[:2], Tok())
+    assert wrapped[0].questions[0] == f"<user>{q.train[0].questions[0]}</user><assistant>"
+    assert wrapped[0].edits == q.train[0].edits

@@ -112,3 +112,12 @@ def test_malformed_files(tmp_path):
         M.load_mquake(_write(tmp_path, _broken(lambda c: c.pop("case_id"))))
     with pytest.raises(ParameterError, match="'case_id'"):
         M.load_mquake(_write(tmp_path, CRAFTED + CRAFTED[:1]))
+
+
+def test_generated_cloze_questions_keep_the_cases():
+    from kedit_utils.datasets.mquake import generate_mquake
+
+    q, c = generate_mquake(20, seed=1), generate_mquake(20, seed=1, question_style="cloze")
+    for a, b in zip(q, c):
+        assert {k: v for k, v in a.items() if k != "questions"} == {k: v for k, v in b.items() if k != "questions"}
+        assert len(b["questions"]) == 3 and not any(x.endswith("?") for x in b["questions"])
