@@ -121,12 +121,18 @@ class AlphaEdit(MEMIT):
 
     def layer_delta(self, j, layer, keys, resid, cov, hparams, state) -> torch.Tensor:
         p = state["P"][layer].to(keys.device)
-        kkt = keys @ keys.T
         prior = state["prior"].get(layer)
+        kkt = None
         if prior is not None:
-            kkt = kkt + prior.to(keys.device).double()
+            kkt = keys @ keys.T + prior.to(keys.device).double()
+        pk = p @ keys  # (d_in, n)
+        if prior is None:
+            # (P K Kᵀ + αI)⁻¹ P K Rᵀ = P K (α I_n + Kᵀ P K)⁻¹ Rᵀ (push-through identity, exact):
+            # an n × n solve instead of a d_in × d_in one
+            small = hparams.L2 * torch.eye(keys.shape[1], dtype=keys.dtype, device=keys.device) + keys.T @ pk
+            return pk @ torch.linalg.solve(small, resid.T)
         eye = torch.eye(p.shape[0], dtype=p.dtype, device=p.device)
-        return torch.linalg.solve(p @ kkt + hparams.L2 * eye, p @ keys @ resid.T)
+        return torch.linalg.solve(p @ kkt + hparams.L2 * eye, pk @ resid.T)
 
     def finish(self, model, tok, requests, hparams, state, info) -> None:
         kkt = {}

@@ -332,10 +332,23 @@ class MEMIT(Editor):
         return {}
 
     def layer_delta(self, j, layer, keys, resid, cov, hparams, state) -> torch.Tensor:
-        """(d_in, d_out) Δ = (λC + K Kᵀ)⁻¹ K Rᵀ (MEMIT Eq. 14, in the input@W orientation)."""
-        c = _covariance_matrix(cov, keys.shape[0], hparams.mom2_ridge, keys.device)
-        adj = torch.linalg.solve(hparams.mom2_update_weight * c + keys @ keys.T, keys)  # (d_in, n)
-        return adj @ resid.T
+        """(d_in, d_out) Δ = (λC + K Kᵀ)⁻¹ K Rᵀ (MEMIT Eq. 14, in the input@W orientation).
+
+        Computed as (λC)⁻¹K (I_n + Kᵀ(λC)⁻¹K)⁻¹ Rᵀ (the push-through identity, exact), with
+        the factorisation of λC made once per covariance, λ and ridge and kept on the
+        covariance: an edit then costs O(d_in² n) instead of a d_in × d_in solve, which
+        is what makes a batch of edits on a 1,536-wide MLP take a fraction of a second."""
+        lam = hparams.mom2_update_weight
+        if cov is None:
+            c_inv_k = keys / lam
+        else:
+            key = ("memit-chol", float(lam), float(hparams.mom2_ridge), str(keys.device))
+            if key not in cov._factors:
+                c = _covariance_matrix(cov, keys.shape[0], hparams.mom2_ridge, keys.device)
+                cov._factors[key] = torch.linalg.cholesky(lam * c)
+            c_inv_k = torch.cholesky_solve(keys, cov._factors[key])  # (d_in, n)
+        small = torch.eye(keys.shape[1], dtype=keys.dtype, device=keys.device) + keys.T @ c_inv_k  # (n, n)
+        return c_inv_k @ torch.linalg.solve(small, resid.T)
 
     def finish(self, model, tok, requests, hparams, state, info) -> None:
         return None

@@ -351,3 +351,27 @@ def test_lora_without_peft_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "peft", None)  # import peft now raises ImportError
     with pytest.raises(ImportError, match="pip install peft"):
         get_editor("lora").apply(tiny_gpt2(), TOK, REQUESTS[0], HPARAMS["lora"])
+
+
+def test_memit_and_alphaedit_updates_equal_the_direct_solves():
+    """The push-through forms (an n × n solve, λC factorised once) give the papers' formulas:
+    MEMIT Δ = (λC + K Kᵀ)⁻¹ K Rᵀ and AlphaEdit Δ = (P K Kᵀ + αI)⁻¹ P K Rᵀ."""
+    from kedit_utils.editors.alphaedit import AlphaEdit, AlphaEditHyperParams, null_space_projector
+    from kedit_utils.editors.memit import MEMIT, MEMITHyperParams
+    from kedit_utils.editors.rome.covariance import KeyCovariance
+
+    g = torch.Generator().manual_seed(0)
+    d, n, d_out = 24, 3, 7
+    x = torch.randn(d, 200, generator=g, dtype=torch.float64)
+    cov = KeyCovariance(x @ x.T / 200, count=200, layer=0)
+    keys = torch.randn(d, n, generator=g, dtype=torch.float64)
+    resid = torch.randn(d_out, n, generator=g, dtype=torch.float64)
+    hp = MEMITHyperParams.tiny_gpt2(mom2_update_weight=3.0)
+    got = MEMIT().layer_delta(0, 0, keys, resid, cov, hp, {})
+    want = torch.linalg.solve(3.0 * cov.mom2 + keys @ keys.T, keys) @ resid.T
+    assert torch.allclose(got, want, atol=1e-10, rtol=1e-8)
+    ahp = AlphaEditHyperParams.tiny_gpt2(L2=0.5)
+    p, _ = null_space_projector(cov, ahp.nullspace_threshold, ahp.nullspace_relative)
+    got = AlphaEdit().layer_delta(0, 0, keys, resid, cov, ahp, {"P": {0: p}, "prior": {}})
+    want = torch.linalg.solve(p @ keys @ keys.T + 0.5 * torch.eye(d, dtype=torch.float64), p @ keys @ resid.T)
+    assert torch.allclose(got, want, atol=1e-10, rtol=1e-8)
