@@ -78,6 +78,25 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
              sequential_edits=1000, reversibility_edits=50, fluency_tokens=100, covariance_texts=1000,
              n_trace_facts=200),
     ),
+    # Paper B (FOMAML, chapter 6). paper: Paper B's values (α 2e-5, β 1e-5, 10 inner steps, 1
+    # epoch, 4,000 / 500 / 350 CRE cases, all-layer scopes for Table 1, every layer for Fig. 2;
+    # a GPU run). quick: sized for ≤ 5 min on 2 CPU cores with one torch thread (measured on
+    # SmolLM2-135M: ~3 s per meta-training task and ~4 s per FT edit + answers with one layer
+    # trained, ~15 s with all 30; ~7 s per ROME edit): Table 1 on one layer (the model's
+    # paper layer) instead of all, a handful of cases, and α, β raised because the paper's
+    # values do not move a 135M model in 10 steps (the chapter's α sweep) or in 8 tasks.
+    "06_meta_learning_propagation": {
+        "quick": dict(n_train=8, n_id=2, n_ood=4, n_mquake=2, n_mquake_subset=2, n_check_countries=12,
+                      n_style_cases=2, alphas=[2e-5, 1e-4], n_alpha_cases=2, scopes=["attn", "mlp", "attn+mlp"],
+                      table1_layers="layer", sweep_layers=[2, 8], alpha=1e-4, beta=1e-4, inner_steps=10, epochs=1,
+                      checkpoint_every=4, baselines=["rome", "memit", "alphaedit"], n_baseline_cases=2,
+                      threads=1),
+        "paper": dict(n_train=4000, n_id=500, n_ood=350, n_mquake=3000, n_mquake_subset=213, n_check_countries=None,
+                      n_style_cases=20, alphas=[2e-5, 1e-4, 5e-4], n_alpha_cases=20,
+                      scopes=["attn", "mlp", "attn+mlp"], table1_layers="all", sweep_layers="all", alpha=2e-5,
+                      beta=1e-5, inner_steps=10, epochs=1, checkpoint_every=500,
+                      baselines=["rome", "memit", "alphaedit"], n_baseline_cases=None, threads=None),
+    },
 }
 
 COMMON = ("seed", "device")
