@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .paper_numbers import PAPER_A_TABLE1, PAPER_A_TABLE2, PAPER_A_TABLE3
+from .paper_numbers import (PAPER_A_TABLE1, PAPER_A_TABLE2, PAPER_A_TABLE3, PAPER_B_LAYER_COUNTS, PAPER_B_LAYERS,
+                            PAPER_B_TABLE1, PAPER_B_TABLE2)
 
 AGREES, PARTLY, DOES_NOT = "agrees", "partly", "does not"
 VERDICTS = (AGREES, PARTLY, DOES_NOT)
@@ -56,6 +57,18 @@ RULES: dict[str, dict[str, str]] = {
         AGREES: "silhouette ≥ 0.5 at 20 % and ≤ 0.25 at 2 % (Kaufman and Rousseeuw's "
                 "'reasonable structure' and 'no substantial structure')",
         PARTLY: "the 20 % silhouette is larger than the 2 % one, without both thresholds",
+        DOES_NOT: "otherwise",
+    },
+    "difference": {
+        "what": "a gain in accuracy (Paper B Tables 1-2: meta-learning over the base model or a baseline)",
+        AGREES: "the paper's gain lies inside our 95 % interval of the gain (Newcombe's, from Wilson intervals)",
+        PARTLY: "our interval excludes 0 on the paper's side (the sign reproduces, not the size)",
+        DOES_NOT: "otherwise",
+    },
+    "depth": {
+        "what": "which layer works best (Paper B Fig. 2: a shallow one, 9 of 32 for Llama3-8B)",
+        AGREES: "our best layer lies in the shallowest third of the model",
+        PARTLY: "in the shallower half",
         DOES_NOT: "otherwise",
     },
     "location": {
@@ -123,6 +136,25 @@ def verdict_clustering(big: float, small: float, clustered: float = 0.5, scatter
     if big >= clustered and small <= scattered:
         return AGREES
     return PARTLY if big > small else DOES_NOT
+
+
+def verdict_depth(layer: int, n_layers: int) -> str:
+    share = (layer + 1) / n_layers
+    if share <= 1 / 3:
+        return AGREES
+    return PARTLY if share <= 1 / 2 else DOES_NOT
+
+
+def difference_interval(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float]:
+    """95 % interval of p1 - p2 (Newcombe's method 10, from the two Wilson intervals)."""
+    from .meta.propagation_eval import wilson_interval
+
+    if not n1 or not n2:
+        return (float("nan"), float("nan"))
+    p1, p2 = k1 / n1, k2 / n2
+    (l1, u1), (l2, u2) = wilson_interval(k1, n1), wilson_interval(k2, n2)
+    d = p1 - p2
+    return (d - float(np.hypot(p1 - l1, u2 - p2)), d + float(np.hypot(u1 - p1, p2 - l2)))
 
 
 def verdict_location(layer_matches: bool, token_matches: bool) -> str:
@@ -223,6 +255,57 @@ def _paper_a_tables23(res: dict) -> list[Claim]:
             f"{p_max:.2f} / {p_mean:.2f}", f"{r['max']:.2f} / {r['mean']:.2f}",
             verdict_magnitude((r["max"], r["mean"]), (p_max, p_mean)), "magnitude", "05_deletion_impact",
             "ch5-table3"))
+    return rows
+
+
+def _pct(x) -> str:
+    return "–" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{100 * x:.1f} %"
+
+
+@rows_for("06_meta_learning_propagation")
+def _paper_b(res: dict) -> list[Claim]:
+    rows, ch = [], "06_meta_learning_propagation"
+    split_names = {"id": "in-distribution", "ood": "OOD"}
+    for r in res["table1"]:
+        paper = PAPER_B_TABLE1.get((r["scope"], r["split"]))
+        if paper is None or not r["n"]:
+            continue
+        n = r["n"]
+        lo, hi = difference_interval(round(r["acc_meta"] * n), n, round(r["acc_base"] * n), n)
+        gain = paper[1] / 100
+        rows.append(Claim(
+            "B", f"Table 1, {r['scope']} ({r.get('layers', 'all')} layers), {split_names.get(r['split'], r['split'])}: "
+                 "gain of meta-learning [95 % CI]",
+            f"{paper[1]:+.1f} pts", f"{100 * r['gain']:+.1f} pts [{100 * lo:+.1f}, {100 * hi:+.1f}], n = {n}",
+            verdict_correlation(gain, lo, hi), "difference", ch, "ch6-table1"))
+    data = res.get("data", {})
+    if "chosen_layer" in data and data.get("n_layers"):
+        layer, n_layers = data["chosen_layer"], data["n_layers"]
+        rows.append(Claim(
+            "B", "Fig. 2: best layer for OOD accuracy (single-layer Attn+MLP updates)",
+            f"shallow: layer {PAPER_B_LAYERS['Llama3-8B']} of {PAPER_B_LAYER_COUNTS['Llama3-8B']} (Llama3-8B)",
+            f"layer {layer} of {n_layers}" + (f" (swept {data['swept_layers']})" if data.get("swept_layers") else ""),
+            verdict_depth(layer, n_layers), "depth", ch, "ch6-fig2"))
+    by_method = {r["method"]: r for r in res["table2"]}
+    meta = by_method.get("meta")
+    if meta is not None:
+        for method in ("ft", "rome", "memit", "alphaedit"):
+            other = by_method.get(method)
+            if other is None:
+                continue
+            for col, n_key, name, idx in (("cre_ood", "n", "CRE OOD", 0), ("mquake", "n_mquake", "MQuAKE", 1)):
+                paper = PAPER_B_TABLE2[method][idx]
+                n1, n2 = meta.get(n_key) or 0, other.get(n_key) or 0
+                if paper is None or not n1 or not n2 or meta.get(col) is None or other.get(col) is None:
+                    continue
+                pm = PAPER_B_TABLE2["meta"][idx]
+                lo, hi = difference_interval(round(meta[col] * n1), n1, round(other[col] * n2), n2)
+                rows.append(Claim(
+                    "B", f"Table 2, {name}: meta-trained FT minus {method.upper() if method != 'alphaedit' else 'AlphaEdit'} [95 % CI]",
+                    f"{pm - paper:+.1f} pts ({pm:.1f} vs {paper:.1f})",
+                    f"{100 * (meta[col] - other[col]):+.1f} pts [{100 * lo:+.1f}, {100 * hi:+.1f}] "
+                    f"({_pct(meta[col])} vs {_pct(other[col])}, n = {n1})",
+                    verdict_correlation((pm - paper) / 100, lo, hi), "difference", ch, "ch6-table2"))
     return rows
 
 

@@ -55,7 +55,8 @@ def test_card_from_results(tmp_path):
     table3 = [{"graph": g, "layers": n, "max": 0.5, "min": 0.0, "mean": 0.06, "std": 0.1} for g, n in PAPER_A_TABLE2]
     _write(tmp_path, "05_deletion_impact", {"table2": table2, "table3": table3}, profile="paper")
     card = sc.build_scorecard(tmp_path)
-    assert set(card.missing) == {"03_embeddings_pca", "04_causal_tracing"}
+    assert {"03_embeddings_pca", "04_causal_tracing"} <= set(card.missing)  # and the later chapters
+    assert not {"02_training", "05_deletion_impact"} & set(card.missing)
     assert card.profiles == {"02_training": "quick", "05_deletion_impact": "paper"}
     assert len(card.rows) == 6 + 6 + 6
     t2 = card.rows[card.rows.item.str.startswith("Table 2")].set_index("item")
@@ -74,3 +75,30 @@ def test_every_rule_is_stated_once_on_the_page():
     page = sc.rules_html()
     for rule in sc.RULES.values():
         assert page.count(rule["what"].split(" (")[0]) >= 1
+
+
+def test_paper_b_rows(tmp_path):
+    from kedit_utils.paper_numbers import PAPER_B_TABLE1
+
+    table1 = [{"scope": s, "split": sp, "layers": "8", "acc_base": 0.0, "acc_meta": 0.5 if sp == "id" else 0.05,
+               "gain": 0.5 if sp == "id" else 0.05, "n": 100} for s, sp in PAPER_B_TABLE1]
+    table2 = [{"method": m, "cre_ood": acc, "mquake": acc, "mquake_subset": acc, "seconds_per_edit": 1.0, "n": 100,
+               "n_mquake": 100, "n_mquake_subset": 50}
+              for m, acc in (("meta", 0.40), ("ft", 0.40), ("rome", 0.10), ("memit", 0.0), ("alphaedit", 0.38))]
+    data = {"chosen_layer": 8, "n_layers": 30, "swept_layers": [2, 8]}
+    _write(tmp_path, "06_meta_learning_propagation", {"table1": table1, "table2": table2, "data": data})
+    rows = sc.build_scorecard(tmp_path).rows
+    rows = rows[rows.chapter == "06_meta_learning_propagation"].set_index("item")
+    assert len(rows) == 6 + 1 + 8 and set(rows.paper) == {"B"}
+    t1 = rows[rows.index.str.startswith("Table 1")]
+    # MLP in-distribution: paper +65.9 pts, ours +50 [~+40, ~+59]: the sign only
+    assert t1.loc[t1.index.str.contains("mlp \\(8 layers\\), in-dist")].verdict.iloc[0] == sc.PARTLY
+    # Attn in-distribution: paper +11.8 is not inside ours (+50 [40, 59]) -> partly; OOD +1.6 inside [+0.?, ..]
+    assert t1.loc[t1.index.str.startswith("Table 1, attn (") & t1.index.str.contains("OOD")].verdict.iloc[0] == sc.AGREES
+    assert rows.loc["Fig. 2: best layer for OOD accuracy (single-layer Attn+MLP updates)"].verdict == sc.AGREES
+    t2 = rows[rows.index.str.startswith("Table 2")]
+    assert t2.loc["Table 2, CRE OOD: meta-trained FT minus FT [95 % CI]"].verdict == sc.DOES_NOT  # 0 vs +29.7
+    assert t2.loc["Table 2, CRE OOD: meta-trained FT minus ROME [95 % CI]"].verdict == sc.AGREES  # +30 vs +34.2
+    assert sc.verdict_depth(20, 30) == sc.DOES_NOT and sc.verdict_depth(12, 30) == sc.PARTLY
+    lo, hi = sc.difference_interval(50, 100, 0, 100)
+    assert 0.35 < lo < 0.5 < hi < 0.65
