@@ -1,0 +1,248 @@
+"""Chapter 6's experiment steps (Paper B Table 1, Figs. 2-3, Table 2), each a call the chapter
+makes: the model and its paper layer, how to ask it (question form), the α sweep, and one
+meta-training run evaluated before and after (:func:`run_scope`).
+
+    run = run_scope(model, tok, train, {"id": id_cases, "ood": ood_cases}, FOMAMLConfig(...),
+                    model_id=model_id, checkpoint_every=8, curve_splits=("ood",))
+    run.table1_rows()   # Table 1: base vs meta-trained, same FT edit, per split
+    run.curve_rows()    # Fig. 3: accuracy against meta-training tasks seen
+    run.result.restore()
+
+A run evaluates inside :func:`~.fomaml.meta_train`'s checkpoint callback: at 0 tasks seen
+(the base model, FT edit of the inner loop's settings), at the end (the meta-trained model,
+the same edit) and every ``checkpoint_every`` tasks in between (only ``curve_splits``), so
+Table 1's pair and Fig. 3's curve come from one run. The weights are cached by
+:func:`~.fomaml.meta_train`; the evaluations are recomputed (they are the measurement).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import architectures as A
+from ..datasets.cases import PropagationCase
+from ..validation import ParameterError
+from .fomaml import FOMAMLConfig, MetaResult, meta_train
+from .propagation_eval import PropagationReport, evaluate_cases
+
+# Paper B §4 / Fig. 2: the layer chosen per model family (Attn+MLP, one layer).
+PAPER_LAYERS = {"Llama3-8B": 9, "Llama3-3B": 7, "Llama3-1B": 5, "Llama2-7B": 7, "Qwen2.5-7B": 7, "GPT2-XL": 14}
+SMOLLM2_LAYER = 8  # Llama3-8B's layer 9 of 32 at the same relative depth of SmolLM2's 30 (FT's SmolLM2 preset)
+
+
+# --------------------------------------------------------------------------- model
+@dataclass(frozen=True)
+class LoadedModel:
+    model: object = field(repr=False)
+    tok: object = field(repr=False)
+    name: str  # shown in the chapter
+    model_id: str  # keys the caches (no path of the machine is shown)
+    family: str | None  # a key of PAPER_LAYERS, or None
+    default_layer: int
+
+
+def model_family(model) -> str | None:
+    """Paper B's model family of ``model`` from its config (None when it is none of them)."""
+    cfg = model.config
+    kind = getattr(cfg, "model_type", "")
+    n = A.n_layers(model)
+    vocab = getattr(cfg, "vocab_size", 0)
+    if kind == "gpt2" and n == 48:
+        return "GPT2-XL"
+    if kind == "qwen2" and n == 28:
+        return "Qwen2.5-7B"
+    if kind == "llama":
+        if vocab >= 128000:
+            return {32: "Llama3-8B", 28: "Llama3-3B", 16: "Llama3-1B"}.get(n)
+        if vocab == 32000 and n == 32:
+            return "Llama2-7B"
+    return None
+
+
+def default_layer(model) -> int:
+    """Paper B's chosen layer for its families; SmolLM2: layer 8; another model: Llama3-8B's
+    9 of 32 at the same relative depth."""
+    family = model_family(model)
+    n = A.n_layers(model)
+    if family is not None:
+        return PAPER_LAYERS[family]
+    if n == 30 and getattr(model.config, "vocab_size", 0) == 49152:
+        return SMOLLM2_LAYER
+    return min(n - 1, round(9 * n / 32))
+
+
+def load_model(model: str = "smollm2", device: str = "cpu") -> LoadedModel:
+    """``"smollm2"`` (SmolLM2-135M-Instruct) or a local Hugging Face folder."""
+    from .. import pretrained
+
+    if not isinstance(model, str) or not model:
+        raise ParameterError("model", model, 'must be "smollm2" or a local Hugging Face folder')
+    if model == "smollm2":
+        m, tok = pretrained.load_smollm2(device)
+        name, model_id = pretrained.SMOLLM2_NAME, f"{pretrained.SMOLLM2_NAME}:{pretrained.smollm2_gguf().name}"
+    else:
+        path = Path(model).expanduser()
+        if not (path / "config.json").is_file():
+            raise ParameterError("model", model, 'must be "smollm2" or a local Hugging Face folder with a config.json')
+        m, tok = pretrained.load_hf_model(path, device)
+        name, model_id = path.name, f"hf:{path.resolve()}"
+    return LoadedModel(m, tok, name, model_id, model_family(m), default_layer(m))
+
+
+# --------------------------------------------------------------------------- question form
+def _bare(c: PropagationCase, questions) -> PropagationCase:
+    return dataclasses.replace(c, questions=tuple(questions), single_hops=(), locality=())
+
+
+def question_style_table(model, tok, cases: Sequence[PropagationCase], hparams, *, max_new_tokens: int = 10):
+    """How to ask the model (the chapter's choice of question form), measured on generated
+    CRE cases (they carry their relations): for each form — ``question`` (Paper B's bare
+    question), ``chat`` (the question in the tokenizer's chat template), ``cloze`` (the
+    same query as a sentence to complete) — the share of second hops the unedited model
+    answers, and the share of 2-hop queries answered after the FT edit ``hparams`` of the
+    first hop. Returns (table, examples): one row per form; one row per case and form with
+    the generation after the edit."""
+    import pandas as pd
+
+    from ..datasets import cre
+
+    styles = ("question", "chat", "cloze")
+    hops, twos = [], []
+    for c in cases:
+        subject, bridge = c.edits[0].subject, c.edits[0].target_new
+        q2 = cre.two_hop_question(c.relation, subject, c.second_relation, "question")
+        q1 = cre.second_hop_prompt(bridge, c.second_relation, "question")
+        twos.append(_bare(c, (q2, cre.chat_form(tok, q2), cre.two_hop_question(c.relation, subject, c.second_relation,
+                                                                             "cloze"))))
+        hops.append(_bare(c, (q1, cre.chat_form(tok, q1), cre.second_hop_prompt(bridge, c.second_relation, "cloze"))))
+    known = evaluate_cases(model, tok, hops, None, max_new_tokens=max_new_tokens, progress=False)
+    edited = evaluate_cases(model, tok, twos, "ft", hparams, max_new_tokens=max_new_tokens, progress=False)
+    rows, examples = [], []
+    for i, style in enumerate(styles):
+        rows.append({"form": style,
+                     "second hop known": sum(r.question_correct[i] for r in known.results) / max(known.n, 1),
+                     "2-hop after edit": sum(r.question_correct[i] for r in edited.results) / max(edited.n, 1),
+                     "n": known.n})
+    for c, r in zip(cases, edited.results):
+        for i, style in enumerate(styles):
+            examples.append({"case": c.case_id, "form": style, "answer": c.answer, "generation": r.generations[i],
+                             "correct": r.question_correct[i]})
+    return pd.DataFrame(rows), pd.DataFrame(examples)
+
+
+# --------------------------------------------------------------------------- α sweep
+def alpha_sweep(model, tok, cases: Sequence[PropagationCase], config: FOMAMLConfig, alphas: Sequence[float], *,
+                max_new_tokens: int = 10):
+    """The plain FT edit (the inner loop: ``config``'s scope, layers and steps) at each α on
+    the unedited model: the edit's own success (single hop), the 2-hop accuracy and the
+    loss after the last step. Shows whether α moves the model in ``inner_steps`` steps."""
+    import numpy as np
+    import pandas as pd
+
+    from ..editors.registry import get_editor
+
+    rows = []
+    for a in alphas:
+        hp = dataclasses.replace(config, inner_lr=float(a)).ft_hparams(model)
+        rep = evaluate_cases(model, tok, cases, "ft", hp, max_new_tokens=max_new_tokens, progress=False)
+        losses = []
+        ed = get_editor("ft")
+        for c in cases[:min(len(cases), 3)]:  # the loss curve of a few edits (cheap: no generation)
+            h = ed.apply(model, tok, list(c.edits), hp)
+            try:
+                losses.append((h.info["losses"][0], h.info["losses"][-1]))
+            finally:
+                h.restore()
+        rows.append({"alpha": float(a), "single hop": rep.single_hop, "2-hop acc": rep.accuracy,
+                     "loss first step": float(np.mean([x[0] for x in losses])),
+                     "loss last step": float(np.mean([x[1] for x in losses])), "n": rep.n})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- one run
+@dataclass
+class ScopeRun:
+    """One meta-training run with its evaluations (module docstring)."""
+
+    config: FOMAMLConfig
+    result: MetaResult
+    checkpoints: list[tuple[int, dict]]  # (tasks seen, split -> PropagationReport)
+
+    @property
+    def base(self) -> dict[str, PropagationReport]:
+        return self.checkpoints[0][1]
+
+    @property
+    def meta(self) -> dict[str, PropagationReport]:
+        return self.checkpoints[-1][1]
+
+    @property
+    def layers_label(self) -> str:
+        return "all" if self.config.layers is None else ",".join(map(str, self.config.layers))
+
+    def table1_rows(self) -> list[dict]:
+        """{scope, layers, split, acc_base, acc_meta, gain, n, CI of both, single hop, locality}."""
+        rows = []
+        for split, meta in self.meta.items():
+            base = self.base[split]
+            (bl, bh), (ml, mh) = base.interval, meta.interval
+            rows.append({"scope": self.config.scope, "layers": self.layers_label, "split": split,
+                         "acc_base": base.accuracy, "base_low": bl, "base_high": bh,
+                         "acc_meta": meta.accuracy, "meta_low": ml, "meta_high": mh,
+                         "gain": meta.accuracy - base.accuracy, "n": meta.n,
+                         "single_hop_base": base.single_hop, "single_hop_meta": meta.single_hop,
+                         "locality_base": base.locality, "locality_meta": meta.locality})
+        return rows
+
+    def curve_rows(self) -> list[dict]:
+        """{scope, layers, tasks_seen, split, acc, ci_low, ci_high, n} at every checkpoint."""
+        rows = []
+        for seen, reports in self.checkpoints:
+            for split, rep in reports.items():
+                lo, hi = rep.interval
+                rows.append({"scope": self.config.scope, "layers": self.layers_label, "tasks_seen": seen,
+                             "split": split, "acc": rep.accuracy, "ci_low": lo, "ci_high": hi, "n": rep.n})
+        return rows
+
+
+def run_scope(model, tok, train: Sequence[PropagationCase], eval_sets: Mapping[str, Sequence[PropagationCase]],
+              config: FOMAMLConfig, *, model_id: str, checkpoint_every: int | None = None,
+              curve_splits: Sequence[str] = (), max_new_tokens: int = 10, progress: bool = True) -> ScopeRun:
+    """Meta-train ``config`` on ``train`` (cached) and evaluate the same FT edit before and
+    after on every split of ``eval_sets`` (and on ``curve_splits`` at the checkpoints in
+    between). The model ends holding the meta-trained weights: ``run.result.restore()``."""
+    if not eval_sets:
+        raise ParameterError("eval_sets", eval_sets, "must name at least one split of cases")
+    for s in curve_splits:
+        if s not in eval_sets:
+            raise ParameterError("curve_splits", s, f"must be one of {list(eval_sets)}")
+    n_tasks = len(train) * config.epochs
+    hp = config.ft_hparams(model)
+
+    def callback(seen, m):
+        splits = list(eval_sets) if seen in (0, n_tasks) else list(curve_splits)
+        return {s: evaluate_cases(m, tok, eval_sets[s], "ft", hp, max_new_tokens=max_new_tokens, progress=False)
+                for s in splits}
+
+    result = meta_train(model, tok, train, config, model_id=model_id, progress=progress, on_checkpoint=callback,
+                        checkpoint_every=checkpoint_every)
+    return ScopeRun(config, result, [(seen, reps) for seen, reps in result.curve])
+
+
+def best_layer(rows, split: str = "ood", default: int | None = None) -> int:
+    """The layer with the best ``split`` accuracy of the meta-trained model (rows of
+    ``{layer, split, acc}``); ties go to ``default`` when it is among them, else to the
+    shallowest (Paper B: shallow layers generalise best)."""
+    cand = [r for r in rows if r["split"] == split and not math.isnan(r["acc"])]
+    if not cand:
+        raise ParameterError("split", split, "has no accuracy in the layer sweep")
+    top = max(r["acc"] for r in cand)
+    best = sorted(r["layer"] for r in cand if r["acc"] == top)
+    return default if default in best else best[0]
+
+
+__all__ = ["LoadedModel", "PAPER_LAYERS", "SMOLLM2_LAYER", "ScopeRun", "alpha_sweep", "best_layer", "default_layer",
+           "load_model", "model_family", "question_style_table", "run_scope"]
