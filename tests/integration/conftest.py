@@ -22,6 +22,13 @@ TINY = {
     "04_causal_tracing": dict(_TINY_MODELS, n_trace_facts=4, n_noise_samples=2, demo_layers=2,
                               run_smollm2=False),
     "05_deletion_impact": dict(_TINY_MODELS, max_entities=6, n_trace_facts=4, n_boot=20, editor_max_entities=6),
+    # SmolLM2 (no tiny stand-in: the chapter is about a pretrained model's second hops), one
+    # case per split, one inner step, one layer, no ROME/MEMIT/AlphaEdit (their covariances
+    # would take a minute in the test's empty cache)
+    "06_meta_learning_propagation": dict(
+        n_train=2, n_id=1, n_ood=1, n_mquake=1, n_mquake_subset=1, n_check_countries=6, n_style_cases=1,
+        alphas=[1e-4], n_alpha_cases=1, scopes=["attn+mlp"], table1_layers="layer", sweep_layers=[8],
+        inner_steps=1, checkpoint_every=1, baselines=[], threads=1),
     "scorecard": {},
 }
 
