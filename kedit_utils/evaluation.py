@@ -221,3 +221,39 @@ def score_prompts(
         correct=alias_correct(predicted, np.asarray(objects), vocab),
         p_object=torch.cat(prob).cpu().numpy(),
     )
+
+
+class EntityLevelLM(torch.nn.Module):
+    """An alias model read at the level of entities, for scoring with the token metrics of
+    :mod:`kedit_utils.metrics` (chapter 7's knowledge-graph comparison).
+
+    The alias models spread an answer's probability over the entity's aliases ("e94_0" …
+    "e94_4"), and the book's accuracy counts the entity whose aliases have the most
+    probability together (:func:`score_prompts`). This wrapper returns log-probabilities in
+    which each entity's alias-0 token carries the sum of its aliases' probabilities and the
+    other aliases have none (``-inf``); every other token keeps its own. So a teacher-forced
+    argmax is the book's entity-level prediction, and a target written with alias 0
+    (``kg_requests``) is "produced" when its entity wins. Editors edit ``model`` itself; this
+    only reads it (its parameters are the model's).
+    """
+
+    def __init__(self, model, vocab: Vocabulary):
+        super().__init__()
+        self.model = model
+        self.config = model.config
+        ids = vocab.entity_ids  # (n_entities, n_aliases)
+        owner = torch.full((vocab.size,), -1, dtype=torch.long)
+        owner[torch.as_tensor(ids.ravel())] = torch.as_tensor(ids[:, 0]).repeat_interleave(ids.shape[1])
+        self.register_buffer("owner", owner, persistent=False)  # (V,) alias-0 id of an entity token, else -1
+
+    def forward(self, input_ids=None, attention_mask=None, **kw):
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, **kw)
+        logp = out.logits.float().log_softmax(-1)  # (B, T, V)
+        is_ent = self.owner >= 0
+        probs = logp.exp() * is_ent
+        summed = torch.zeros_like(probs).index_add_(-1, self.owner.clamp(min=0), probs)  # on alias-0 ids
+        merged = torch.where(is_ent, torch.full_like(logp, float("-inf")), logp)
+        heads = torch.unique(self.owner[is_ent])
+        merged[..., heads] = summed[..., heads].clamp_min(1e-45).log()
+        out.logits = merged
+        return out

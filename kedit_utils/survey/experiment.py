@@ -162,6 +162,7 @@ def kg_study(params: dict, graph: str, n_layers: int, methods, n_edits: int, seq
     (:data:`kedit_utils.model_zoo.TRAINING_KEYS`, seed, device)."""
     from ..datasets.kg_requests import kg_requests
     from ..deletion_experiment import edit_sites
+    from ..evaluation import EntityLevelLM
     from ..model_zoo import trained_model
     from ..vocabulary import hf_tokenizer
 
@@ -186,7 +187,9 @@ def kg_study(params: dict, graph: str, n_layers: int, methods, n_edits: int, seq
     inputs = {"model": str(tm.path), "methods": methods, "n_edits": n_edits, "seed": seed, "layer": layer,
               "token": token, "fluency_tokens": fluency_tokens, "sequential_edits": sequential_edits,
               "reversibility_edits": reversibility_edits, "sequential_methods": seq_methods}
-    setup = grid.EditSetup(model, tok, name, hparams=hps, context=context, fluency_tokens=fluency_tokens)
+    scorer = EntityLevelLM(model, vocab)  # answers read as entities, as every chapter reads them
+    setup = grid.EditSetup(model, tok, name, hparams=hps, context=context, fluency_tokens=fluency_tokens,
+                           scorer=scorer)
     rows = _frame_cached("survey-kg-grid", inputs, _version(), lambda: grid.run_grid(setup, methods, requests))
     base = _frame_cached("survey-kg-baseline", inputs, _version(), lambda: grid.unedited_rows(setup, requests))
     probes = [p for r in seq_requests[:5] for p in r.request.locality]
@@ -196,12 +199,12 @@ def kg_study(params: dict, graph: str, n_layers: int, methods, n_edits: int, seq
 
     def seq() -> pd.DataFrame:
         return pd.concat([S.sequential_curve(model, tok, m, seq_requests[:sequential_edits], probes, hps[m],
-                                             context.get(m), model_name=name) for m in seq_methods],
+                                             context.get(m), model_name=name, scorer=scorer) for m in seq_methods],
                          ignore_index=True)
 
     def rev() -> pd.DataFrame:
         return pd.concat([R.reversibility(model, tok, m, seq_requests[:reversibility_edits], hps[m], context.get(m),
-                                          model_name=name) for m in seq_methods], ignore_index=True)
+                                          model_name=name, scorer=scorer) for m in seq_methods], ignore_index=True)
 
     seq_rows = _frame_cached("survey-kg-sequential", inputs, _version(), seq) if sequential_edits else pd.DataFrame()
     rev_rows = _frame_cached("survey-kg-reversibility", inputs, _version(), rev) if reversibility_edits \

@@ -44,7 +44,10 @@ class EditSetup:
     model, tok: the model (edited in place, restored after each edit) and its tokenizer;
     model_name: for the rows; hparams: method → hyper-parameters (None: the editor's preset);
     context: method → keyword arguments of ``Editor.apply`` (covariances, IKE's pool);
-    fluency_tokens: greedy tokens generated for fluency (0 = no fluency).
+    fluency_tokens: greedy tokens generated for fluency (0 = no fluency);
+    scorer: the model the metrics read (default ``model``; for the alias models an
+        :class:`~kedit_utils.evaluation.EntityLevelLM` over it, so that an answer is its
+        entity whatever alias the model prefers).
     """
 
     model: object
@@ -53,6 +56,11 @@ class EditSetup:
     hparams: dict = field(default_factory=dict)
     context: dict = field(default_factory=dict)
     fluency_tokens: int = 40
+    scorer: object = None
+
+    @property
+    def reader(self):
+        return self.model if self.scorer is None else self.scorer
 
     def editor_args(self, method: str) -> tuple:
         return self.hparams.get(method), dict(self.context.get(method, {}))
@@ -87,10 +95,10 @@ def score_edit(setup: EditSetup, method: str, request: EditRequest, action: str,
 
     reference: :func:`~kedit_utils.metrics.locality_reference` of ``[request]``, taken on the
     unedited model. Returns one row (module docstring)."""
-    model, tok = setup.model, setup.tok
     hp, ctx = setup.editor_args(method)
     ctx.update(extra_context or {})
-    handle = get_editor(method).apply(model, tok, [request], hp, **ctx)
+    handle = get_editor(method).apply(setup.model, setup.tok, [request], hp, **ctx)
+    model, tok = setup.reader, setup.tok
     with handle:
         cond = handle.condition
         row = {"model": setup.model_name, "method": method, "action": action, "subject": request.subject,
@@ -127,7 +135,7 @@ def run_grid(setup: EditSetup, methods: Sequence[str], requests_by_action: dict[
         reqs = [getattr(r, "request", r) for r in reqs]
         if not reqs:
             continue
-        ref = M.locality_reference(setup.model, setup.tok, reqs)
+        ref = M.locality_reference(setup.reader, setup.tok, reqs)
         for m in methods:
             for i, r in enumerate(reqs):
                 extra = {"demonstrations": reqs[:i] + reqs[i + 1:]} if m == "ike" else {}
@@ -142,7 +150,7 @@ def unedited_rows(setup: EditSetup, requests_by_action: dict[str, Sequence]) -> 
     """The same metrics on the unedited model (method ``"none"``): the baseline every
     method's numbers are read against (reliability of a counterfactual is ~0 before the edit,
     locality 1 by definition)."""
-    model, tok = setup.model, setup.tok
+    model, tok = setup.reader, setup.tok
     rows = []
     for action, reqs in requests_by_action.items():
         for r in [getattr(x, "request", x) for x in reqs]:

@@ -45,8 +45,10 @@ def _copy(model, names) -> dict[str, torch.Tensor]:
 
 
 def reversibility(model, tok, method: str, requests: Sequence, hparams=None, context: dict | None = None,
-                  model_name: str = "", progress: bool = True) -> pd.DataFrame:
-    """One row per request (module docstring); the model is restored after each."""
+                  model_name: str = "", progress: bool = True, scorer=None) -> pd.DataFrame:
+    """One row per request (module docstring); the model is restored after each.
+    ``scorer``: the model the metrics read (see :class:`~kedit_utils.survey.grid.EditSetup`)."""
+    reader = model if scorer is None else scorer
     editor = get_editor(method)
     if not editor.changes_weights:
         raise ParameterError("method", method, "reversibility is measured for weight-changing methods")
@@ -56,13 +58,13 @@ def reversibility(model, tok, method: str, requests: Sequence, hparams=None, con
         if not r.locality:
             raise ParameterError("requests", r.prompt, "every request needs locality prompts")
         back = revert_request(r)
-        ref = M.locality_reference(model, tok, [r])
+        ref = M.locality_reference(reader, tok, [r])
         with EditSequence(model, tok) as seq:
             h = seq.apply(editor, [r], hparams, **(context or {}))
             names = list(h.backup.originals) if h.backup else []
             w0 = {n: t.double() for n, t in h.backup.originals.items()} if h.backup else {}
-            loc_edit = M.locality(model, tok, [r], ref)
-            rel_edit = M.rewrite_acc(model, tok, [r])
+            loc_edit = M.locality(reader, tok, [r], ref)
+            rel_edit = M.rewrite_acc(reader, tok, [r])
             w1 = _copy(model, names)
             seq.apply(editor, [back], hparams, **(context or {}))
             w2 = _copy(model, names)
@@ -70,10 +72,10 @@ def reversibility(model, tok, method: str, requests: Sequence, hparams=None, con
             d2 = math.sqrt(sum(float((w2[n] - w0[n]).pow(2).sum()) for n in names))
             rows.append({"model": model_name, "method": method, "subject": r.subject,
                          "reliability_edited": rel_edit, "locality_edited": loc_edit,
-                         "reliability_reverted": M.rewrite_acc(model, tok, [back]),
-                         "locality_reverted": M.locality(model, tok, [r], ref),
+                         "reliability_reverted": M.rewrite_acc(reader, tok, [back]),
+                         "locality_reverted": M.locality(reader, tok, [r], ref),
                          "weight_residual": d2 / d1 if d1 > 0 else math.nan})
-        after = M.locality(model, tok, [r], ref)
+        after = M.locality(reader, tok, [r], ref)
         if after != 1.0:
             raise RuntimeError(f"{method}: the restore did not bring the locality answers back ({after})")
     return pd.DataFrame(rows)

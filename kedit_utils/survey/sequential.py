@@ -46,13 +46,14 @@ def _state(model) -> dict[str, torch.Tensor]:
 
 def sequential_curve(model, tok, method: str, requests: Sequence[EditRequest], probes: Sequence[tuple[str, str]],
                      hparams=None, context: dict | None = None, n_first: int = 10, model_name: str = "",
-                     check_restore: bool = True, progress: bool = True) -> pd.DataFrame:
+                     check_restore: bool = True, progress: bool = True, scorer=None) -> pd.DataFrame:
     """Apply ``requests`` one after another with ``method``; rows ``{model, method, n_edits,
     reliability_first, reliability_all, locality}`` at each :func:`checkpoints` count.
 
     probes: (prompt, answer) pairs of unrelated facts (none of the edits' subjects) for
     locality. ``check_restore`` compares every tensor with a copy taken before (bit for bit)
-    and raises if the restore is not exact."""
+    and raises if the restore is not exact. ``scorer``: the model the metrics read (see
+    :class:`~kedit_utils.survey.grid.EditSetup`)."""
     reqs = [getattr(r, "request", r) for r in requests]
     if not reqs:
         raise ParameterError("requests", [], "must hold at least one edit")
@@ -64,7 +65,8 @@ def sequential_curve(model, tok, method: str, requests: Sequence[EditRequest], p
         raise ParameterError("method", method, "sequential editing is measured for weight-changing methods")
     marks = set(checkpoints(len(reqs)))
     loc_req = [EditRequest(reqs[0].prompt, reqs[0].subject, reqs[0].target_new, locality=tuple(probes))]
-    reference = M.locality_reference(model, tok, loc_req)
+    reader = model if scorer is None else scorer
+    reference = M.locality_reference(reader, tok, loc_req)
     before = _state(model) if check_restore else None
     rows = []
     seq = EditSequence(model, tok, intermediate_copies=False)
@@ -74,9 +76,9 @@ def sequential_curve(model, tok, method: str, requests: Sequence[EditRequest], p
             if i in marks:
                 first = reqs[:min(n_first, i)]
                 rows.append({"model": model_name, "method": method, "n_edits": i,
-                             "reliability_first": M.rewrite_acc(model, tok, first, seq.condition),
-                             "reliability_all": M.rewrite_acc(model, tok, reqs[:i], seq.condition),
-                             "locality": M.locality(model, tok, loc_req, reference, seq.condition)})
+                             "reliability_first": M.rewrite_acc(reader, tok, first, seq.condition),
+                             "reliability_all": M.rewrite_acc(reader, tok, reqs[:i], seq.condition),
+                             "locality": M.locality(reader, tok, loc_req, reference, seq.condition)})
     finally:
         seq.restore()
     if before is not None:

@@ -170,3 +170,29 @@ def test_shared_prefix_scores_equal_whole_prompt_forwards(corpus, arch):
     shared3 = score_prompts(model, longer, objects, corpus.vocab, batch_size=11)
     assert np.array_equal(shared3.predicted, whole3.predicted)
     np.testing.assert_allclose(shared3.p_object, whole3.p_object, rtol=1e-5, atol=1e-7)
+
+
+def test_entity_level_lm_reads_answers_as_entities(train_tiny_ba):
+    """Teacher-forced argmax through EntityLevelLM is the book's entity-level prediction
+    (score_prompts): the alias-0 token of the entity whose aliases have the most
+    probability together, whichever alias the model itself prefers."""
+    from kedit_utils import metrics as M
+    from kedit_utils.evaluation import EntityLevelLM
+    from kedit_utils.models import ModelSpec
+    from kedit_utils.vocabulary import hf_tokenizer
+
+    model, corpus, _cov = train_tiny_ba(ModelSpec(n_layers=2, n_embd=32, n_head=2), "tiny-entity-level")
+    vocab, tok = corpus.vocab, hf_tokenizer(corpus.vocab)
+    wrapped = EntityLevelLM(model, vocab)
+    prompts = corpus.prompts[:60]
+    text = [" ".join(vocab.tokens[i] for i in p) for p in prompts]
+    sc = score_prompts(model, prompts, corpus.prompt_object[:60], vocab)
+    acc = M.token_accuracy(wrapped, tok, text, [vocab.entity_token(int(o), 0) for o in corpus.prompt_object[:60]])
+    assert np.array_equal(acc == 1.0, np.asarray(sc.correct))
+    ids = torch.as_tensor(prompts[:4])
+    with torch.no_grad():
+        p = model(ids).logits[:, -1].softmax(-1)
+        q = wrapped(input_ids=ids).logits[:, -1].exp()
+    e = vocab.entity_ids
+    assert torch.allclose(q[:, e[:, 0]], p[:, e].sum(-1), atol=1e-6)  # alias-0 carries the entity's total
+    assert (q[:, e[:, 1:].ravel()] == 0).all() and torch.allclose(q.sum(-1), torch.ones(4), atol=1e-5)

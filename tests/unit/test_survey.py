@@ -52,7 +52,10 @@ def test_grid_scores_real_edits_and_restores_the_model(tiny):
     model, corpus, tok, hps, cov = tiny
     snap = snapshot(model)
     reqs = {"modify": kg_requests(corpus.kg, corpus.vocab, "modify", 3, seed=0)}
-    setup = G.EditSetup(model, tok, "tiny", hparams=hps, context={"rome": {"cov": cov}}, fluency_tokens=0)
+    from kedit_utils.evaluation import EntityLevelLM
+
+    setup = G.EditSetup(model, tok, "tiny", hparams=hps, context={"rome": {"cov": cov}}, fluency_tokens=0,
+                        scorer=EntityLevelLM(model, corpus.vocab))
     base = G.unedited_rows(setup, reqs)
     rows = G.run_grid(setup, ["rome", "ft_l"], reqs, progress=False)
     assert same(model, snap)  # every edit was undone, bit for bit
