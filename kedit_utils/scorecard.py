@@ -71,6 +71,13 @@ RULES: dict[str, dict[str, str]] = {
         PARTLY: "in the shallower half",
         DOES_NOT: "otherwise",
     },
+    "finding": {
+        "what": "a finding the survey states in words (Paper C §5), checked by its rule in chapter 7 "
+                "(differences count only when the 95 % intervals do not overlap)",
+        AGREES: "it holds on both models (the pretrained one and the knowledge-graph one)",
+        PARTLY: "it holds on one of them",
+        DOES_NOT: "it holds on neither (where it could be checked)",
+    },
     "location": {
         "what": "where causal tracing peaks (Fig. 6: the MLP of the first layer, at the subject token)",
         AGREES: "our MLP peak is at the paper's layer and token",
@@ -327,6 +334,32 @@ class Scorecard:
         """The rows of one paper ("A", "B", "C")."""
         rows = self.rows[self.rows.paper == paper].reset_index(drop=True)
         return Scorecard(rows, {k: v for k, v in self.profiles.items() if k in set(rows.chapter)}, self.missing)
+
+
+def verdict_finding(holds: Sequence[bool | None]) -> str | None:
+    """A survey finding checked on several models: None when it could be checked on none."""
+    checked = [h for h in holds if h is not None]
+    if not checked:
+        return None
+    n = sum(bool(h) for h in checked)
+    return AGREES if n == len(checked) and len(checked) > 1 else PARTLY if n else DOES_NOT
+
+
+@rows_for("07_editing_methods")
+def _paper_c_findings(res: dict) -> list[Claim]:
+    by_claim: dict[str, dict[str, bool | None]] = {}
+    for r in res.get("findings", []):
+        by_claim.setdefault(r["claim"], {})[r["model"]] = r["holds"]
+    rows = []
+    for claim, per_model in by_claim.items():
+        verdict = verdict_finding(list(per_model.values()))
+        if verdict is None:
+            continue
+        word = {True: "holds", False: "does not hold", None: "not checked"}
+        ours = "; ".join(f"{m}: {word[h]}" for m, h in per_model.items())
+        rows.append(Claim("C", f"§5: {claim}", "stated", ours, verdict, "finding", "07_editing_methods",
+                          "ch7-findings"))
+    return rows
 
 
 def build_scorecard(results_dir: Path) -> Scorecard:

@@ -102,3 +102,22 @@ def test_paper_b_rows(tmp_path):
     assert sc.verdict_depth(20, 30) == sc.DOES_NOT and sc.verdict_depth(12, 30) == sc.PARTLY
     lo, hi = sc.difference_interval(50, 100, 0, 100)
     assert 0.35 < lo < 0.5 < hi < 0.65
+
+
+def test_survey_findings_rows():
+    """Paper C's findings: agrees when a finding holds on both models, partly on one, does not
+    on neither; a finding checked on no model gives no row."""
+    from kedit_utils.scorecard import AGREES, DOES_NOT, PARTLY, ROW_BUILDERS, verdict_finding
+
+    assert verdict_finding([True, True]) == AGREES
+    assert verdict_finding([True, False]) == PARTLY and verdict_finding([True, None]) == PARTLY
+    assert verdict_finding([False, None]) == DOES_NOT and verdict_finding([None, None]) is None
+    res = {"findings": [
+        {"model": "SmolLM2", "claim": "A", "holds": True, "evidence": ""},
+        {"model": "KG", "claim": "A", "holds": True, "evidence": ""},
+        {"model": "SmolLM2", "claim": "B", "holds": False, "evidence": ""},
+        {"model": "KG", "claim": "B", "holds": None, "evidence": ""},
+        {"model": "SmolLM2", "claim": "C", "holds": None, "evidence": ""}]}
+    rows = [r for b in ROW_BUILDERS["07_editing_methods"] for r in b(res)]
+    assert [(r.item, r.verdict) for r in rows] == [("§5: A", AGREES), ("§5: B", DOES_NOT)]
+    assert all(r.anchor == "ch7-findings" and r.paper == "C" for r in rows)
