@@ -25,7 +25,7 @@ from pathlib import Path
 from .. import architectures as A
 from ..datasets.cases import PropagationCase
 from ..validation import ParameterError
-from .fomaml import FOMAMLConfig, MetaResult, meta_train
+from .fomaml import QA, FOMAMLConfig, MetaResult, meta_train, related_loss
 from .propagation_eval import PropagationReport, evaluate_cases
 
 # Paper B §4 / Fig. 2: the layer chosen per model family (Attn+MLP, one layer).
@@ -137,8 +137,8 @@ def question_style_table(model, tok, cases: Sequence[PropagationCase], hparams, 
 def alpha_sweep(model, tok, cases: Sequence[PropagationCase], config: FOMAMLConfig, alphas: Sequence[float], *,
                 max_new_tokens: int = 10):
     """The plain FT edit (the inner loop: ``config``'s scope, layers and steps) at each α on
-    the unedited model: the edit's own success (single hop), the 2-hop accuracy and the
-    loss after the last step. Shows whether α moves the model in ``inner_steps`` steps."""
+    the unedited model: the edit's own success (single hop), the 2-hop accuracy, and the
+    new object's loss (mean NLL of its tokens) before and after the edit. Shows whether α moves the model in ``inner_steps`` steps."""
     import numpy as np
     import pandas as pd
 
@@ -150,15 +150,16 @@ def alpha_sweep(model, tok, cases: Sequence[PropagationCase], config: FOMAMLConf
         rep = evaluate_cases(model, tok, cases, "ft", hp, max_new_tokens=max_new_tokens, progress=False)
         losses = []
         ed = get_editor("ft")
-        for c in cases[:min(len(cases), 3)]:  # the loss curve of a few edits (cheap: no generation)
+        for c in cases[:min(len(cases), 3)]:  # the loss before and after a few edits (no generation)
             h = ed.apply(model, tok, list(c.edits), hp)
             try:
-                losses.append((h.info["losses"][0], h.info["losses"][-1]))
+                after = related_loss(model, tok, QA(c.edits[0].prompt, c.edits[0].target_new))
+                losses.append((h.info["losses"][0], after))
             finally:
                 h.restore()
         rows.append({"alpha": float(a), "single hop": rep.single_hop, "2-hop acc": rep.accuracy,
-                     "loss first step": float(np.mean([x[0] for x in losses])),
-                     "loss last step": float(np.mean([x[1] for x in losses])), "n": rep.n})
+                     "loss before": float(np.mean([x[0] for x in losses])),
+                     "loss after": float(np.mean([x[1] for x in losses])), "n": rep.n})
     return pd.DataFrame(rows)
 
 

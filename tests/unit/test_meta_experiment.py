@@ -1,0 +1,67 @@
+"""meta.experiment: one run gives Table 1's pair and Fig. 3's curve; the layer rule; the
+paper layer per family."""
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from kedit_utils.datasets.cases import PropagationCase
+from kedit_utils.editors.requests import EditRequest
+from kedit_utils.meta import FOMAMLConfig
+from kedit_utils.meta.experiment import best_layer, default_layer, model_family, run_scope
+from kedit_utils.models import ModelSpec, gpt2_from_scratch
+from kedit_utils.validation import ParameterError
+from kedit_utils.vocabulary import Vocabulary, hf_tokenizer
+
+VOCAB = Vocabulary(12, 2, 1)
+TOK = hf_tokenizer(VOCAB)
+
+
+def _case(i):
+    return PropagationCase(f"c{i}", (EditRequest(f"e{4 + i}_0 r0_0", f"e{4 + i}_0", f"e{i % 2}_0"),),
+                           (f"e{4 + i}_0 r0_0 r1_0",), (f"e{2 + i % 2}_0",), single_hops=((f"e{4 + i}_0 r0_0", f"e{i % 2}_0"),))
+
+
+def test_run_scope_pairs_and_curve(tmp_path, monkeypatch):
+    monkeypatch.setenv("KEDIT_CACHE", str(tmp_path))
+    model = gpt2_from_scratch(VOCAB, ModelSpec(n_layers=2, n_embd=32, n_head=2, n_positions=8), seed=0).eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    conf = FOMAMLConfig(scope="mlp", inner_lr=1e-2, outer_lr=1e-3, inner_steps=2)
+    run = run_scope(model, TOK, [_case(i) for i in range(4)], {"id": [_case(4)], "ood": [_case(5), _case(6)]}, conf,
+                    model_id="tiny", checkpoint_every=2, curve_splits=("ood",), progress=False)
+    assert [s for s, _ in run.checkpoints] == [0, 2, 4]
+    assert set(run.checkpoints[1][1]) == {"ood"} and set(run.base) == set(run.meta) == {"id", "ood"}
+    rows = run.table1_rows()
+    assert [(r["split"], r["n"]) for r in rows] == [("id", 1), ("ood", 2)]
+    assert all(r["gain"] == r["acc_meta"] - r["acc_base"] for r in rows)
+    assert [(r["tasks_seen"], r["split"]) for r in run.curve_rows()] == [(0, "id"), (0, "ood"), (2, "ood"), (4, "id"),
+                                                                         (4, "ood")]
+    run.result.restore()
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    with pytest.raises(ParameterError, match="curve_splits"):
+        run_scope(model, TOK, [_case(0)], {"id": [_case(1)]}, conf, model_id="tiny", curve_splits=("ood",))
+
+
+def test_best_layer_rule():
+    rows = [{"layer": 2, "split": "ood", "acc": 0.5}, {"layer": 8, "split": "ood", "acc": 0.5},
+            {"layer": 16, "split": "ood", "acc": 0.25}, {"layer": 16, "split": "id", "acc": 0.9}]
+    assert best_layer(rows, default=8) == 8 and best_layer(rows, default=16) == 2
+    with pytest.raises(ParameterError, match="split"):
+        best_layer(rows, "test")
+
+
+def test_paper_layers():
+    def fake(kind, n, vocab):
+        return SimpleNamespace(config=SimpleNamespace(model_type=kind, vocab_size=vocab, num_hidden_layers=n))
+
+    import kedit_utils.meta.experiment as E
+
+    E_n = E.A.n_layers
+    try:
+        E.A.n_layers = lambda m: m.config.num_hidden_layers
+        assert model_family(fake("llama", 32, 128256)) == "Llama3-8B" and default_layer(fake("llama", 32, 128256)) == 9
+        assert default_layer(fake("llama", 16, 128256)) == 5 and default_layer(fake("qwen2", 28, 152064)) == 7
+        assert default_layer(fake("llama", 30, 49152)) == 8  # SmolLM2
+        assert model_family(fake("mistral", 32, 32000)) is None and default_layer(fake("mistral", 32, 32000)) == 9
+    finally:
+        E.A.n_layers = E_n
