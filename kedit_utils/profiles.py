@@ -86,10 +86,10 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # paper layer) instead of all, a handful of cases, and α, β raised because the paper's
     # values do not move a 135M model in 10 steps (the chapter's α sweep) or in 8 tasks.
     "06_meta_learning_propagation": {
-        "quick": dict(n_train=8, n_id=2, n_ood=4, n_mquake=2, n_mquake_subset=2, n_check_countries=12,
-                      n_style_cases=2, alphas=[2e-5, 1e-4], n_alpha_cases=2, scopes=["attn", "mlp", "attn+mlp"],
+        "quick": dict(n_train=6, n_id=2, n_ood=3, n_mquake=2, n_mquake_subset=2, n_check_countries=8,
+                      n_style_cases=1, alphas=[2e-5, 1e-4], n_alpha_cases=1, scopes=["attn", "mlp", "attn+mlp"],
                       table1_layers="layer", sweep_layers=[2, 8], alpha=1e-4, beta=1e-4, inner_steps=10, epochs=1,
-                      checkpoint_every=4, baselines=["rome", "memit", "alphaedit"], n_baseline_cases=2,
+                      checkpoint_every=3, baselines=["rome", "memit", "alphaedit"], n_baseline_cases=1,
                       threads=1),
         "paper": dict(n_train=4000, n_id=500, n_ood=350, n_mquake=3000, n_mquake_subset=213, n_check_countries=None,
                       n_style_cases=20, alphas=[2e-5, 1e-4, 5e-4], n_alpha_cases=20,
