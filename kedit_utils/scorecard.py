@@ -61,9 +61,11 @@ RULES: dict[str, dict[str, str]] = {
     },
     "difference": {
         "what": "a gain in accuracy (Paper B Tables 1-2: meta-learning over the base model or a baseline)",
-        AGREES: "the paper's gain lies inside our 95 % interval of the gain (Newcombe's, from Wilson intervals)",
-        PARTLY: "our interval excludes 0 on the paper's side (the sign reproduces, not the size)",
-        DOES_NOT: "otherwise",
+        AGREES: "our 95 % interval of the gain (Newcombe's, from Wilson intervals) excludes 0 on the paper's "
+                "side and contains the paper's gain",
+        PARTLY: "it excludes 0 on the paper's side without containing the paper's gain (the sign reproduces, "
+                "not the size)",
+        DOES_NOT: "otherwise: no gain measured, the opposite sign, or too few cases to tell",
     },
     "depth": {
         "what": "which layer works best (Paper B Fig. 2: a shallow one, 9 of 32 for Llama3-8B)",
@@ -150,6 +152,13 @@ def verdict_depth(layer: int, n_layers: int) -> str:
     if share <= 1 / 3:
         return AGREES
     return PARTLY if share <= 1 / 2 else DOES_NOT
+
+
+def verdict_difference(paper: float, ci_low: float, ci_high: float) -> str:
+    same_side = ci_low > 0 if paper > 0 else ci_high < 0
+    if not same_side:
+        return DOES_NOT
+    return AGREES if ci_low <= paper <= ci_high else PARTLY
 
 
 def difference_interval(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float]:
@@ -265,6 +274,10 @@ def _paper_a_tables23(res: dict) -> list[Claim]:
     return rows
 
 
+def _layers(layers) -> str:
+    return "all layers" if layers == "all" else f"layer {layers}" if "," not in str(layers) else f"layers {layers}"
+
+
 def _pct(x) -> str:
     return "–" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{100 * x:.1f} %"
 
@@ -281,10 +294,10 @@ def _paper_b(res: dict) -> list[Claim]:
         lo, hi = difference_interval(round(r["acc_meta"] * n), n, round(r["acc_base"] * n), n)
         gain = paper[1] / 100
         rows.append(Claim(
-            "B", f"Table 1, {r['scope']} ({r.get('layers', 'all')} layers), {split_names.get(r['split'], r['split'])}: "
+            "B", f"Table 1, {r['scope']} ({_layers(r.get('layers', 'all'))}), {split_names.get(r['split'], r['split'])}: "
                  "gain of meta-learning [95 % CI]",
             f"{paper[1]:+.1f} pts", f"{100 * r['gain']:+.1f} pts [{100 * lo:+.1f}, {100 * hi:+.1f}], n = {n}",
-            verdict_correlation(gain, lo, hi), "difference", ch, "ch6-table1"))
+            verdict_difference(gain, lo, hi), "difference", ch, "ch6-table1"))
     data = res.get("data", {})
     if "chosen_layer" in data and data.get("n_layers"):
         layer, n_layers = data["chosen_layer"], data["n_layers"]
@@ -312,7 +325,7 @@ def _paper_b(res: dict) -> list[Claim]:
                     f"{pm - paper:+.1f} pts ({pm:.1f} vs {paper:.1f})",
                     f"{100 * (meta[col] - other[col]):+.1f} pts [{100 * lo:+.1f}, {100 * hi:+.1f}] "
                     f"({_pct(meta[col])} vs {_pct(other[col])}, n = {n1})",
-                    verdict_correlation((pm - paper) / 100, lo, hi), "difference", ch, "ch6-table2"))
+                    verdict_difference((pm - paper) / 100, lo, hi), "difference", ch, "ch6-table2"))
     return rows
 
 
