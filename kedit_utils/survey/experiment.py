@@ -215,3 +215,44 @@ def kg_study(params: dict, graph: str, n_layers: int, methods, n_edits: int, seq
 
 __all__ = ["Study", "WEIGHT_METHODS", "cached_known_facts", "check_methods", "kg_hparams", "kg_study",
            "load_pretrained", "pretrained_study"]
+
+
+# --------------------------------------------------------------------------- both, side by side
+def _kg_job(job: dict) -> Study:
+    import torch
+
+    if job.get("threads"):
+        torch.set_num_threads(job["threads"])
+    return kg_study(**job["kwargs"])
+
+
+def run_studies(pretrained_kwargs: dict | None, kg_kwargs: dict, workers: int = 2) -> tuple[Study | None, Study]:
+    """:func:`pretrained_study` and :func:`kg_study` — with ``workers`` = 2, side by side: the
+    KG study in a spawned process, the pretrained one here, one torch thread each (on a
+    2-core CPU two one-thread processes do more than one process with two threads, whose
+    matrices are too small to split well). Cached studies return at once either way."""
+    import torch
+
+    from ..validation import check_int
+
+    check_int("workers", workers, minimum=1, maximum=2)
+    if pretrained_kwargs is None or workers == 1:
+        pre = pretrained_study(**pretrained_kwargs) if pretrained_kwargs is not None else None
+        return pre, kg_study(**kg_kwargs)
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    threads = max(1, torch.get_num_threads() // 2)
+    before = torch.get_num_threads()
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        fut = pool.submit(_kg_job, {"kwargs": kg_kwargs, "threads": threads})
+        torch.set_num_threads(threads)
+        try:
+            pre = pretrained_study(**pretrained_kwargs)
+        finally:
+            torch.set_num_threads(before)
+        kg = fut.result()
+    return pre, kg
+
+
+__all__ += ["run_studies"]

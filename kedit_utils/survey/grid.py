@@ -216,9 +216,9 @@ def result_rows(table: pd.DataFrame) -> list[dict]:
     keep = ["model", "method", "action", "n_edits"]
     for m in METRICS + ("seconds_per_edit",):
         keep += [m, f"{m}_lo", f"{m}_hi"]
-    t = table[[c for c in keep if c in table]]
-    return [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
-            for r in t.to_dict("records")]
+    t = table.reindex(columns=keep)  # a metric not measured (fluency on the alias models) is None
+    return [{k: (None if isinstance(v, float) and not math.isfinite(v) else (v.item() if hasattr(v, "item") else v))
+             for k, v in r.items()} for r in t.to_dict("records")]
 
 
 __all__ = ["COVARIANCE_METHODS", "ERASE_METRICS", "EditSetup", "METRICS", "bootstrap_mean", "covariance_context",
