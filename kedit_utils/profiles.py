@@ -62,7 +62,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # editors: Paper A's future work, other deleting methods beside ROME (always run), each on
     # editor_max_entities entities spread over the degree order.
     "05_deletion_impact": _with_training(
-        dict(seeds=[0], n_trace_facts=40, workers=2, editors=["rome", "memit", "ft_l"], editor_max_entities=30),
+        dict(seeds=[0], n_trace_facts=40, workers=2, editors=["rome", "memit", "ft_l"], editor_max_entities=20),
         dict(seeds=[0, 1, 2], n_trace_facts=200, workers=2, editors=["rome", "memit", "ft_l"],
              editor_max_entities=60),
     ),
@@ -75,7 +75,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     "07_editing_methods": _with_training(
         dict(methods=["rome", "memit", "ft_l", "ice"], n_edits=3,
              kg_methods=["rome", "memit", "alphaedit", "ft", "ft_l", "lora", "ice", "ike"], kg_n_edits=10,
-             sequential_edits=100, reversibility_edits=5, fluency_tokens=20, covariance_texts=1000,
+             sequential_edits=100, reversibility_edits=5, fluency_tokens=10, covariance_texts=1000,
              n_trace_facts=40, workers=2),
         dict(methods=["rome", "memit", "alphaedit", "ft", "ft_l", "lora", "ice", "ike"], n_edits=100,
              kg_methods=["rome", "memit", "alphaedit", "ft", "ft_l", "lora", "ice", "ike"], kg_n_edits=100,
