@@ -80,6 +80,7 @@ from IPython.display import display
 from kedit_utils import profiles
 from kedit_utils.devices import resolve_device
 from kedit_utils.figures.editing import comparison_figure, label, sequential_curves, weight_heatmaps
+from kedit_utils.pretrained import default_covariance_texts
 from kedit_utils.results import glue_figure, glue_number, save_results
 from kedit_utils.survey import experiment as E, findings as FD, grid as G, sequential as S, weight_maps as WM
 from kedit_utils.validation import check_choice, check_int
@@ -368,9 +369,8 @@ from kedit_utils.widgets.editing_panel import editing_panel
 
 if run_pretrained:
     m_live, tok_live = loaded[0], loaded[1]
-    ctx = G.covariance_context(m_live, tok_live, cfg["methods"], {},
-                               __import__("kedit_utils.pretrained", fromlist=["x"]).default_covariance_texts(
-                                   cfg["covariance_texts"]), loaded[3], progress=False)
+    ctx = G.covariance_context(m_live, tok_live, cfg["methods"], {}, default_covariance_texts(cfg["covariance_texts"]),
+                               loaded[3], progress=False)  # from the artifact cache
     loc_pairs = list(pre.requests["modify"][0].request.locality)
     display(editing_panel(m_live, tok_live, cfg["methods"], context=ctx, locality=loc_pairs,
                           demonstrations=[r.request for r in pre.requests["modify"]]))

@@ -10,8 +10,8 @@ knowledge-graph model, sequential editing and reversibility on the KG model.
   located by causal tracing), plus :func:`.sequential.sequential_curve` and
   :func:`.reversibility.reversibility` per weight-changing method.
 
-A study returns plain tables (DataFrames) and what the chapter shows about its data; the
-model is loaded again only for the panel.
+A study returns plain tables (DataFrames) and what the chapter shows about its data;
+:func:`run_studies` runs the two side by side.
 """
 from __future__ import annotations
 
