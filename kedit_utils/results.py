@@ -40,6 +40,21 @@ def _jsonable(value: Any) -> bool:
     return True
 
 
+def frame_records(frame) -> list[dict]:
+    """A DataFrame's rows as JSON-ready dicts for :func:`save_results`: NaN becomes None and
+    numpy scalars plain Python numbers (an empty frame gives [])."""
+    import math
+
+    out = []
+    for row in frame.to_dict("records") if len(frame) else []:
+        rec = {}
+        for k, v in row.items():
+            v = v.item() if hasattr(v, "item") else v
+            rec[k] = None if isinstance(v, float) and not math.isfinite(v) else v
+        out.append(rec)
+    return out
+
+
 def load_results(notebook: str) -> dict:
     return json.loads((results_dir() / f"{notebook}.json").read_text())
 

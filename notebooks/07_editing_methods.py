@@ -71,17 +71,15 @@ threads = None
 target_accuracy = None
 
 # %% tags=["remove-input"]
-import math
-
-import numpy as np
 import pandas as pd
 from IPython.display import display
 
 from kedit_utils import profiles
+from kedit_utils.datasets import facts as F
 from kedit_utils.devices import resolve_device
-from kedit_utils.figures.editing import comparison_figure, label, sequential_curves, weight_heatmaps
+from kedit_utils.figures.editing import comparison_figure, label, not_run_figure, sequential_curves, weight_heatmaps
 from kedit_utils.pretrained import default_covariance_texts
-from kedit_utils.results import glue_figure, glue_number, save_results
+from kedit_utils.results import frame_records, glue_figure, glue_number, save_results
 from kedit_utils.survey import experiment as E, findings as FD, grid as G, sequential as S, weight_maps as WM
 from kedit_utils.validation import check_choice, check_int
 
@@ -149,8 +147,6 @@ if run_pretrained:
     display(examples)
 
 # %% tags=["remove-cell"]
-from kedit_utils.datasets import facts as F
-
 glue_number("n_table", len(F.fact_table()))
 glue_number("n_relations", len(F.RELATIONS))
 if run_pretrained:
@@ -183,8 +179,8 @@ if run_pretrained:
             .style.format(precision=2, na_rep="–"))
 
 # %% tags=["hide-input", "remove-output"]
-if run_pretrained:
-    glue_figure("fig_comparison", comparison_figure(table[table.method != "none"], methods=cfg["methods"]))
+glue_figure("fig_comparison", comparison_figure(table[table.method != "none"], methods=cfg["methods"])
+            if run_pretrained else not_run_figure("not run here (run_pretrained=False)"))
 
 # %% [markdown]
 # ```{glue:figure} fig_comparison
@@ -280,8 +276,8 @@ if run_pretrained:
             .style.format(precision=2))
 
 # %% tags=["hide-input", "remove-output"]
-if run_pretrained and maps:
-    glue_figure("fig_heatmaps", weight_heatmaps(maps))
+glue_figure("fig_heatmaps", weight_heatmaps(maps) if run_pretrained and maps else
+            not_run_figure("no weight-changing method on the pretrained model in this run"))
 
 # %% [markdown]
 # ```{glue:figure} fig_heatmaps
@@ -312,8 +308,8 @@ if len(kg.sequential):
             .style.format(precision=2))
 
 # %% tags=["hide-input", "remove-output"]
-if len(kg.sequential):
-    glue_figure("fig_sequential", sequential_curves(kg.sequential))
+glue_figure("fig_sequential", sequential_curves(kg.sequential) if len(kg.sequential) else
+            not_run_figure("no sequential edits in this run (sequential_edits=0)"))
 
 # %% [markdown]
 # ```{glue:figure} fig_sequential
@@ -376,24 +372,15 @@ if run_pretrained:
                           demonstrations=[r.request for r in pre.requests["modify"]]))
 
 # %% tags=["remove-cell"]
-def _records(frame):
-    return json_rows(frame) if len(frame) else []
-
-
-def json_rows(frame):
-    return [{k: (None if isinstance(v, float) and not math.isfinite(v) else
-                 (v.item() if hasattr(v, "item") else v)) for k, v in r.items()} for r in frame.to_dict("records")]
-
-
 methods_rows = (G.result_rows(table[table.method != "none"]) if run_pretrained else []) + \
     G.result_rows(kg_table[kg_table.method != "none"])
 save_results(NOTEBOOK, {
     "methods": methods_rows,
-    "findings": json_rows(findings[["model", "claim", "holds", "evidence"]]),
+    "findings": frame_records(findings[["model", "claim", "holds", "evidence"]]),
     "sequential": S.curve_rows(kg.sequential) if len(kg.sequential) else [],
-    "reversibility": _records(kg.reversibility.groupby(["model", "method"], sort=False)
-                              .mean(numeric_only=True).reset_index()) if len(kg.reversibility) else [],
-    "erase": json_rows(erase) if run_pretrained else [],
+    "reversibility": frame_records(kg.reversibility.groupby(["model", "method"], sort=False)
+                                   .mean(numeric_only=True).reset_index()) if len(kg.reversibility) else [],
+    "erase": frame_records(erase) if run_pretrained else [],
     "data": {"model": pre.model_name if run_pretrained else None,
              "facts": len(F.fact_table()), "known": sum(pre.known.known.values()) if run_pretrained else None,
              "n_edits": cfg["n_edits"], "kg_n_edits": cfg["kg_n_edits"]},

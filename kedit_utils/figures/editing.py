@@ -97,4 +97,13 @@ def sequential_curves(frame: pd.DataFrame, axes=None):
     return fig
 
 
-__all__ = ["METHOD_LABELS", "comparison_figure", "label", "metric_intervals", "sequential_curves", "weight_heatmaps"]
+def not_run_figure(message: str, ax=None):
+    """A small figure that says why a figure was not computed in this run (a chapter's
+    ``{glue:figure}`` directive needs a figure either way)."""
+    fig, ax = axes_or_new(ax, figsize=(6, 1.2))
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=10, color="0.35", wrap=True)
+    ax.set_axis_off()
+    return fig
+
+
+__all__ = ["METHOD_LABELS", "not_run_figure", "comparison_figure", "label", "metric_intervals", "sequential_curves", "weight_heatmaps"]
