@@ -83,7 +83,8 @@ from kedit_utils.datasets import cre as CRE
 from kedit_utils.datasets import mquake as MQ
 from kedit_utils.figures.propagation import layer_sweep, steps_curve
 from kedit_utils.meta import SCOPES, FOMAMLConfig, evaluate_cases
-from kedit_utils.meta.experiment import alpha_sweep, best_layer, load_model, question_style_table, run_scope
+from kedit_utils.meta.experiment import (ScopeRuns, accuracy_text, alpha_sweep, best_layer, gain_text, load_model,
+                                        paper_gain_text, question_style_table)
 from kedit_utils.paper_numbers import PAPER_B_LAYER_COUNTS, PAPER_B_LAYERS, PAPER_B_TABLE1, PAPER_B_TABLE2
 from kedit_utils.results import glue_figure, glue_number, save_results
 from kedit_utils.style import subplots
@@ -290,21 +291,11 @@ glue_number("alpha_used_loss", f"{a_used['loss before']:.2f} → {a_used['loss a
 # meta-trained accuracy and gain (Llama3-8B, all layers).
 
 # %%
-def run_config(scope, layers, splits):
-    """One meta-training run, memoised within the chapter (Table 1, Fig. 2 and Table 2 share runs)."""
-    key = (scope, None if layers is None else tuple(layers))
-    if key in runs and set(splits) <= set(runs[key].meta):
-        return runs[key]
-    conf = FOMAMLConfig(scope=scope, layers=key[1], inner_lr=cfg["alpha"], outer_lr=cfg["beta"],
-                        inner_steps=cfg["inner_steps"], epochs=cfg["epochs"], seed=seed)
-    run = run_scope(net, tok, train, {s: eval_sets[s] for s in splits}, conf, model_id=lm.model_id,
-                    checkpoint_every=cfg["checkpoint_every"], curve_splits=("ood",))
-    run.result.restore()  # the model stays the base model between runs
-    runs[key] = run
-    return run
-
-
-runs, eval_sets = {}, {"id": id_cases, "ood": ood_cases}
+runs = ScopeRuns(net, tok, train, {"id": id_cases, "ood": ood_cases},
+                 dict(inner_lr=cfg["alpha"], outer_lr=cfg["beta"], inner_steps=cfg["inner_steps"],
+                      epochs=cfg["epochs"], seed=seed),
+                 model_id=lm.model_id, checkpoint_every=cfg["checkpoint_every"], curve_splits=("ood",))
+run_config = runs.get
 t1_layers = None if cfg["table1_layers"] == "all" else [layer] if cfg["table1_layers"] == "layer" \
     else list(cfg["table1_layers"])
 table1 = pd.DataFrame([row for s in cfg["scopes"] for row in run_config(s, t1_layers, ("id", "ood")).table1_rows()])
@@ -326,19 +317,10 @@ display(table1[["scope", "split", "single_hop_base", "single_hop_meta", "localit
         .set_index(["scope", "split"]).style.format(precision=2))
 
 # %% tags=["remove-cell"]
-def _gain_text(split):
-    part = table1[table1.split == split]
-    return ", ".join(f"{s} {100 * g:+.0f} pts (n = {n})" for s, g, n in zip(part.scope, part.gain, part.n))
-
-
-def _paper_gain_text(split):
-    return ", ".join(f"{s} {PAPER_B_TABLE1[(s, split)][1]:+.1f}" for s in ("attn", "mlp", "attn+mlp"))
-
-
-glue_number("t1_gain_id", _gain_text("id"))
-glue_number("t1_gain_ood", _gain_text("ood"))
-glue_number("paper_gain_id", _paper_gain_text("id"))
-glue_number("paper_gain_ood", _paper_gain_text("ood"))
+glue_number("t1_gain_id", gain_text(table1, "id"))
+glue_number("t1_gain_ood", gain_text(table1, "ood"))
+glue_number("paper_gain_id", paper_gain_text("id"))
+glue_number("paper_gain_ood", paper_gain_text("ood"))
 glue_number("t1_layers", "all layers" if t1_layers is None else f"layer {', '.join(map(str, t1_layers))}")
 best = table1.sort_values("gain", ascending=False).iloc[0]
 glue_number("t1_best", f"{best.scope} ({best.split}, {100 * best.gain:+.0f} pts)")
@@ -416,7 +398,7 @@ glue_number("paper_layer_text", ", ".join(f"{m} {l} of {PAPER_B_LAYER_COUNTS[m]}
 # %%
 chosen_run = run_config("attn+mlp", [chosen], ("ood",))
 curve = pd.DataFrame(chosen_run.curve_rows())
-all_curves = pd.DataFrame([r for run in runs.values() for r in run.curve_rows()])
+all_curves = pd.DataFrame([r for run in runs.runs.values() for r in run.curve_rows()])
 display(curve.pivot_table(index="tasks_seen", columns="split", values="acc").style.format(precision=2))
 
 # %% tags=["hide-input", "remove-output"]
@@ -493,14 +475,9 @@ display(paper2.style.format(precision=1, na_rep="–"))
 # %% tags=["remove-cell"]
 t2 = table2.set_index("method")
 
-
-def _t2_text(col):
-    return ", ".join(f"{m} {100 * t2.loc[m, col]:.0f} %" for m in t2.index)
-
-
-glue_number("t2_cre", _t2_text("cre_ood"))
-glue_number("t2_mquake", _t2_text("mquake"))
-glue_number("t2_subset", _t2_text("mquake_subset"))
+glue_number("t2_cre", accuracy_text(t2, "cre_ood"))
+glue_number("t2_mquake", accuracy_text(t2, "mquake"))
+glue_number("t2_subset", accuracy_text(t2, "mquake_subset"))
 glue_number("t2_seconds", ", ".join(f"{m} {t2.loc[m, 'seconds_per_edit']:.1f} s" for m in t2.index))
 glue_number("paper_t2_cre", ", ".join(f"{m} {v[0]:.1f}" for m, v in PAPER_B_TABLE2.items() if v[0] is not None))
 glue_number("paper_t2_mquake", ", ".join(f"{m} {v[1]:.1f}" for m, v in PAPER_B_TABLE2.items()))

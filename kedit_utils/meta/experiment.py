@@ -245,5 +245,48 @@ def best_layer(rows, split: str = "ood", default: int | None = None) -> int:
     return default if default in best else best[0]
 
 
-__all__ = ["LoadedModel", "PAPER_LAYERS", "SMOLLM2_LAYER", "ScopeRun", "alpha_sweep", "best_layer", "default_layer",
-           "load_model", "model_family", "question_style_table", "run_scope"]
+class ScopeRuns:
+    """Meta-training runs of one chapter, memoised by (scope, layers): Table 1, Fig. 2 and
+    Table 2 share runs. Each run leaves the model as the base model (``result.restore()``);
+    ``settings``: FOMAMLConfig's ``inner_lr``, ``outer_lr``, ``inner_steps``, ``epochs``,
+    ``seed``; ``run_kwargs``: :func:`run_scope`'s ``model_id``, ``checkpoint_every``, ..."""
+
+    def __init__(self, model, tok, train: Sequence[PropagationCase],
+                 eval_sets: Mapping[str, Sequence[PropagationCase]], settings: dict, **run_kwargs):
+        self.model, self.tok, self.train, self.eval_sets = model, tok, train, dict(eval_sets)
+        self.settings, self.run_kwargs = dict(settings), run_kwargs
+        self.runs: dict = {}
+
+    def get(self, scope: str, layers, splits: Sequence[str]) -> ScopeRun:
+        key = (scope, None if layers is None else tuple(layers))
+        if key in self.runs and set(splits) <= set(self.runs[key].meta):
+            return self.runs[key]
+        conf = FOMAMLConfig(scope=scope, layers=key[1], **self.settings)
+        run = run_scope(self.model, self.tok, self.train, {s: self.eval_sets[s] for s in splits}, conf,
+                        **self.run_kwargs)
+        run.result.restore()  # the model stays the base model between runs
+        self.runs[key] = run
+        return run
+
+
+def gain_text(table1, split: str) -> str:
+    """"attn +0 pts (n = 2), ..." for one split of Table 1's rows (a DataFrame)."""
+    part = table1[table1.split == split]
+    return ", ".join(f"{s} {100 * g:+.0f} pts (n = {n})" for s, g, n in zip(part.scope, part.gain, part.n))
+
+
+def paper_gain_text(split: str) -> str:
+    """Paper B's Table 1 gains for one split, in points."""
+    from ..paper_numbers import PAPER_B_TABLE1
+
+    return ", ".join(f"{s} {PAPER_B_TABLE1[(s, split)][1]:+.1f}" for s in ("attn", "mlp", "attn+mlp"))
+
+
+def accuracy_text(table, column: str) -> str:
+    """"ft 0 %, meta 0 %, ..." for one column of Table 2 (indexed by method)."""
+    return ", ".join(f"{m} {100 * table.loc[m, column]:.0f} %" for m in table.index)
+
+
+__all__ = ["LoadedModel", "PAPER_LAYERS", "SMOLLM2_LAYER", "ScopeRun", "ScopeRuns", "accuracy_text", "alpha_sweep",
+           "best_layer", "default_layer", "gain_text", "load_model", "model_family", "paper_gain_text",
+           "question_style_table", "run_scope"]
