@@ -65,3 +65,16 @@ def test_paper_layers():
         assert model_family(fake("mistral", 32, 32000)) is None and default_layer(fake("mistral", 32, 32000)) == 9
     finally:
         E.A.n_layers = E_n
+
+
+def test_chapter_sentences_from_tables():
+    import pandas as pd
+
+    from kedit_utils.meta.experiment import accuracy_text, gain_text, paper_gain_text
+    from kedit_utils.paper_numbers import PAPER_B_TABLE1
+
+    t1 = pd.DataFrame({"scope": ["attn", "mlp"], "split": ["ood", "ood"], "gain": [0.0, 0.25], "n": [4, 4]})
+    assert gain_text(t1, "ood") == "attn +0 pts (n = 4), mlp +25 pts (n = 4)"
+    assert paper_gain_text("id").startswith(f"attn {PAPER_B_TABLE1[('attn', 'id')][1]:+.1f}")
+    t2 = pd.DataFrame({"cre_ood": [0.5, 0.0]}, index=["meta", "ft"])
+    assert accuracy_text(t2, "cre_ood") == "meta 50 %, ft 0 %"
