@@ -252,7 +252,9 @@ if run_pretrained:
     summaries.append(G.summary(pre.rows, metrics=G.METRICS + G.ERASE_METRICS, n_boot=n_boot, seed=seed))
 summaries.append(G.summary(kg.rows, metrics=G.METRICS + G.ERASE_METRICS, n_boot=n_boot, seed=seed))
 findings = pd.concat([FD.check_findings(t).assign(model=t.model.iloc[0]) for t in summaries], ignore_index=True)
-display(findings.assign(holds=findings.holds.map(FD.verdict_word)).set_index(["claim", "model"])[["holds", "evidence"]])
+with pd.option_context("display.max_colwidth", None):  # the evidence in full (it wraps in the column)
+    display(findings.assign(holds=findings.holds.map(FD.verdict_word)).set_index(["claim", "model"])[
+        ["holds", "evidence"]])
 
 # %% tags=["remove-cell"]
 for key, g in findings.groupby("key", sort=False):
@@ -347,8 +349,11 @@ if len(kg.reversibility):
     glue_number("rev_best_method", label(rev.locality_reverted.idxmax()))
     glue_number("rev_best_locality", rev.locality_reverted.max(), ".2f")
     glue_number("rev_min_residual", rev.weight_residual.min(), ".2f")
+    undone = rev.locality_reverted.max() >= 0.99 and rev.weight_residual.min() <= 0.05
+    glue_number("rev_verdict", "an edit is undone by editing back, against the survey" if undone else
+                "an edit is not undone by editing back, only by restoring the saved weights, as the survey says")
 else:
-    for key in ("rev_best_method", "rev_best_locality", "rev_min_residual"):
+    for key in ("rev_best_method", "rev_best_locality", "rev_min_residual", "rev_verdict"):
         glue_number(key, "(not run)")
 
 # %% [markdown]
@@ -405,6 +410,5 @@ save_results(NOTEBOOK, {
 # Edited and edited back, the best method ({glue:text}`rev_best_method`) returns
 # {glue:text}`rev_best_locality` of the unrelated knowledge to its original answers, and no
 # method brings the weights closer than {glue:text}`rev_min_residual` of the first edit's
-# distance: an LLM edit is not undone by editing back, only by restoring the saved weights,
-# as the survey says. MEND and SERAC are not implemented, so the survey's findings about them
+# distance: on this trained language model {glue:text}`rev_verdict`. MEND and SERAC are not implemented, so the survey's findings about them
 # are not checked.
