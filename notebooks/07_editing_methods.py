@@ -410,5 +410,5 @@ save_results(NOTEBOOK, {
 # Edited and edited back, the best method ({glue:text}`rev_best_method`) returns
 # {glue:text}`rev_best_locality` of the unrelated knowledge to its original answers, and no
 # method brings the weights closer than {glue:text}`rev_min_residual` of the first edit's
-# distance: on this trained language model {glue:text}`rev_verdict`. MEND and SERAC are not implemented, so the survey's findings about them
-# are not checked.
+# distance: on this trained language model {glue:text}`rev_verdict`. MEND and SERAC are
+# not implemented, so the survey's findings about them are not checked.
