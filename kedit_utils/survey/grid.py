@@ -88,7 +88,6 @@ def covariance_context(model, tok, methods: Sequence[str], hparams: dict, corpus
     return out
 
 
-
 def score_edit(setup: EditSetup, method: str, request: EditRequest, action: str,
                reference: M.LocalityReference, extra_context: dict | None = None) -> dict:
     """Edit ``request`` into ``setup.model`` with ``method``, score it, restore the model.
