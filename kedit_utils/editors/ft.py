@@ -14,6 +14,8 @@ after every step. Nothing is trained but those tensors, and the handle restores 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -165,6 +167,21 @@ def answer_loss(model, ids, mask, targets, last) -> torch.Tensor:
     return (-(tl * m).sum(1) / m.sum(1)).mean()
 
 
+@contextmanager
+def trainable_only(model, params) -> Iterator[None]:
+    """Inside the block only ``params`` require gradients; every flag is put back after."""
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    for p in params:
+        p.requires_grad_(True)
+    try:
+        yield
+    finally:
+        for p, f in flags:
+            p.requires_grad_(f)
+
+
 def fine_tune(model, tok, requests, names, *, num_steps, lr, weight_decay, objective, norm_constraint,
               early_stop_loss, backup) -> list[float]:
     """Train the parameters ``names`` on the requests' answers in place; returns the losses."""
@@ -172,16 +189,11 @@ def fine_tune(model, tok, requests, names, *, num_steps, lr, weight_decay, objec
     ids, mask, targets, last = answer_batch(tok, requests, objective)
     ids, mask, targets = ids.to(device), mask.to(device), targets.to(device)
     params = [model.get_parameter(n) for n in names]
-    flags = [(p, p.requires_grad) for p in model.parameters()]
-    for p, _ in flags:
-        p.requires_grad_(False)
-    for p in params:
-        p.requires_grad_(True)
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     losses = []
     model.eval()
     try:
-        with torch.enable_grad():
+        with trainable_only(model, params), torch.enable_grad():
             for _ in range(num_steps):
                 opt.zero_grad()
                 loss = answer_loss(model, ids, mask, targets, last)
@@ -196,8 +208,6 @@ def fine_tune(model, tok, requests, names, *, num_steps, lr, weight_decay, objec
                             orig = backup.originals[n]
                             p.copy_(torch.clamp(p, min=orig - norm_constraint, max=orig + norm_constraint))
     finally:
-        for p, f in flags:
-            p.requires_grad_(f)
         for p in params:
             p.grad = None
     return losses

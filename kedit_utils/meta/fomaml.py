@@ -220,20 +220,13 @@ def related_gradient(model, tok, related, names: Sequence[str]) -> tuple[float, 
     device = next(model.parameters()).device
     ids, mask, targets, last = answer_batch(tok, [related], "target_new")
     params = [model.get_parameter(n) for n in names]
-    flags = [(p, p.requires_grad) for p in model.parameters()]
-    for p, _ in flags:
-        p.requires_grad_(False)
-    for p in params:
-        p.requires_grad_(True)
     was_training = model.training
     model.eval()
     try:
-        with torch.enable_grad():
+        with _ft.trainable_only(model, params), torch.enable_grad():
             loss = _ft.answer_loss(model, ids.to(device), mask.to(device), targets.to(device), last)
             grads = torch.autograd.grad(loss, params)
     finally:
-        for p, f in flags:
-            p.requires_grad_(f)
         model.train(was_training)
     return float(loss.detach()), list(grads)
 

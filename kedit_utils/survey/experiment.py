@@ -178,9 +178,8 @@ def kg_study(params: dict, graph: str, n_layers: int, methods, n_edits: int, seq
     sites = dict((t, layer) for layer, t in edit_sites(tm, ["subject_last", "last"], n_trace_facts, seed))
     layer, token = sites["last"], "last"
     hps = kg_hparams(methods, layer, token, n_layers)
-    n_total = max(n_edits, sequential_edits, reversibility_edits)
     requests = {a: kg_requests(kg, vocab, a, n_edits, seed=seed) for a in F.ACTIONS}
-    seq_requests = kg_requests(kg, vocab, "modify", n_total, seed=seed + 1)
+    seq_requests = kg_requests(kg, vocab, "modify", max(sequential_edits, reversibility_edits), seed=seed + 1)
     context = grid.covariance_context(model, tok, methods, hps, tm.corpus.train_sentences.tolist(), str(tm.path),
                                       progress=False)
     name = f"{graph.upper()} {n_layers}-layer alias GPT-2"
@@ -192,10 +191,12 @@ def kg_study(params: dict, graph: str, n_layers: int, methods, n_edits: int, seq
                            scorer=scorer)
     rows = _frame_cached("survey-kg-grid", inputs, _version(), lambda: grid.run_grid(setup, methods, requests))
     base = _frame_cached("survey-kg-baseline", inputs, _version(), lambda: grid.unedited_rows(setup, requests))
-    probes = [p for r in seq_requests[:5] for p in r.request.locality]
-    subjects = {r.request.subject for r in seq_requests[:sequential_edits]}
-    probes = [p for p in dict.fromkeys(pair for r in requests["modify"] for pair in r.request.locality)
-              if p[0].split(" ")[0] not in subjects] or probes
+    # locality probes of sequential editing: the grid's unrelated facts whose subject none of
+    # the sequential edits touches (else the first sequential requests' own)
+    edited = {r.request.subject for r in seq_requests[:sequential_edits]}
+    pool = dict.fromkeys(pair for r in requests["modify"] for pair in r.request.locality)
+    probes = [p for p in pool if p[0].split(" ")[0] not in edited] or \
+        [p for r in seq_requests[:5] for p in r.request.locality]
 
     def seq() -> pd.DataFrame:
         return pd.concat([S.sequential_curve(model, tok, m, seq_requests[:sequential_edits], probes, hps[m],

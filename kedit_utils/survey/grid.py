@@ -88,6 +88,26 @@ def covariance_context(model, tok, methods: Sequence[str], hparams: dict, corpus
     return out
 
 
+def request_scores(model, tok, request: EditRequest, action: str, condition, locality: float,
+                   fluency_tokens: int) -> dict:
+    """One request's metrics on the model as it is now (read through ``condition``):
+    reliability, generalization, portability, fluency (NaN where the request has no such
+    prompts, or ``fluency_tokens`` is 0), the given ``locality`` (its reference is the
+    caller's), and for ``erase`` the erase pair (module docstring)."""
+    out = {"reliability": M.rewrite_acc(model, tok, [request], condition),
+           "generalization": M.rephrase_acc(model, tok, [request], condition) if request.rephrase_prompts
+           else math.nan,
+           "locality": locality,
+           "portability": M.portability(model, tok, [request], condition) if request.portability else math.nan,
+           "fluency": M.fluency(model, tok, [request.prompt], fluency_tokens, condition) if fluency_tokens
+           else math.nan}
+    if action == "erase":
+        e = M.erase_metrics(model, tok, [request], condition)
+        out.update({"old_gone": e["old_answer_gone"], "old_gone_rephrase": e["old_answer_gone_rephrase"],
+                    "erase_target": e["erase_target"], "erase_target_rephrase": e["erase_target_rephrase"]})
+    return out
+
+
 def score_edit(setup: EditSetup, method: str, request: EditRequest, action: str,
                reference: M.LocalityReference, extra_context: dict | None = None) -> dict:
     """Edit ``request`` into ``setup.model`` with ``method``, score it, restore the model.
@@ -100,21 +120,12 @@ def score_edit(setup: EditSetup, method: str, request: EditRequest, action: str,
     model, tok = setup.reader, setup.tok
     with handle:
         cond = handle.condition
+        loc = M.locality(model, tok, [request], reference, cond) if request.locality else math.nan
         row = {"model": setup.model_name, "method": method, "action": action, "subject": request.subject,
                "prompt": request.prompt, "target": request.target_new,
-               "reliability": M.rewrite_acc(model, tok, [request], cond),
-               "generalization": M.rephrase_acc(model, tok, [request], cond) if request.rephrase_prompts
-               else math.nan,
-               "locality": M.locality(model, tok, [request], reference, cond) if request.locality else math.nan,
-               "portability": M.portability(model, tok, [request], cond) if request.portability else math.nan,
-               "fluency": M.fluency(model, tok, [request.prompt], setup.fluency_tokens, cond)
-               if setup.fluency_tokens else math.nan,
+               **request_scores(model, tok, request, action, cond, loc, setup.fluency_tokens),
                "seconds": handle.seconds, "delta_norm": handle.delta_norm,
                "changes": [(c.name, c.delta_norm) for c in handle.changes]}
-        if action == "erase":
-            e = M.erase_metrics(model, tok, [request], cond)
-            row.update({"old_gone": e["old_answer_gone"], "old_gone_rephrase": e["old_answer_gone_rephrase"],
-                        "erase_target": e["erase_target"], "erase_target_rephrase": e["erase_target_rephrase"]})
     return row
 
 
@@ -153,18 +164,10 @@ def unedited_rows(setup: EditSetup, requests_by_action: dict[str, Sequence]) -> 
     rows = []
     for action, reqs in requests_by_action.items():
         for r in [getattr(x, "request", x) for x in reqs]:
-            row = {"model": setup.model_name, "method": "none", "action": action, "subject": r.subject,
-                   "reliability": M.rewrite_acc(model, tok, [r]),
-                   "generalization": M.rephrase_acc(model, tok, [r]) if r.rephrase_prompts else math.nan,
-                   "locality": 1.0 if r.locality else math.nan,
-                   "portability": M.portability(model, tok, [r]) if r.portability else math.nan,
-                   "fluency": M.fluency(model, tok, [r.prompt], setup.fluency_tokens)
-                   if setup.fluency_tokens else math.nan, "seconds": 0.0, "delta_norm": 0.0}
-            if action == "erase":
-                e = M.erase_metrics(model, tok, [r])
-                row.update({"old_gone": e["old_answer_gone"], "old_gone_rephrase": e["old_answer_gone_rephrase"],
-                            "erase_target": e["erase_target"], "erase_target_rephrase": e["erase_target_rephrase"]})
-            rows.append(row)
+            rows.append({"model": setup.model_name, "method": "none", "action": action, "subject": r.subject,
+                         **request_scores(model, tok, r, action, None, 1.0 if r.locality else math.nan,
+                                          setup.fluency_tokens),
+                         "seconds": 0.0, "delta_norm": 0.0})
     return pd.DataFrame(rows)
 
 
@@ -221,4 +224,4 @@ def result_rows(table: pd.DataFrame) -> list[dict]:
 
 
 __all__ = ["COVARIANCE_METHODS", "ERASE_METRICS", "EditSetup", "METRICS", "bootstrap_mean", "covariance_context",
-           "interval_text", "result_rows", "run_grid", "score_edit", "summary", "unedited_rows"]
+           "interval_text", "request_scores", "result_rows", "run_grid", "score_edit", "summary", "unedited_rows"]
