@@ -7,7 +7,10 @@ module's source, so editing the producer invalidates old artifacts).
 
 The root is ``$KEDIT_CACHE`` when set, else ``.cache/`` in the project. Writes are atomic:
 an artifact is built in a temporary sibling folder and renamed into place only when
-complete, so a killed run never leaves something a later run would take for a result.
+complete, so a killed run never leaves something a later run would take for a result, and
+when two workers build the same entry at once the first to finish publishes it and the
+other keeps it (:func:`atomic_dir`), so the cache may be shared by the workers of a cluster
+(:mod:`kedit_utils.jobs`).
 Checkpoints are safetensors or JSON; nothing is unpickled.
 """
 from __future__ import annotations
@@ -72,21 +75,49 @@ def is_complete(path: Path) -> bool:
 
 @contextmanager
 def atomic_dir(final: Path) -> Iterator[Path]:
-    """Yield a temporary folder; on success it is renamed to ``final`` (marked complete).
+    """Yield a temporary folder; on success it is marked complete and renamed to ``final``.
 
-    On an exception the temporary folder is removed and ``final`` is left untouched.
+    Safe when several processes (Dask workers, pool workers) build the same entry at once:
+    if a complete ``final`` exists when this build finishes (another process published it
+    first), it is kept and this build's folder is discarded, so a reader of ``final`` never
+    sees it change; an incomplete leftover at ``final`` is replaced. On an exception (or a
+    killed process) the temporary folder is never marked complete and ``final`` is left
+    untouched.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     try:
         yield tmp
         (tmp / COMPLETE_MARKER).write_text("")
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        _publish(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _publish(tmp: Path, final: Path) -> None:
+    """Rename the complete folder ``tmp`` to ``final`` unless a complete ``final`` exists."""
+    if is_complete(final):
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    if final.exists():  # incomplete: not written by atomic_dir, whose entries appear whole
+        _remove_aside(final)
+    try:
+        os.replace(tmp, final)
+    except OSError:  # another process published ``final`` between the check and the rename
+        if not is_complete(final):
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _remove_aside(path: Path) -> None:
+    """Rename ``path`` to a hidden sibling (one atomic step), then delete that sibling."""
+    aside = path.parent / f".{path.name}.stale-{os.getpid()}-{os.urandom(4).hex()}"
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:  # another process removed it first
+        return
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def write_json_atomic(path: Path, data: Any) -> Path:
