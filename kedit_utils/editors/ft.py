@@ -151,20 +151,45 @@ def answer_batch(tok, requests, objective: str):
     return ids, mask, targets, last
 
 
+def _answer_logits(model, ids, mask, rows, pos) -> torch.Tensor:
+    """Logits (N, V) at the N (row, position) pairs only.
+
+    A Hugging Face causal LM (GPT-2, Llama, Qwen2: a decoder ``base_model`` whose last
+    hidden state is already normed, then the unembedding) gets the unembedding at those
+    positions alone: on SmolLM2 it is a quarter of the model's matmuls at every position
+    (V = 49,152), so FT's step is that much cheaper. Any other model (a PEFT wrapper, ...)
+    computes the full logits and picks the positions: the same numbers.
+    """
+    from transformers import PreTrainedModel
+
+    if isinstance(model, PreTrainedModel) and model.base_model is not model \
+            and isinstance(model.get_output_embeddings(), torch.nn.Linear) \
+            and model.config.model_type in ("gpt2", "llama", "qwen2", "mistral"):
+        head, base = model.get_output_embeddings(), model.base_model
+        hidden = base(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state  # (B, T, d)
+        return head(hidden[rows, pos])
+    return model(input_ids=ids, attention_mask=mask).logits[rows, pos]
+
+
 def answer_loss(model, ids, mask, targets, last) -> torch.Tensor:
-    """Mean over requests of the mean NLL of each request's answer tokens."""
-    logp = model(input_ids=ids, attention_mask=mask).logits.float().log_softmax(-1)
+    """Mean over requests of the mean NLL of each request's answer tokens.
+
+    ids, mask, targets: (B, T) from :func:`answer_batch`; ``last``: its (row, position,
+    token) triples (``prompt_last``) or empty (``target_new``, the tokens are ``targets``).
+    The log-softmax is taken at the answer positions only (:func:`_answer_logits`).
+    """
     if last:
         rows = torch.tensor([x[0] for x in last], device=ids.device)
         pos = torch.tensor([x[1] for x in last], device=ids.device)
         tok_ids = torch.tensor([x[2] for x in last], device=ids.device)
-        nll = -logp[rows, pos, tok_ids]
-        per = torch.zeros(ids.shape[0], device=ids.device).index_add(0, rows, nll)
-        cnt = torch.zeros(ids.shape[0], device=ids.device).index_add(0, rows, torch.ones_like(nll))
-        return (per / cnt).mean()
-    m = (targets != -100)
-    tl = logp.gather(2, targets.clamp(min=0)[..., None])[..., 0]
-    return (-(tl * m).sum(1) / m.sum(1)).mean()
+    else:
+        rows, pos = (targets != -100).nonzero(as_tuple=True)
+        tok_ids = targets[rows, pos]
+    logp = _answer_logits(model, ids, mask, rows, pos).float().log_softmax(-1)  # (N, V)
+    nll = -logp.gather(1, tok_ids[:, None])[:, 0]
+    per = torch.zeros(ids.shape[0], device=ids.device).index_add(0, rows, nll)
+    cnt = torch.zeros(ids.shape[0], device=ids.device).index_add(0, rows, torch.ones_like(nll))
+    return (per / cnt).mean()
 
 
 @contextmanager
@@ -182,6 +207,46 @@ def trainable_only(model, params) -> Iterator[None]:
             p.requires_grad_(f)
 
 
+def lowest_block(model, params) -> int:
+    """The first block that holds one of ``params`` (the number of blocks when none does)."""
+    ids = {id(p) for p in params}
+    for i in range(A.n_layers(model)):
+        if any(id(p) in ids for p in A.layer_module(model, i).parameters()):
+            return i
+    return A.n_layers(model)
+
+
+@contextmanager
+def frozen_blocks_reused(model, below: int) -> Iterator[None]:
+    """Inside the block, blocks ``0 .. below-1`` compute once and then give back what they
+    gave the first time (FT's loop: the same input every step and no trained weight below
+    the lowest trained block, so their outputs cannot change; on SmolLM2 with layer 8 that is
+    8 of 30 blocks' forward saved at every step after the first). Only for a loop over one
+    fixed input with those blocks frozen."""
+    blocks = [A.layer_module(model, i) for i in range(below)]
+    saved: dict[int, object] = {}
+
+    def patched(i, original):
+        def forward(*args, **kwargs):
+            if i not in saved:
+                with torch.no_grad():
+                    saved[i] = original(*args, **kwargs)
+            return saved[i]
+        return forward
+
+    own = [b.__dict__.get("forward") for b in blocks]  # an instance forward (accelerate's hooks) is kept
+    for i, b in enumerate(blocks):
+        b.forward = patched(i, b.forward)
+    try:
+        yield
+    finally:
+        for b, f in zip(blocks, own):
+            if f is None:
+                del b.forward  # the class's forward again
+            else:
+                b.forward = f
+
+
 def fine_tune(model, tok, requests, names, *, num_steps, lr, weight_decay, objective, norm_constraint,
               early_stop_loss, backup) -> list[float]:
     """Train the parameters ``names`` on the requests' answers in place; returns the losses."""
@@ -193,7 +258,8 @@ def fine_tune(model, tok, requests, names, *, num_steps, lr, weight_decay, objec
     losses = []
     model.eval()
     try:
-        with trainable_only(model, params), torch.enable_grad():
+        with trainable_only(model, params), torch.enable_grad(), \
+                frozen_blocks_reused(model, lowest_block(model, params)):
             for _ in range(num_steps):
                 opt.zero_grad()
                 loss = answer_loss(model, ids, mask, targets, last)

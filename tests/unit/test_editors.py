@@ -375,3 +375,61 @@ def test_memit_and_alphaedit_updates_equal_the_direct_solves():
     got = AlphaEdit().layer_delta(0, 0, keys, resid, cov, ahp, {"P": {0: p}, "prior": {}})
     want = torch.linalg.solve(p @ keys @ keys.T + 0.5 * torch.eye(d, dtype=torch.float64), p @ keys @ resid.T)
     assert torch.allclose(got, want, atol=1e-10, rtol=1e-8)
+
+
+@pytest.mark.parametrize("objective", ["target_new", "prompt_last"])
+def test_answer_loss_reads_the_answer_positions_only_and_equals_the_full_logits(setup, objective):
+    """FT's loss takes the unembedding at the answer positions alone (editors/ft.py); on a
+    padded batch of two requests it equals the NLL read from the full logits, and its
+    gradient too."""
+    from kedit_utils.editors.ft import answer_batch, answer_loss
+
+    _, model, _ = setup
+    reqs = [EditRequest("e1_0 r2_1", "e1_0", "e4_1 e5_0"), EditRequest("e2_0", "e2_0", "e5_1")]
+    ids, mask, targets, last = answer_batch(TOK, reqs, objective)
+    assert mask[1].sum() < mask[0].sum()  # the second row is padded
+
+    def full(m):
+        logp = m(input_ids=ids, attention_mask=mask).logits.float().log_softmax(-1)
+        if last:
+            per = [[-logp[r, p, t] for r, p, t in last if r == i] for i in range(2)]
+        else:
+            per = [[-logp[i, p, targets[i, p]] for p in range(ids.shape[1]) if targets[i, p] != -100]
+                   for i in range(2)]
+        return torch.stack([torch.stack(x).mean() for x in per]).mean()
+
+    p = A.edited_weight(model, 0)
+    with torch.enable_grad():
+        fast = answer_loss(model, ids, mask, targets, last)
+        (g_fast,) = torch.autograd.grad(fast, [p])
+        ref = full(model)
+        (g_ref,) = torch.autograd.grad(ref, [p])
+    assert torch.allclose(fast, ref, atol=1e-5), (float(fast), float(ref))
+    assert torch.allclose(g_fast, g_ref, atol=1e-5)
+
+
+def test_ft_reusing_the_frozen_blocks_gives_the_same_edit(setup):
+    """FT computes the blocks below its lowest trained layer once (editors/ft.py
+    ``frozen_blocks_reused``): the losses and the edited weights equal a run without the
+    reuse, and the blocks' forward is the class's again afterwards."""
+    import contextlib
+
+    import kedit_utils.editors.ft as ft
+
+    _, model, _ = setup
+    hp = FTHyperParams.tiny_gpt2(layers=(2,), num_steps=5)
+    runs = []
+    for reuse in (True, False):
+        original = ft.frozen_blocks_reused
+        if not reuse:
+            ft.frozen_blocks_reused = lambda m, below: contextlib.nullcontext()
+        try:
+            h = get_editor("ft").apply(model, TOK, REQUESTS, hp)
+        finally:
+            ft.frozen_blocks_reused = original
+        runs.append((h.info["losses"], {n: model.get_parameter(n).detach().clone() for n in h.info["parameters"]}))
+        h.restore()
+    assert runs[0][0] == pytest.approx(runs[1][0], abs=1e-6)
+    for n in runs[0][1]:
+        assert torch.allclose(runs[0][1][n], runs[1][1][n], atol=1e-6), n
+    assert all("forward" not in A.layer_module(model, i).__dict__ for i in range(N_LAYERS))
