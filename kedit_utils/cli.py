@@ -35,11 +35,15 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
     p_run.add_argument("--profile", choices=["quick", "paper"])
     p_run.add_argument("--log-output", action="store_true", help="stream cell output (progress bars) to the terminal")
+    p_run.add_argument("--rerun", action="store_true",
+                       help="execute even when a run with the same inputs is in the cache (its page is reused otherwise)")
     p_book = sub.add_parser("book", help="run every chapter, then build the HTML book")
     p_book.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
     p_book.add_argument("--profile", choices=["quick", "paper"])
     p_book.add_argument("--no-run", action="store_true", help="build the HTML from the executed chapters (the scorecard is recomputed)")
     p_book.add_argument("--log-output", action="store_true")
+    p_book.add_argument("--rerun", action="store_true",
+                        help="execute every page even when a run with the same inputs is in the cache")
     sub.add_parser("list", help="list the chapter notebooks and their parameters")
     p_assets = sub.add_parser("assets", help="fetch MathJax and the ipywidgets manager for the offline book")
     p_assets.add_argument("--force", action="store_true")
@@ -54,15 +58,16 @@ def main(argv: list[str] | None = None) -> int:
 
             print(f"[kedit] offline assets in {fetch_assets(force=args.force)}")
         elif args.cmd == "run":
-            out = runner.run_notebook(args.notebook, _parse_params(args.parameter, args.profile), log_output=args.log_output)
+            out = runner.run_notebook(args.notebook, _parse_params(args.parameter, args.profile), log_output=args.log_output,
+                                      reuse=not args.rerun)
             print(f"[kedit] executed notebook: {out}")
         elif args.cmd == "book":
             t0 = time.time()
             params = _parse_params(args.parameter, args.profile)
             if args.no_run:  # the chapters as they are; the scorecard is recomputed from their results
-                runner.run_summaries(params, log_output=args.log_output)
+                runner.run_summaries(params, log_output=args.log_output, reuse=not args.rerun)
             else:
-                runner.run_all(params, log_output=args.log_output)
+                runner.run_all(params, log_output=args.log_output, reuse=not args.rerun)
             index = runner.build_book()
             print(f"[kedit] book built in {time.time() - t0:.0f} s: open {index}")
     except (ParameterError, runner.NotebookFailed, runner.BookBuildFailed) as err:

@@ -9,6 +9,15 @@ page gets a line of downloads (its executed notebook and its results file), adde
 runner so that no chapter can forget it. Output is written to a temporary
 file and renamed only on success: a failed or interrupted run leaves no half-executed page.
 A failure raises :class:`NotebookFailed` naming the notebook, the cell and the error.
+
+Executed pages are artifacts too (``reuse=True``, what ``kedit book`` and ``kedit run`` do
+unless given ``--rerun``): the executed notebook and its results file are kept in the
+artifact cache under a key of every input of the run (:func:`page_inputs`: the notebook's
+source, its parameters, the source of every module of ``kedit_utils``, the versions of the
+libraries that compute, the CPU threads and whether a GPU is there, the content signature of
+any file or folder a parameter names, and for a summary page the chapters' results). When
+nothing of that changed, the page is the one that run computed, and no kernel starts: that
+is what makes a second ``make book`` take seconds.
 """
 from __future__ import annotations
 
@@ -123,31 +132,131 @@ def check_parameters(name: str, nb, parameters: dict[str, Any]) -> None:
         check_choice("profile", parameters["profile"], PROFILE_NAMES)
 
 
+PAGE_CACHE_KIND = "executed-pages"
+VERSIONED_LIBRARIES = ("torch", "transformers", "numpy", "pandas", "networkx", "peft", "scipy", "matplotlib")
+
+
+def _sha(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def package_source_hash() -> str:
+    """Hash of every ``.py`` file of ``kedit_utils`` (path and content): any code change
+    re-executes every page."""
+    pkg = PROJECT_ROOT / "kedit_utils"
+    return _sha(b"".join(str(f.relative_to(pkg)).encode() + b"\0" + f.read_bytes()
+                         for f in sorted(pkg.rglob("*.py"))))
+
+
+def path_signature(value: Any) -> Any:
+    """For a parameter naming an existing file or folder: (relative name, size, mtime) of
+    every file in it, hashed (a user's data or model folder that changes re-executes the
+    page); ``None`` for anything else."""
+    if not isinstance(value, str) or not value or len(value) > 4096:
+        return None
+    path = Path(value).expanduser()
+    try:
+        if not path.exists():
+            return None
+        files = [path] if path.is_file() else sorted(f for f in path.rglob("*") if f.is_file())
+        return _sha("\n".join(f"{f.relative_to(path) if f != path else f.name}|{f.stat().st_size}|"
+                              f"{f.stat().st_mtime_ns}" for f in files).encode())
+    except OSError:
+        return None
+
+
+def page_inputs(name: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """Every input of one page's run (module docstring); the page cache's key hashes it."""
+    from importlib import metadata
+
+    import torch
+
+    versions = {}
+    for lib in VERSIONED_LIBRARIES:
+        try:
+            versions[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            versions[lib] = None
+    inputs = {
+        "notebook": name, "source": _sha(notebook_path(name).read_bytes()), "parameters": parameters,
+        "package": package_source_hash(), "python": sys.version.split()[0], "versions": versions,
+        "threads": torch.get_num_threads(), "cuda": torch.cuda.is_available(),
+        "files": {k: sig for k, v in sorted(parameters.items()) if (sig := path_signature(v)) is not None},
+    }
+    if name in SUMMARY_PAGES:  # computed from the chapters' results
+        inputs["results"] = {f.name: _sha(f.read_bytes()) for f in sorted(results_dir().glob("*.json"))
+                             if f.stem != name}
+    return inputs
+
+
 def run_notebook(
     name: str,
     parameters: dict[str, Any] | None = None,
     output_dir: Path = EXECUTED_DIR,
     log_output: bool = False,
     progress: bool = True,
+    reuse: bool = False,
 ) -> Path:
     """Execute one chapter; returns the executed notebook's path.
 
     ``parameters`` override the notebook's ``parameters`` cell (unknown names are an error
     before anything runs). Results go to ``$KEDIT_RESULTS`` (default ``results/``).
+    ``reuse``: when a run with the same inputs (:func:`page_inputs`) is in the artifact
+    cache, its executed page and results file are put in place instead of running again.
     """
-    import nbformat
-    import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
-
     parameters = dict(parameters or {})
     nb = read_notebook(name)
     name = notebook_path(name).stem
     check_parameters(name, nb, parameters)
+    os.environ.setdefault("KEDIT_RESULTS", str(results_dir()))
+    if not reuse:
+        return _execute(name, nb, parameters, Path(output_dir), log_output, progress)
+    from .cache import artifact_dir, cache_key, cached, is_complete
+
+    inputs = page_inputs(name, parameters)
+    key = cache_key(inputs)
+    if is_complete(artifact_dir(PAGE_CACHE_KIND, key)):
+        print(f"[kedit] {name}: same inputs as a run in the cache ({key[:12]}); its page and results are "
+              "reused (--rerun executes it again)", flush=True)
+
+    def build(tmp: Path) -> None:
+        page = _execute(name, nb, parameters, tmp, log_output, progress)
+        results = results_dir() / f"{name}.json"
+        if results.is_file():
+            shutil.copyfile(results, tmp / "results.json")
+        page.rename(tmp / "page.ipynb")
+
+    entry = cached(PAGE_CACHE_KIND, inputs, "", build)
+    return _put_in_place(entry, name, Path(output_dir))
+
+
+def _put_in_place(entry: Path, name: str, output_dir: Path) -> Path:
+    """Copy a cached page and its results file to where a run would have written them
+    (through temporary files and renames)."""
+    from .cache import write_json_atomic
+    import json
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if (entry / "results.json").is_file():
+        write_json_atomic(results_dir() / f"{name}.json", json.loads((entry / "results.json").read_text()))
+    final = output_dir / f"{name}.ipynb"
+    tmp = output_dir / f".{name}.ipynb.tmp"
+    shutil.copyfile(entry / "page.ipynb", tmp)
+    os.replace(tmp, final)
+    return final
+
+
+def _execute(name: str, nb, parameters: dict[str, Any], output_dir: Path, log_output: bool, progress: bool) -> Path:
+    """Run the notebook with papermill; the executed page is renamed into ``output_dir``."""
+    import nbformat
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     final = output_dir / f"{name}.ipynb"
-    os.environ.setdefault("KEDIT_RESULTS", str(results_dir()))
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / f"{name}.ipynb"
         nbformat.write(nb, src)

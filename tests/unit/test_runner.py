@@ -79,3 +79,66 @@ def test_book_build_needs_every_chapters_results(tmp_path, monkeypatch):
     (tmp_path / "results" / "02_training.json").write_text("{}")
     runner.copy_results_into_book(tmp_path)
     assert (tmp_path / "chapters" / "results" / "02_training.json").is_file()
+
+
+def test_an_unchanged_page_is_reused_and_any_changed_input_runs_it_again(tmp_path, monkeypatch):
+    """``reuse=True`` (kedit book, kedit run): the second run with the same inputs puts the
+    cached page and results in place without executing; another parameter value, another
+    content of a file a parameter names, or another package source executes again; a failed
+    run caches nothing."""
+    import json
+
+    import nbformat
+
+    monkeypatch.setenv("KEDIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("KEDIT_RESULTS", str(tmp_path / "results"))
+    runs = []
+
+    def fake_execute(name, nb, parameters, output_dir, log_output, progress):
+        runs.append(dict(parameters))
+        if parameters.get("n_entities") == 13:
+            raise runner.NotebookFailed(name, 3, "ValueError", "boom")
+        (tmp_path / "results").mkdir(exist_ok=True)
+        (tmp_path / "results" / f"{name}.json").write_text(json.dumps({"run": len(runs)}))
+        output_dir.mkdir(parents=True, exist_ok=True)
+        page = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"run {len(runs)}")])
+        nbformat.write(page, output_dir / f"{name}.ipynb")
+        return output_dir / f"{name}.ipynb"
+
+    monkeypatch.setattr(runner, "_execute", fake_execute)
+    data = tmp_path / "facts.json"
+    data.write_text("[1]")
+    out = tmp_path / "pages"
+    first = runner.run_notebook("01_knowledge_graphs", {"n_entities": 12, "seed": str(data)}, out, reuse=True)
+    (tmp_path / "results" / "01_knowledge_graphs.json").unlink()
+    again = runner.run_notebook("01_knowledge_graphs", {"n_entities": 12, "seed": str(data)}, out, reuse=True)
+    assert len(runs) == 1 and again == first
+    assert "run 1" in again.read_text()
+    assert json.loads((tmp_path / "results" / "01_knowledge_graphs.json").read_text()) == {"run": 1}
+    runner.run_notebook("01_knowledge_graphs", {"n_entities": 14, "seed": str(data)}, out, reuse=True)
+    assert len(runs) == 2
+    data.write_text("[1, 2]")
+    import os
+    os.utime(data, ns=(1, 1))  # another size and time: the file's signature changes
+    runner.run_notebook("01_knowledge_graphs", {"n_entities": 12, "seed": str(data)}, out, reuse=True)
+    assert len(runs) == 3
+    monkeypatch.setattr(runner, "package_source_hash", lambda: "edited")
+    runner.run_notebook("01_knowledge_graphs", {"n_entities": 12, "seed": str(data)}, out, reuse=True)
+    assert len(runs) == 4
+    with pytest.raises(runner.NotebookFailed):
+        runner.run_notebook("01_knowledge_graphs", {"n_entities": 13}, out, reuse=True)
+    with pytest.raises(runner.NotebookFailed):
+        runner.run_notebook("01_knowledge_graphs", {"n_entities": 13}, out, reuse=True)
+    assert len(runs) == 6  # the failure was not cached
+    entries = list((tmp_path / "cache" / runner.PAGE_CACHE_KIND).iterdir())
+    assert len(entries) == 4 and all((e / ".complete").is_file() for e in entries)
+    assert runner.run_notebook("01_knowledge_graphs", {"n_entities": 12, "seed": str(data)}, out) and len(runs) == 7
+
+
+def test_the_scorecards_inputs_include_the_chapters_results(tmp_path, monkeypatch):
+    monkeypatch.setenv("KEDIT_RESULTS", str(tmp_path))
+    (tmp_path / "02_training.json").write_text("{}")
+    before = runner.page_inputs("scorecard", {})
+    assert runner.page_inputs("01_knowledge_graphs", {}).get("results") is None
+    (tmp_path / "02_training.json").write_text('{"a": 1}')
+    assert runner.page_inputs("scorecard", {})["results"] != before["results"]
