@@ -69,65 +69,28 @@ n_baseline_cases = None  # cases per dataset for each baseline (None: all)
 threads = None  # torch CPU threads (None: torch's default)
 
 # %% tags=["remove-input"]
-import math
-import tempfile
 import warnings
-from pathlib import Path
 
 import pandas as pd
 import torch
 from IPython.display import display
 
 from kedit_utils import profiles
-from kedit_utils.datasets import cre as CRE
-from kedit_utils.datasets import mquake as MQ
 from kedit_utils.figures.propagation import layer_sweep, steps_curve
-from kedit_utils.meta import SCOPES, FOMAMLConfig, evaluate_cases
-from kedit_utils.meta.experiment import (ScopeRuns, accuracy_text, alpha_sweep, best_layer, gain_text, load_model,
-                                        paper_gain_text, question_style_table)
+from kedit_utils.meta import FOMAMLConfig
+from kedit_utils.meta.chapter_data import chapter_data, check_parameters
+from kedit_utils.meta.experiment import (ScopeRuns, accuracy_text, alpha_sweep, best_layer, gain_text, layer_sweep_rows,
+                                        load_model, paper_gain_text, question_style_table, table2 as paper_table2)
 from kedit_utils.paper_numbers import PAPER_B_LAYER_COUNTS, PAPER_B_LAYERS, PAPER_B_TABLE1, PAPER_B_TABLE2
 from kedit_utils.results import glue_figure, glue_number, save_results
 from kedit_utils.style import subplots
-from kedit_utils.validation import ParameterError, check_choice, check_float, check_int
+from kedit_utils.validation import ParameterError
 
 warnings.filterwarnings("ignore")
 NOTEBOOK = "06_meta_learning_propagation"
 cfg = profiles.resolve_parameters(NOTEBOOK, profile, globals())
 cfg.update(model=model, cre_path=cre_path, mquake_path=mquake_path, question_style=question_style, layer=layer)
-if not isinstance(model, str) or not (model == "smollm2" or (Path(model).expanduser() / "config.json").is_file()):
-    raise ParameterError("model", model, 'must be "smollm2" or a local Hugging Face folder with a config.json')
-if cre_path is not None:
-    for name in ("train_data_id.jsonl", "test_data_id.jsonl", "test_data_ood.jsonl"):
-        if not (Path(cre_path).expanduser() / name).is_file():
-            raise ParameterError("cre_path", cre_path, f"must be a folder holding PropMEND's {name}")
-if mquake_path is not None and not Path(mquake_path).expanduser().is_file():
-    raise ParameterError("mquake_path", mquake_path, "must be an existing MQuAKE JSON file")
-check_choice("question_style", question_style, ("cloze", "chat"))
-for name in ("n_train", "n_id", "n_ood", "n_mquake", "n_mquake_subset", "n_style_cases", "n_alpha_cases", "inner_steps",
-             "epochs", "checkpoint_every"):
-    check_int(name, cfg[name], minimum=1)
-for name in ("n_check_countries", "n_baseline_cases", "threads", "layer"):
-    if cfg[name] is not None:
-        check_int(name, cfg[name], minimum=0 if name == "layer" else 1)
-for name in ("alpha", "beta"):
-    check_float(name, cfg[name], low=0.0, low_open=True)
-if not cfg["alphas"]:
-    raise ParameterError("alphas", cfg["alphas"], "must be a non-empty list of rates")
-for a in cfg["alphas"]:
-    check_float("alphas", a, low=0.0, low_open=True)
-if not cfg["scopes"]:
-    raise ParameterError("scopes", cfg["scopes"], f"must be a non-empty list of {list(SCOPES)}")
-for s in cfg["scopes"]:
-    check_choice("scopes", s, list(SCOPES))
-for b in cfg["baselines"]:
-    check_choice("baselines", b, ["rome", "memit", "alphaedit"])
-for name in ("table1_layers", "sweep_layers"):
-    v = cfg[name]
-    allowed = ("all", "layer") if name == "table1_layers" else ("all",)
-    if isinstance(v, str):
-        check_choice(name, v, allowed)
-    elif not v or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v):
-        raise ParameterError(name, v, f"must be one of {list(allowed)} or a non-empty list of layers")
+check_parameters(cfg)
 if cfg["threads"]:
     torch.set_num_threads(cfg["threads"])
 profiles.parameters_frame(cfg, NOTEBOOK)
@@ -163,46 +126,12 @@ display(pd.DataFrame([{"model": lm.name, "layers": n_layers, "Paper B family": l
 # first hop (CRE's form).
 
 # %%
-import random
-
-style = "cloze" if question_style == "cloze" else "question"
-if cre_path is None:
-    countries = sorted(CRE.W.COUNTRIES)
-    if cfg["n_check_countries"] is not None:
-        countries = sorted(random.Random(f"ch6-{seed}").sample(countries, min(cfg["n_check_countries"], len(countries))))
-    pairs = [p for p in CRE.second_hop_pairs() if p[0] in countries]
-    check = CRE.check_second_hops(net, tok, pairs, style="cloze")
-    known_share = check.share
-    splits = CRE.generate_cre(cfg["n_train"], cfg["n_id"], cfg["n_ood"], seed=seed, known=check, question_style=style)
-    train, id_cases, ood_cases = splits.train, splits.in_distribution, splits.out_of_distribution
-    display(pd.DataFrame(check.rows()).set_index("relation").style.format(precision=2))
-else:
-    folder = Path(cre_path).expanduser()
-    loaded, kept = [], []
-    for name, n in (("train_data_id.jsonl", cfg["n_train"]), ("test_data_id.jsonl", cfg["n_id"]),
-                    ("test_data_ood.jsonl", cfg["n_ood"])):
-        k = CRE.keep_known(CRE.load_cre(folder / name), net, tok, style="cloze")
-        kept.append(k)
-        loaded.append(k.cases[:n])
-    train, id_cases, ood_cases = loaded
-    known_share = sum(len(k.cases) for k in kept) / sum(k.n_before for k in kept)
-if question_style == "chat":
-    train, id_cases, ood_cases = (CRE.with_chat_template(x, tok) for x in (train, id_cases, ood_cases))
-
-if mquake_path is None:
-    with tempfile.TemporaryDirectory() as tmp:
-        records = MQ.generate_mquake(max(cfg["n_mquake"], 6 * cfg["n_mquake_subset"]), seed=seed, question_style=style)
-        mquake_all = MQ.load_mquake(MQ.write_mquake(records, Path(tmp) / "mquake.json"))
-else:
-    mquake_all = MQ.load_mquake(Path(mquake_path).expanduser())
-mquake_cases = mquake_all[:cfg["n_mquake"]]
-subset_cases = MQ.mquake_subset(mquake_all)[:cfg["n_mquake_subset"]]
-if question_style == "chat":
-    mquake_cases, subset_cases = CRE.with_chat_template(mquake_cases, tok), CRE.with_chat_template(subset_cases, tok)
-sizes = pd.DataFrame([{"split": s, "cases": len(c)} for s, c in (
-    ("CRE train", train), ("CRE in-distribution", id_cases), ("CRE OOD", ood_cases), ("MQuAKE", mquake_cases),
-    ("MQuAKE-subset", subset_cases))]).set_index("split")
-display(sizes)
+data = chapter_data(net, tok, cfg, seed)
+train, id_cases, ood_cases = data.train, data.in_distribution, data.out_of_distribution
+mquake_cases, subset_cases, known_share = data.mquake, data.mquake_subset, data.known_share
+if data.check_rows:
+    display(pd.DataFrame(data.check_rows).set_index("relation").style.format(precision=2))
+display(pd.DataFrame(data.sizes()).set_index("split"))
 print("A training task:", train[0].edits[0].fact, "→", train[0].questions[0], "…", train[0].answer)
 
 # %% [markdown]
@@ -345,18 +274,7 @@ glue_number("t1_best", f"{best.scope} ({best.split}, {100 * best.gain:+.0f} pts)
 swept = list(range(n_layers)) if cfg["sweep_layers"] == "all" else [x for x in cfg["sweep_layers"] if x < n_layers]
 if not swept:
     raise ParameterError("sweep_layers", cfg["sweep_layers"], f"must hold a layer below {n_layers}")
-sweep_rows, plot_rows = [], []
-for L in swept:
-    run = run_config("attn+mlp", [L], ("ood",))
-    for split in ("id", "ood"):
-        if split not in run.meta:
-            continue
-        for which, rep in (("meta", run.meta[split]), ("base", run.base[split])):
-            lo, hi = rep.interval
-            plot_rows.append({"layer": L, "split": split, "model": which, "acc": rep.accuracy, "ci_low": lo,
-                              "ci_high": hi})
-        sweep_rows.append({"layer": L, "scope": "attn+mlp", "split": split, "acc": run.meta[split].accuracy,
-                           "acc_base": run.base[split].accuracy, "n": run.meta[split].n})
+sweep_rows, plot_rows = layer_sweep_rows(runs, swept)
 layer_table = pd.DataFrame(sweep_rows)
 chosen = best_layer(sweep_rows, "ood", default=layer)
 display(layer_table.set_index(["layer", "split"]).style.format(precision=2))
@@ -437,30 +355,9 @@ glue_number("curve_tasks", int(curve.tasks_seen.max()))
 # %%
 hp = chosen_run.config.ft_hparams(net)
 res = chosen_run.result
-reports = {"ft": {"cre_ood": chosen_run.base["ood"]}, "meta": {"cre_ood": chosen_run.meta["ood"]}}
-for name, put in (("ft", res.restore), ("meta", res.apply)):
-    put()
-    for col, cases in (("mquake", mquake_cases), ("mquake_subset", subset_cases)):
-        reports[name][col] = evaluate_cases(net, tok, cases, "ft", hp, desc=f"{name} {col}")
-res.restore()
-if cfg["baselines"]:
-    from kedit_utils.pretrained import default_covariance_texts
-    from kedit_utils.survey.grid import covariance_context
-
-    context = covariance_context(net, tok, cfg["baselines"], {}, default_covariance_texts(), lm.model_id)
-    nb = cfg["n_baseline_cases"]
-    for method in cfg["baselines"]:
-        reports[method] = {col: evaluate_cases(net, tok, cases[:nb] if nb else cases, method, None,
-                                               desc=f"{method} {col}", **context.get(method, {}))
-                           for col, cases in (("cre_ood", ood_cases), ("mquake", mquake_cases),
-                                              ("mquake_subset", subset_cases))}
-table2 = pd.DataFrame([{
-    "method": m, "cre_ood": r["cre_ood"].accuracy, "mquake": r["mquake"].accuracy,
-    "mquake_subset": r["mquake_subset"].accuracy, "seconds_per_edit": r["cre_ood"].seconds_per_edit,
-    "n": r["cre_ood"].n, "n_mquake": r["mquake"].n, "n_mquake_subset": r["mquake_subset"].n}
-    for m, r in reports.items()])
-order = [m for m in ("rome", "memit", "alphaedit", "ft", "meta") if m in set(table2.method)]
-table2 = table2.set_index("method").loc[order].reset_index()
+table2 = paper_table2(net, tok, chosen_run, {"cre_ood": ood_cases, "mquake": mquake_cases,
+                                             "mquake_subset": subset_cases},
+                      cfg["baselines"], n_baseline_cases=cfg["n_baseline_cases"], model_id=lm.model_id)
 display(table2.rename(columns={"cre_ood": "CRE OOD", "mquake": "MQuAKE", "mquake_subset": "subset",
                                "seconds_per_edit": "s/edit"}).set_index("method").style.format(precision=2))
 

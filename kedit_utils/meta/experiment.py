@@ -269,6 +269,68 @@ class ScopeRuns:
         return run
 
 
+def layer_sweep_rows(runs: ScopeRuns, layers: Sequence[int], split: str = "ood") -> tuple[list[dict], list[dict]]:
+    """Paper B Fig. 2: Attn+MLP of one layer meta-trained per layer of ``layers``, the FT edit
+    evaluated on ``split``. Returns (table rows ``{layer, scope, split, acc, acc_base, n}``,
+    plot rows ``{layer, split, model, acc, ci_low, ci_high}`` for base and meta)."""
+    table, plot = [], []
+    for layer in layers:
+        run = runs.get("attn+mlp", [layer], (split,))
+        for s in (x for x in ("id", "ood") if x in run.meta):
+            for which, rep in (("meta", run.meta[s]), ("base", run.base[s])):
+                lo, hi = rep.interval
+                plot.append({"layer": layer, "split": s, "model": which, "acc": rep.accuracy, "ci_low": lo,
+                             "ci_high": hi})
+            table.append({"layer": layer, "scope": "attn+mlp", "split": s, "acc": run.meta[s].accuracy,
+                          "acc_base": run.base[s].accuracy, "n": run.meta[s].n})
+    return table, plot
+
+
+TABLE2_COLUMNS = (("cre_ood", "CRE OOD"), ("mquake", "MQuAKE"), ("mquake_subset", "MQuAKE-subset"))
+TABLE2_ORDER = ("rome", "memit", "alphaedit", "ft", "meta")
+
+
+def table2(model, tok, run: ScopeRun, datasets: Mapping[str, Sequence[PropagationCase]], baselines: Sequence[str],
+           *, n_baseline_cases: int | None, model_id: str, max_new_tokens: int = 10):
+    """Paper B Table 2: ``ft`` (the FT edit on the base model) and ``meta`` (on ``run``'s
+    meta-trained model) on every data set of ``datasets`` (keys of :data:`TABLE2_COLUMNS`;
+    CRE OOD is taken from the run's own evaluation), and each baseline with its preset and
+    key covariances from the built-in corpus on the first ``n_baseline_cases`` cases.
+    Returns a DataFrame: ``{method, cre_ood, mquake, mquake_subset, seconds_per_edit, n,
+    n_mquake, n_mquake_subset}`` (seconds of the CRE OOD edits). The model is left as the
+    base model."""
+    import pandas as pd
+
+    hp = run.config.ft_hparams(model)
+    reports = {"ft": {"cre_ood": run.base["ood"]}, "meta": {"cre_ood": run.meta["ood"]}}
+    others = [c for c, _ in TABLE2_COLUMNS if c != "cre_ood"]
+    try:
+        for name, put in (("ft", run.result.restore), ("meta", run.result.apply)):
+            put()
+            for col in others:
+                reports[name][col] = evaluate_cases(model, tok, datasets[col], "ft", hp, desc=f"{name} {col}",
+                                                    max_new_tokens=max_new_tokens)
+    finally:
+        run.result.restore()
+    if baselines:
+        from ..pretrained import default_covariance_texts
+        from ..survey.grid import covariance_context
+
+        context = covariance_context(model, tok, baselines, {}, default_covariance_texts(), model_id)
+        for method in baselines:
+            reports[method] = {
+                col: evaluate_cases(model, tok, datasets[col][:n_baseline_cases] if n_baseline_cases
+                                    else datasets[col], method, None, desc=f"{method} {col}",
+                                    max_new_tokens=max_new_tokens, **context.get(method, {}))
+                for col, _ in TABLE2_COLUMNS}
+    rows = [{"method": m, **{c: r[c].accuracy for c, _ in TABLE2_COLUMNS},
+             "seconds_per_edit": r["cre_ood"].seconds_per_edit, "n": r["cre_ood"].n,
+             "n_mquake": r["mquake"].n, "n_mquake_subset": r["mquake_subset"].n}
+            for m, r in reports.items()]
+    order = {m: i for i, m in enumerate(TABLE2_ORDER)}
+    return pd.DataFrame(sorted(rows, key=lambda r: order.get(r["method"], len(order)))).reset_index(drop=True)
+
+
 def gain_text(table1, split: str) -> str:
     """"attn +0 pts (n = 2), ..." for one split of Table 1's rows (a DataFrame)."""
     part = table1[table1.split == split]
@@ -287,6 +349,6 @@ def accuracy_text(table, column: str) -> str:
     return ", ".join(f"{m} {100 * table.loc[m, column]:.0f} %" for m in table.index)
 
 
-__all__ = ["LoadedModel", "PAPER_LAYERS", "SMOLLM2_LAYER", "ScopeRun", "ScopeRuns", "accuracy_text", "alpha_sweep",
-           "best_layer", "default_layer", "gain_text", "load_model", "model_family", "paper_gain_text",
-           "question_style_table", "run_scope"]
+__all__ = ["LoadedModel", "PAPER_LAYERS", "SMOLLM2_LAYER", "ScopeRun", "ScopeRuns", "TABLE2_COLUMNS", "accuracy_text",
+           "alpha_sweep", "best_layer", "default_layer", "gain_text", "layer_sweep_rows", "load_model",
+           "model_family", "paper_gain_text", "question_style_table", "run_scope", "table2"]

@@ -78,3 +78,22 @@ def test_chapter_sentences_from_tables():
     assert paper_gain_text("id").startswith(f"attn {PAPER_B_TABLE1[('attn', 'id')][1]:+.1f}")
     t2 = pd.DataFrame({"cre_ood": [0.5, 0.0]}, index=["meta", "ft"])
     assert accuracy_text(t2, "cre_ood") == "meta 50 %, ft 0 %"
+
+
+def test_chapter6_parameters_are_checked_before_any_work(tmp_path):
+    """meta.chapter_data.check_parameters: each bad value stops with its name; the quick and
+    paper profiles pass."""
+    from kedit_utils import profiles
+    from kedit_utils.meta.chapter_data import check_parameters
+
+    base = dict(profiles.PROFILES["06_meta_learning_propagation"]["quick"], model="smollm2", cre_path=None,
+                mquake_path=None, question_style="cloze", layer=None)
+    check_parameters(base)
+    check_parameters({**base, **profiles.PROFILES["06_meta_learning_propagation"]["paper"]})
+    bad = {"model": "no/such/folder", "cre_path": str(tmp_path), "mquake_path": str(tmp_path / "x.json"),
+           "question_style": "poem", "n_train": 0, "layer": -1, "alpha": 0.0, "alphas": [],
+           "scopes": ["embed"], "baselines": ["mend"], "table1_layers": "some", "sweep_layers": [],
+           "n_baseline_cases": 0}
+    for name, value in bad.items():
+        with pytest.raises(ParameterError, match=name):
+            check_parameters({**base, name: value})
