@@ -8,14 +8,32 @@ the z optimisation (``compute_zs``, ``SPEED.batch_requests`` requests per forwar
 the per-layer update. Also printed: the batch's reliability (teacher-forced) and ‖ΔW‖.
 
     python bench/batch_edits.py [--edits 100] [--threads 2] [--methods memit alphaedit]
+                                [--set early_stop_prob=0.9 ...]
+
+``--set name=value`` changes a field of each method's SmolLM2 preset (to measure a proposed
+change; the z optimisation's steps are printed with the time).
+
+Also printed: the z optimisation's floating-point work, counted for these requests and the
+steps each took (forward and activation backward of the blocks above the z layer, the
+unembedding at the positions the loss reads; the blocks below are replayed), the rate it ran
+at, and the time it would take at this machine's float32 matmul rate (bench/train.py's
+``matmul_gflops``): the floor for the published settings (steps, KL rows) on this CPU.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
+
+import sys
+from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train import matmul_gflops  # noqa: E402  (bench/train.py)
+
+from kedit_utils import architectures as A  # noqa: E402
 from kedit_utils import metrics as M
 from kedit_utils.datasets import facts as F
 from kedit_utils.editors import get_editor
@@ -23,25 +41,60 @@ from kedit_utils.pretrained import default_covariance_texts
 from kedit_utils.survey import experiment as E, grid as G
 
 
+def z_flops(model, tok, requests, hp, steps) -> float:
+    """FLOPs of the z optimisation (module docstring): per request and step, its rows' tokens
+    through the blocks above the z layer, forward and activation backward (2 x 2 x tokens x
+    matmul weights, plus attention 2 x 2 x T^2 x d per block), and the unembedding at the
+    positions read (2 x 2 x d x V each)."""
+    from kedit_utils.editors.rome.compute_v import delta_batch
+
+    z_layer, n = max(hp.layers), A.n_layers(model)
+    d, V = model.config.hidden_size, model.config.vocab_size
+    per_block = sum(p.numel() for name, p in A.layer_module(model, z_layer + 1).named_parameters() if p.ndim == 2)
+    total = 0.0
+    for r, k in zip(requests, steps):
+        b = delta_batch(tok, [r], hp, "cpu")
+        lens = b.mask.sum(1).tolist()
+        read = int((b.targets != -100).sum()) + int((~b.rewrite).sum())
+        fwd = sum(2 * t * per_block + 4 * t * t * d for t in lens) * (n - 1 - z_layer) + 2 * read * d * V
+        total += 2 * fwd * k
+    return total
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--edits", type=int, default=100)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--methods", nargs="+", default=["memit", "alphaedit"])
+    ap.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="override a preset field")
     args = ap.parse_args()
+    import ast
+
+    changes = {k: ast.literal_eval(v) for k, v in (x.split("=", 1) for x in args.set)}
     torch.set_num_threads(args.threads)
     model, tok, name, model_id = E.load_pretrained("smollm2")
     known = E.cached_known_facts(model, tok, model_id)
     reqs = [r.request for r in F.make_requests("modify", args.edits, known, seed=0, n_locality=0)]
     ctx = G.covariance_context(model, tok, args.methods, {}, default_covariance_texts(1000), model_id, progress=False)
     print(f"{name}, {len(reqs)} modify edits in one batch, {args.threads} thread(s)")
-    print(f"{'method':10} {'seconds':>8} {'s/edit':>7} {'reliability':>11} {'|dW|':>7}")
+    if changes:
+        print("preset changes:", changes)
+    peak = matmul_gflops(torch.device("cpu"))
+    print(f"float32 matmul at {args.threads} thread(s): {peak:.1f} GFLOP/s")
+    print(f"{'method':10} {'seconds':>8} {'s/edit':>7} {'z steps':>7} {'reliability':>11} {'|dW|':>7} "
+          f"{'z TFLOP':>8} {'GFLOP/s':>8} {'s at peak':>9}")
     for m in args.methods:
+        editor = get_editor(m)
+        hp = dataclasses.replace(editor.resolve_hparams(model, None), **changes)
         t0 = time.perf_counter()
-        h = get_editor(m).apply(model, tok, reqs, None, **ctx[m])
+        h = editor.apply(model, tok, reqs, hp, **ctx[m])
         wall = time.perf_counter() - t0
         rel = M.rewrite_acc(model, tok, reqs)
-        print(f"{m:10} {wall:8.1f} {wall / len(reqs):7.2f} {rel:11.2f} {h.delta_norm:7.2f}")
+        steps = h.info.get("z_steps")
+        mean_steps = f"{sum(steps) / len(steps):7.1f}" if steps else f"{'':>7}"
+        flops = z_flops(model, tok, reqs, hp, steps) if steps else float("nan")
+        print(f"{m:10} {wall:8.1f} {wall / len(reqs):7.2f} {mean_steps} {rel:11.2f} {h.delta_norm:7.2f} "
+              f"{flops / 1e12:8.2f} {flops / wall / 1e9:8.1f} {flops / peak / 1e9:9.1f}")
         h.restore()
 
 
