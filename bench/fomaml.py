@@ -13,23 +13,23 @@ The issue's target: ≤ 2 s per task and ≤ 2 s per edit + answer with a single
 (Paper B: 1.68 s per edit, Llama3-8B on a GPU).
 
 FLOPs are counted for this model and these token counts, not estimated from the parameter
-count. One training step on a sequence of T tokens:
+count. One training step on a sequence of T tokens with A answer tokens:
 
-    forward   = T x 2 x (matmul weights of every block) + T x 2 x d x V   # logits at every position
-              + attention scores and values, 2 x 2 x T^2 x d per layer
+    forward   = T x 2 x (matmul weights of the blocks computed) + A x 2 x d x V   # logits at the answers
+              + attention scores and values, 2 x 2 x T^2 x d per block computed
     backward  = activation gradients from the logits down to the lowest trained block
                 (the same matmuls as the forward of those blocks and of the head)
               + weight gradients of the trained matrices (T x 2 x their size)
 
-Generation with a KV cache: the prompt's forward (last-position logits only) and one token's
-forward per new token (its attention over the cache is counted).
-
-``--answer-logits-only`` measures a proposed change to editors/ft.py's ``answer_loss``: the
-unembedding (d x V = 576 x 49,152 on SmolLM2, a quarter of the model) applied only at the
-answer positions instead of at every position (the counted FLOPs then drop accordingly).
+In FT's loop (editors/ft.py) the blocks below the lowest trained one are computed on the
+first step only (``frozen_blocks_reused``), and the unembedding (d x V = 576 x 49,152 on
+SmolLM2, a quarter of the model) is applied at the answer positions only (``answer_loss``).
+``--without answer-logits`` / ``--without lower-reuse`` switch each off, to show its gain
+(the counted FLOPs follow). Generation with a KV cache: the prompt's forward (last-position
+logits only) and one token's forward per new token (its attention over the cache is counted).
 
 Usage: python bench/fomaml.py [--tasks 3] [--cases 3] [--layer 8] [--scopes attn mlp attn+mlp]
-       [--all-layers] [--threads 1] [--answer-logits-only] [--json out.json]
+       [--all-layers] [--threads 1] [--without answer-logits lower-reuse] [--json out.json]
 """
 from __future__ import annotations
 
@@ -53,7 +53,6 @@ from kedit_utils.editors.rome.tokens import encode, target_token_ids  # noqa: E4
 from kedit_utils.meta import FOMAMLConfig, evaluate_case, meta_step, scope_parameter_names  # noqa: E402
 from kedit_utils.meta.fomaml import make_outer_optimizer, tasks_from_cases  # noqa: E402
 from kedit_utils.pretrained import load_smollm2  # noqa: E402
-from kedit_utils.editors.ft import answer_loss as _ORIGINAL_LOSS  # noqa: E402
 
 # CRE-style tasks (Paper B Appendix A's form): a new fact about an invented company, and a
 # 2-hop question whose second hop is common knowledge
@@ -90,17 +89,20 @@ def block_matmul_params(model, layer: int, modules=("attn", "mlp")) -> int:
     return sum(model.get_parameter(n).numel() for n in names)
 
 
-HEAD_AT_EVERY_POSITION = True  # False with --answer-logits-only
+HEAD_AT_EVERY_POSITION = False  # True with --without answer-logits
+LOWER_REUSED = True  # False with --without lower-reuse
 
 
-def step_flops(model, T: int, names: list[str], layers: tuple[int, ...], n_answer: int = 1) -> float:
+def step_flops(model, T: int, names: list[str], layers: tuple[int, ...], n_answer: int = 1,
+               reused: bool = False) -> float:
     """FLOPs of one training step (forward + backward) on T tokens (module docstring); the
-    head at every position, or at the ``n_answer`` answer positions only."""
+    head at every position, or at the ``n_answer`` answer positions only; ``reused``: the
+    blocks below ``min(layers)`` are not computed."""
     cfg = model.config
     d, V, L = cfg.hidden_size, cfg.vocab_size, A.n_layers(model)
     block = [2 * T * block_matmul_params(model, l) + 4 * T * T * d for l in range(L)]
     head = 2 * (T if HEAD_AT_EVERY_POSITION else n_answer) * d * V
-    forward = sum(block) + head
+    forward = sum(block[min(layers) if reused else 0:]) + head
     backward_act = head + sum(block[min(layers):])
     backward_w = 2 * T * sum(model.get_parameter(n).numel() for n in names if model.get_parameter(n).ndim == 2)
     return float(forward + backward_act + backward_w)
@@ -116,8 +118,12 @@ def generate_flops(model, T: int, new: int) -> float:
 
 
 def edit_flops(model, tok, task, cfg, names, layers) -> float:
+    """The inner loop's steps: the first computes every block, the others (with the reuse)
+    only those from the lowest trained one up."""
     a = len(target_token_ids(tok, task.target.target_new))
-    return cfg.inner_steps * step_flops(model, len(encode(tok, task.target.prompt)) + a - 1, names, layers, a)
+    T = len(encode(tok, task.target.prompt)) + a - 1
+    return step_flops(model, T, names, layers, a) + \
+        (cfg.inner_steps - 1) * step_flops(model, T, names, layers, a, reused=LOWER_REUSED)
 
 
 def task_flops(model, tok, task, cfg, names, layers) -> float:
@@ -127,30 +133,21 @@ def task_flops(model, tok, task, cfg, names, layers) -> float:
         step_flops(model, len(encode(tok, task.question)) + a - 1, names, layers, a)
 
 
-def answer_logits_only_loss(model, ids, mask, targets, last) -> torch.Tensor:
-    """FT's ``answer_loss`` (target_new objective) with the unembedding applied only at the
-    answer positions: the change to editors/ft.py this bench measures with
-    ``--answer-logits-only`` (the same loss up to float rounding)."""
-    if last:
-        return _ORIGINAL_LOSS(model, ids, mask, targets, last)
-    hidden = model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state
-    m = targets != -100
-    logits = model.get_output_embeddings()(hidden[m]).float().log_softmax(-1)
-    nll = -logits.gather(1, targets[m][:, None])[:, 0]
-    rows = m.nonzero()[:, 0]
-    per = torch.zeros(ids.shape[0], device=ids.device, dtype=nll.dtype).index_add(0, rows, nll)
-    return (per / m.sum(1)).mean()
-
-
 def run(args) -> list[dict]:
     torch.set_num_threads(args.threads)
-    if args.answer_logits_only:
-        import kedit_utils.editors.ft as ft
+    import contextlib
 
-        ft.answer_loss = answer_logits_only_loss
-        global HEAD_AT_EVERY_POSITION
-        HEAD_AT_EVERY_POSITION = False
-        print("answer_loss: logits at the answer positions only (proposed change to editors/ft.py)")
+    import kedit_utils.editors.ft as ft
+
+    global HEAD_AT_EVERY_POSITION, LOWER_REUSED
+    if "answer-logits" in args.without:
+        ft._answer_logits = lambda model, ids, mask, rows, pos: \
+            model(input_ids=ids, attention_mask=mask).logits[rows, pos]
+        HEAD_AT_EVERY_POSITION = True
+    if "lower-reuse" in args.without:
+        ft.frozen_blocks_reused = lambda model, below: contextlib.nullcontext()
+        LOWER_REUSED = False
+    print("FT's loop without:", ", ".join(args.without) or "nothing (both speed-ups on)")
     t0 = time.perf_counter()
     model, tok = load_smollm2()
     print(f"SmolLM2 loaded in {time.perf_counter() - t0:.1f} s; {torch.get_num_threads()} thread(s)", flush=True)
@@ -225,8 +222,8 @@ def main(argv=None) -> None:
     p.add_argument("--scopes", nargs="+", default=["attn", "mlp", "attn+mlp"], choices=["attn", "mlp", "attn+mlp"])
     p.add_argument("--all-layers", action="store_true", help="also every layer (Table 1's setting; slow)")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--answer-logits-only", action="store_true",
-                   help="measure FT's loss with the unembedding at the answer positions only (a proposed change)")
+    p.add_argument("--without", nargs="*", default=[], choices=["answer-logits", "lower-reuse"],
+                   help="switch off a speed-up of FT's loop (module docstring) to measure its gain")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
     rows = run(args)
