@@ -1,0 +1,205 @@
+"""One way to run a grid of independent jobs: in this process, in a local pool, or on Dask.
+
+Issue 13 ("Sweeps scale out on Dask and on GPUs, from the same notebooks"): the book's
+experiments are grids of independent jobs (chapter 2 trains graphs × depths, chapter 5
+sweeps seeds × graphs × depths), and a researcher who outgrows one machine should point the
+same notebook at a cluster and change nothing else. :func:`run_jobs` runs such a grid
+
+* ``executor="local"``: in this process one job after the other (``workers=1``), or in a
+  pool of ``workers`` spawned processes;
+* ``executor="dask"``: as Dask ``distributed`` tasks, on the running cluster whose
+  scheduler is at ``scheduler`` (``"tcp://host:8786"``), or on a ``LocalCluster`` of
+  ``workers`` one-thread processes started for the run when ``scheduler`` is ``None``;
+
+and returns the results in the order of the jobs, whichever executor ran them, so what a
+notebook does with them does not depend on where they ran. Jobs share the artifact cache
+(:mod:`kedit_utils.cache`, whose writes are atomic and safe when two workers build the same
+entry): each job runs with this process's cache root, so on a cluster of several machines
+``KEDIT_CACHE`` must name a shared file system mounted at the same path on every machine.
+A worker that dies in the middle of a job leaves no complete-marked entry, and Dask runs
+the job again on another worker.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from tqdm.auto import tqdm
+
+from .validation import ParameterError, check_choice, check_int
+
+J = TypeVar("J")
+R = TypeVar("R")
+
+EXECUTORS = ("local", "dask")
+CONNECT_TIMEOUT_S = 5  # a wrong scheduler address fails after this long
+RETRIES = 2  # a job that raises is tried this many more times (a killed worker's job is
+# rescheduled by Dask itself, up to its `distributed.scheduler.allowed-failures`)
+INSTALL_HINT = 'Dask is not installed: pip install -e ".[dask]"'
+
+
+def check_executor(executor: str, workers: int, scheduler: str | None = None) -> None:
+    """Validate the executor parameters before any work (``ParameterError`` names the bad one).
+
+    executor: "local" or "dask"; workers: an int >= 1; scheduler: ``None`` or a Dask
+    scheduler address (``"tcp://host:8786"``), only with ``executor="dask"``.
+    """
+    check_choice("executor", executor, EXECUTORS)
+    check_int("workers", workers, minimum=1)
+    if scheduler is None:
+        return
+    if executor != "dask":
+        raise ParameterError("scheduler", scheduler, 'is only used with executor="dask" (else leave it None)')
+    if not isinstance(scheduler, str) or "://" not in scheduler:
+        raise ParameterError("scheduler", scheduler, "must be a Dask scheduler address such as 'tcp://host:8786'")
+
+
+def run_jobs(fn: Callable[[J], R], jobs: Sequence[J], *, executor: str = "local", workers: int = 1,
+             scheduler: str | None = None, desc: str = "jobs", progress: bool = True,
+             threads_per_worker: int | None = None, cost: Callable[[J], float] | None = None,
+             is_cached: Callable[[J], bool] | None = None) -> list[R]:
+    """``[fn(job) for job in jobs]``, computed by ``executor`` (module docstring).
+
+    fn: a module-level function (worker processes import it by name) of one job; jobs and
+    results must pickle. Results come back in the order of ``jobs``; the first job that
+    raises (after Dask's retries) stops the run and its exception is raised here.
+    workers: processes of the local pool, or of the LocalCluster started when ``scheduler``
+    is ``None``. desc / progress: the one tqdm bar over the jobs (on stderr).
+    threads_per_worker: torch threads of each job run in a worker process (the previous
+    count is restored after it); ``None``: the local pool gives each worker
+    ``cpu threads // workers``, Dask leaves the worker's own (its nanny starts workers with
+    one OpenMP thread). Jobs run in this process keep this process's threads.
+    cost: jobs with the largest cost are started first (e.g. the deepest models), so the
+    longest job does not start last. is_cached: jobs for which it is true only read the
+    artifact cache; they run in this process, and the others go to the workers. The local
+    pool is not started for at most one job to compute (it runs here).
+    """
+    check_executor(executor, workers, scheduler)
+    if threads_per_worker is not None:
+        check_int("threads_per_worker", threads_per_worker, minimum=1)
+    jobs = list(jobs)
+    results: list[Any] = [None] * len(jobs)
+    with tqdm(total=len(jobs), desc=desc, disable=not progress) as bar:
+        if executor == "local" and workers == 1:
+            _run_here(fn, jobs, range(len(jobs)), results, bar)
+            return results
+        cached = [is_cached is not None and bool(is_cached(job)) for job in jobs]
+        pending = [i for i in range(len(jobs)) if not cached[i]]
+        _run_here(fn, jobs, [i for i in range(len(jobs)) if cached[i]], results, bar)
+        if not pending or (executor == "local" and len(pending) == 1):  # no pool, no cluster
+            _run_here(fn, jobs, pending, results, bar)
+            return results
+        order = sorted(pending, key=lambda i: -cost(jobs[i])) if cost is not None else pending
+        if executor == "local":
+            _run_pool(fn, jobs, order, results, bar, workers, threads_per_worker or _pool_threads(workers))
+        else:
+            _run_dask(fn, jobs, order, results, bar, workers, scheduler, threads_per_worker, desc)
+    return results
+
+
+def _run_here(fn, jobs: list, indices, results: list, bar) -> None:
+    for i in indices:
+        results[i] = fn(jobs[i])
+        bar.update()
+
+
+def _pool_threads(workers: int) -> int:
+    import torch
+
+    return max(1, torch.get_num_threads() // workers)
+
+
+def run_in_worker(fn: Callable[[J], R], job: J, threads: int | None, cache_root: str) -> R:
+    """``fn(job)`` in a worker process, on ``threads`` torch threads (``None``: as they are)
+    and with the submitting process's artifact cache (``KEDIT_CACHE=cache_root``); both are
+    restored after, so a shared Dask worker is left as it was."""
+    from .training import torch_threads
+
+    before = os.environ.get("KEDIT_CACHE")
+    os.environ["KEDIT_CACHE"] = cache_root
+    try:
+        with torch_threads(threads):
+            return fn(job)
+    finally:
+        if before is None:
+            os.environ.pop("KEDIT_CACHE", None)
+        else:
+            os.environ["KEDIT_CACHE"] = before
+
+
+def _cache_root() -> str:
+    from .cache import cache_root
+
+    return str(cache_root())
+
+
+def _run_pool(fn, jobs: list, order: list[int], results: list, bar, workers: int, threads: int) -> None:
+    """``order``'s jobs in a pool of ``workers`` spawned processes (spawn: no forked torch state)."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    root = _cache_root()
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(run_in_worker, fn, jobs[i], threads, root): i for i in order}
+        try:
+            for fut in as_completed(futures):
+                results[futures[fut]] = fut.result()
+                bar.update()
+        except BaseException:
+            pool.shutdown(cancel_futures=True)
+            raise
+
+
+def _run_dask(fn, jobs: list, order: list[int], results: list, bar, workers: int, scheduler: str | None,
+              threads: int | None, desc: str) -> None:
+    """``order``'s jobs as Dask tasks (one each, retried on error, rescheduled when a worker
+    dies), the first of ``order`` with the highest priority."""
+    distributed = _import_distributed()
+    root, run = _cache_root(), uuid.uuid4().hex[:8]
+    with dask_client(workers, scheduler) as client:
+        futures = {client.submit(run_in_worker, fn, jobs[i], threads, root, key=f"{desc}-{i}-{run}",
+                                 pure=False, retries=RETRIES, priority=len(order) - rank): i
+                   for rank, i in enumerate(order)}
+        try:
+            for fut in distributed.as_completed(futures):
+                results[futures[fut]] = fut.result()
+                bar.update()
+        except BaseException:
+            client.cancel(list(futures))
+            raise
+
+
+def _import_distributed():
+    try:
+        import distributed
+    except ImportError as err:
+        raise ImportError(INSTALL_HINT) from err
+    return distributed
+
+
+@contextmanager
+def dask_client(workers: int, scheduler: str | None = None) -> Iterator[Any]:
+    """A ``distributed.Client``: connected to ``scheduler``, or to a ``LocalCluster`` of
+    ``workers`` one-thread processes started here and closed on exit. Prints the dashboard
+    link (stderr). A scheduler that does not answer within ``CONNECT_TIMEOUT_S`` seconds
+    raises ``ParameterError`` naming ``scheduler`` and its value."""
+    distributed = _import_distributed()
+    if scheduler is None:
+        with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True) as cluster, \
+                distributed.Client(cluster) as client:
+            print(f"Dask dashboard (local cluster, {workers} workers): {client.dashboard_link}", file=sys.stderr)
+            yield client
+        return
+    try:
+        client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+    except (OSError, ValueError, TimeoutError) as err:
+        raise ParameterError("scheduler", scheduler, f"no Dask scheduler answered there within "
+                             f"{CONNECT_TIMEOUT_S} s ({err}); start one with `dask scheduler` and give "
+                             "the address it prints, or None for a local cluster") from None
+    with client:
+        print(f"Dask dashboard: {client.dashboard_link}", file=sys.stderr)
+        yield client
