@@ -6,6 +6,9 @@ measure: the MLP layer with the largest average indirect effect at the edited to
 estimates the key covariance, runs :func:`kedit_utils.deletion.deletion_sweep` and caches
 the sweep's tables in the artifact cache (key: the model's inputs, the layer, the ROME
 settings, the entities and the code version), so a re-run with the same inputs is quick.
+Each trained model's sweeps are one job (:func:`model_sweeps`) of a grid that
+:func:`kedit_utils.jobs.run_jobs` runs in this process, in local worker processes or on a
+Dask cluster (``executor``), with the same tables whichever runs it.
 
 Which token ROME edits is a parameter (``edit_tokens``): the paper, like ROME, reads the
 key at the subject's last token; the tiny models recall a fact at the relation token
@@ -25,12 +28,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
-
 from . import cache, deletion
 from .evaluation import score_prompts
 from .logit_lens import entity_probs_by_layer
-from .model_zoo import trained_model, trained_models
+from .jobs import check_executor, run_jobs
+from .model_zoo import trained_model, trained_models, train_grid, training_jobs
 from .editors.rome import compute_k, compute_v, editor, update
 from .editors.rome.covariance import key_covariance
 from .editors.rome.hparams import ROMEHyperParams
@@ -224,19 +226,16 @@ def _job_cached(job: dict, tm: TrainedModel) -> bool:
     return True
 
 
-def _model_sweeps(job: dict) -> dict:
+def model_sweeps(job: dict) -> dict:
     """Every sweep of one trained model (seed × graph × depth; each edit token, each editor):
-    the unit of work that :func:`run_deletion_experiment` runs in this process or in a worker.
+    the unit of work that :func:`run_deletion_experiment` runs in this process or in a worker
+    (:func:`kedit_utils.jobs.run_jobs`).
 
-    job: params, seed, kind, n_layers, edit_tokens, edit_layer, n_trace_facts, max_entities,
-    editors, editor_max_entities, progress, threads (torch threads for this job; ``None``:
-    leave as is).
-    Returns {"tables": [per-token dict of DataFrames], "used": [rows of layers_used]}.
+    job (:func:`sweep_jobs`): params, seed, kind, n_layers, edit_tokens, edit_layer,
+    n_trace_facts, max_entities, editors, editor_max_entities, progress.
+    Returns {"tables": [per sweep, a dict of the entities / by_hop / by_relation
+    DataFrames], "used": [per sweep, a row of layers_used]}.
     """
-    import torch
-
-    if job["threads"] is not None:
-        torch.set_num_threads(job["threads"])
     s, kind, n_layers = job["seed"], job["kind"], job["n_layers"]
     tm = trained_model({**job["params"], "seed": s}, kind, n_layers, progress=False)
     out = {"tables": [], "used": []}
@@ -257,28 +256,11 @@ def _deletion_fn(tm: TrainedModel, layer: int, token: str):
     return deletion_edit_fn(tm.corpus.kg, tm.vocab, hparams, cov)
 
 
-def run_deletion_experiment(params: dict, seeds, edit_layer: int | None = None, n_trace_facts: int = 50,
-                            max_entities: int | None = None, edit_tokens=("subject_last",),
-                            workers: int = 1, progress: bool = True, editors=(PAPER_EDITOR,),
-                            editor_max_entities: int | None = None) -> DeletionExperiment:
-    """Delete one fact per entity for every seed × graph × depth × edit token (module docstring).
-
-    edit_tokens: ROME's fact tokens to sweep, each a separate experiment: "subject_last"
-    (the paper's and ROME's choice) and/or "last" (the relation token, where the tiny models'
-    trace peaks); ``None`` in the list means the token where the trace peaks.
-    edit_layer: the edited MLP; ``None`` = the layer where the trace at that token peaks.
-    workers: processes sweeping models in parallel, each with ``cpu threads // workers``
-    torch threads (deepest models first). On 2 cores, 2 one-thread workers beat one
-    two-thread process: the v* optimisation of an edit is too small to use two threads.
-    editors: methods of :mod:`kedit_utils.editors` that delete (module docstring); ROME is
-    always run. editor_max_entities: entities each other editor deletes (``None``: all).
-    The hub's logit lens and the widget use ROME and the first token of ``edit_tokens``.
-    """
+def _check_sweep(seeds, edit_tokens, editors, editor_max_entities, edit_layer, layers) -> tuple[list, list, list]:
+    """Validate the sweep's parameters; returns (seeds, edit_tokens, editors) as lists."""
     from .editors import available_methods
-    import torch
 
     seeds = [check_int("seeds", int(s), minimum=0) for s in seeds]
-    check_int("workers", workers, minimum=1)
     edit_tokens = list(edit_tokens)
     if not edit_tokens:
         raise ParameterError("edit_tokens", edit_tokens, "must name at least one fact token")
@@ -292,39 +274,70 @@ def run_deletion_experiment(params: dict, seeds, edit_layer: int | None = None, 
         check_int("editor_max_entities", editor_max_entities, minimum=3)
     if edit_layer is not None:
         check_int("edit_layer", edit_layer, minimum=0)
-        for n in params["layers"]:
+        for n in layers:
             check_int("edit_layer", edit_layer, maximum=n - 1)
-    models = {s: trained_models({**params, "seed": s}, progress=progress) for s in seeds}  # train before sweeping
-    threads = max(1, torch.get_num_threads() // workers) if workers > 1 else None
-    jobs = [dict(params=params, seed=s, kind=kind, n_layers=n, edit_tokens=edit_tokens, edit_layer=edit_layer,
-                 n_trace_facts=n_trace_facts, max_entities=max_entities, progress=progress and workers == 1,
-                 threads=threads, editors=editors, editor_max_entities=editor_max_entities)
-            for s in seeds for (kind, n) in models[s]]
-    cached = [_job_cached(job, models[job["seed"]][(job["kind"], job["n_layers"])]) for job in jobs]
-    if workers == 1 or sum(not c for c in cached) <= 1:  # no pool for at most one sweep to run
-        outs = [_model_sweeps({**job, "threads": None}) for job in jobs]
-    else:
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-        from multiprocessing import get_context
+    return seeds, edit_tokens, editors
 
-        outs = [_model_sweeps({**jobs[i], "threads": None}) if cached[i] else None for i in range(len(jobs))]
-        order = sorted((i for i in range(len(jobs)) if not cached[i]), key=lambda i: -jobs[i]["n_layers"])
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            futures = {pool.submit(_model_sweeps, jobs[i]): i for i in order}
-            for fut in tqdm(as_completed(futures), total=len(order), desc="model sweeps", disable=not progress):
-                outs[futures[fut]] = fut.result()
-    parts = {"entities": [], "by_hop": [], "by_relation": []}
-    used = []
-    for out in outs:
-        for tables in out["tables"]:
-            for k in parts:
-                parts[k].append(tables[k])
-        used.extend(out["used"])
+
+def sweep_jobs(params: dict, seeds, models: dict, edit_tokens, edit_layer: int | None = None,
+               n_trace_facts: int = 50, max_entities: int | None = None, editors=(PAPER_EDITOR,),
+               editor_max_entities: int | None = None, progress: bool = False) -> list[dict]:
+    """One :func:`model_sweeps` job per seed × trained model: ``models`` is
+    {seed: {(kind, n_layers): TrainedModel}} (the models the jobs load from the cache)."""
+    return [dict(params=params, seed=s, kind=kind, n_layers=n, edit_tokens=list(edit_tokens), edit_layer=edit_layer,
+                 n_trace_facts=n_trace_facts, max_entities=max_entities, progress=progress,
+                 editors=list(editors), editor_max_entities=editor_max_entities)
+            for s in seeds for (kind, n) in models[s]]
+
+
+def sweep_tables(outs: list[dict]) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """The results of :func:`model_sweeps` jobs, in job order, as one table each:
+    ({"entities", "by_hop", "by_relation"}: DataFrame, layers_used DataFrame)."""
+    names = ("entities", "by_hop", "by_relation")
+    tables = {k: pd.concat([t[k] for out in outs for t in out["tables"]], ignore_index=True) for k in names}
+    return tables, pd.DataFrame([row for out in outs for row in out["used"]])
+
+
+def run_deletion_experiment(params: dict, seeds, edit_layer: int | None = None, n_trace_facts: int = 50,
+                            max_entities: int | None = None, edit_tokens=("subject_last",),
+                            workers: int = 1, progress: bool = True, editors=(PAPER_EDITOR,),
+                            editor_max_entities: int | None = None, executor: str = "local",
+                            scheduler: str | None = None) -> DeletionExperiment:
+    """Delete one fact per entity for every seed × graph × depth × edit token (module docstring).
+
+    edit_tokens: ROME's fact tokens to sweep, each a separate experiment: "subject_last"
+    (the paper's and ROME's choice) and/or "last" (the relation token, where the tiny models'
+    trace peaks); ``None`` in the list means the token where the trace peaks.
+    edit_layer: the edited MLP; ``None`` = the layer where the trace at that token peaks.
+    executor, workers, scheduler: where the grid of models (seeds × graphs × depths) trains
+    and where each model's sweeps run (:func:`kedit_utils.jobs.run_jobs`): "local" in this
+    process (``workers=1``) or in ``workers`` processes, each with ``cpu threads // workers``
+    torch threads (deepest models first; on 2 cores, 2 one-thread workers beat one
+    two-thread process: the v* optimisation of an edit is too small to use two threads);
+    "dask" on the cluster at ``scheduler`` or, when it is ``None``, on a local cluster of
+    ``workers`` processes. The tables are the same whichever runs them.
+    editors: methods of :mod:`kedit_utils.editors` that delete (module docstring); ROME is
+    always run. editor_max_entities: entities each other editor deletes (``None``: all).
+    The hub's logit lens and the widget use ROME and the first token of ``edit_tokens``.
+    """
+    seeds, edit_tokens, editors = _check_sweep(seeds, edit_tokens, editors, editor_max_entities, edit_layer,
+                                               params["layers"])
+    check_executor(executor, workers, scheduler)
+    grid = dict(executor=executor, workers=workers, scheduler=scheduler)
+    here = executor == "local" and workers == 1
+    train_grid([job for s in seeds for job in training_jobs({**params, "seed": s}, progress=progress and here)],
+               progress=progress, **grid)  # every seed's models, before sweeping
+    models = {s: trained_models({**params, "seed": s}, progress=False) for s in seeds}
+    jobs = sweep_jobs(params, seeds, models, edit_tokens, edit_layer, n_trace_facts, max_entities, editors,
+                      editor_max_entities, progress=progress and here)
+    outs = run_jobs(model_sweeps, jobs, desc="model sweeps", progress=progress, cost=lambda job: job["n_layers"],
+                    is_cached=lambda job: _job_cached(job, models[job["seed"]][(job["kind"], job["n_layers"])]),
+                    **grid)
     exp = DeletionExperiment(*(pd.DataFrame() for _ in range(4)))
-    exp.entities, exp.by_hop, exp.by_relation = (pd.concat(parts[k], ignore_index=True) for k in parts)
-    exp.layers_used = pd.DataFrame(used)
+    tables, exp.layers_used = sweep_tables(outs)
+    exp.entities, exp.by_hop, exp.by_relation = tables["entities"], tables["by_hop"], tables["by_relation"]
     first = edit_tokens[0]
-    for row in used:  # the first seed's models, ROME at the first token: logit lens and the widget
+    for row in (row for out in outs for row in out["used"]):  # the first seed's models, ROME at the first token
         if row["editor"] != PAPER_EDITOR or row["seed"] != seeds[0] or (first is not None and row["edit_token"] != first):
             continue
         if (row["graph"].lower(), row["layers"]) in exp.lens:

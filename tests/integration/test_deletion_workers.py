@@ -1,11 +1,14 @@
 """Chapter 5's experiment gives the same tables whether its models are swept in this process
 or in worker processes (Paper A §4; ``run_deletion_experiment(workers=...)``)."""
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from kedit_utils.deletion_experiment import run_deletion_experiment
 from kedit_utils.profiles import TRAINING
+from kedit_utils.training import ARTIFACT_KIND
 
 PARAMS = {
     **TRAINING["quick"], "n_entities": 10, "n_relations": 4, "ba_m": 2, "n_aliases": 2, "sample_fraction": 0.5,
@@ -18,7 +21,9 @@ def test_worker_processes_give_the_same_sweep(tmp_path, monkeypatch):
     monkeypatch.setenv("KEDIT_CACHE", str(tmp_path / "one"))
     one = run_deletion_experiment(PARAMS, [0], n_trace_facts=3, edit_tokens=["subject_last", "last"],
                                   workers=1, progress=False)
-    monkeypatch.setenv("KEDIT_CACHE", str(tmp_path / "two"))  # nothing cached: the workers sweep
+    # the trained models only (training in the pool is the same run_jobs path): the workers sweep
+    shutil.copytree(tmp_path / "one" / ARTIFACT_KIND, tmp_path / "two" / ARTIFACT_KIND)
+    monkeypatch.setenv("KEDIT_CACHE", str(tmp_path / "two"))
     two = run_deletion_experiment(PARAMS, [0], n_trace_facts=3, edit_tokens=["subject_last", "last"],
                                   workers=2, progress=False)
     key = ["edit_token", "graph", "layers", "entity"]
