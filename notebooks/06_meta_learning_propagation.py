@@ -67,6 +67,9 @@ checkpoint_every = None  # Fig. 3: evaluate every this many tasks
 baselines = None  # Table 2's other editors: "rome", "memit", "alphaedit"
 n_baseline_cases = None  # cases per dataset for each baseline (None: all)
 threads = None  # torch CPU threads (None: torch's default)
+workers = None  # meta-training runs at once, one process each (None: the profile's; 1 on a single GPU)
+executor = "local"  # where they run: "local" (this process or `workers` processes) | "dask"
+scheduler = None  # executor "dask": a running scheduler's address (tcp://host:8786); None: a local cluster
 
 # %% tags=["remove-input"]
 import warnings
@@ -89,7 +92,8 @@ from kedit_utils.validation import ParameterError
 warnings.filterwarnings("ignore")
 NOTEBOOK = "06_meta_learning_propagation"
 cfg = profiles.resolve_parameters(NOTEBOOK, profile, globals())
-cfg.update(model=model, cre_path=cre_path, mquake_path=mquake_path, question_style=question_style, layer=layer)
+cfg.update(model=model, cre_path=cre_path, mquake_path=mquake_path, question_style=question_style, layer=layer,
+           executor=executor, scheduler=scheduler)
 check_parameters(cfg)
 if cfg["threads"]:
     torch.set_num_threads(cfg["threads"])
@@ -103,8 +107,8 @@ profiles.parameters_frame(cfg, NOTEBOOK)
 # of 32; SmolLM2: the same relative depth, layer 8 of 30):
 
 # %%
-lm = load_model(model, "cpu" if device == "auto" and not torch.cuda.is_available() else
-                ("cuda" if device == "auto" else device))
+run_device = "cpu" if device == "auto" and not torch.cuda.is_available() else ("cuda" if device == "auto" else device)
+lm = load_model(model, run_device)
 net, tok = lm.model, lm.tok
 n_layers = net.config.num_hidden_layers if hasattr(net.config, "num_hidden_layers") else net.config.n_layer
 layer = lm.default_layer if cfg["layer"] is None else cfg["layer"]
@@ -223,10 +227,17 @@ glue_number("alpha_used_loss", f"{a_used['loss before']:.2f} → {a_used['loss a
 runs = ScopeRuns(net, tok, train, {"id": id_cases, "ood": ood_cases},
                  dict(inner_lr=cfg["alpha"], outer_lr=cfg["beta"], inner_steps=cfg["inner_steps"],
                       epochs=cfg["epochs"], seed=seed),
-                 model_id=lm.model_id, checkpoint_every=cfg["checkpoint_every"], curve_splits=("ood",))
+                 source=model, device=run_device, model_id=lm.model_id, checkpoint_every=cfg["checkpoint_every"],
+                 curve_splits=("ood",))
 run_config = runs.get
 t1_layers = None if cfg["table1_layers"] == "all" else [layer] if cfg["table1_layers"] == "layer" \
     else list(cfg["table1_layers"])
+swept = list(range(n_layers)) if cfg["sweep_layers"] == "all" else [x for x in cfg["sweep_layers"] if x < n_layers]
+if not swept:
+    raise ParameterError("sweep_layers", cfg["sweep_layers"], f"must hold a layer below {n_layers}")
+# Table 1's runs and Fig. 2's, `workers` at a time
+runs.prefetch([(s, t1_layers, ("id", "ood")) for s in cfg["scopes"]] + [("attn+mlp", [L], ("ood",)) for L in swept],
+              executor=executor, workers=cfg["workers"], scheduler=scheduler)
 table1 = pd.DataFrame([row for s in cfg["scopes"] for row in run_config(s, t1_layers, ("id", "ood")).table1_rows()])
 table1["paper"] = [("{:.1f} ({:+.1f})".format(*PAPER_B_TABLE1[(s, sp)]) if (s, sp) in PAPER_B_TABLE1 else "")
                    for s, sp in zip(table1.scope, table1.split)]
@@ -271,9 +282,6 @@ glue_number("t1_best", f"{best.scope} ({best.split}, {100 * best.gain:+.0f} pts)
 # (ties: the paper layer, else the shallowest) and used for Fig. 3 and Table 2.
 
 # %%
-swept = list(range(n_layers)) if cfg["sweep_layers"] == "all" else [x for x in cfg["sweep_layers"] if x < n_layers]
-if not swept:
-    raise ParameterError("sweep_layers", cfg["sweep_layers"], f"must hold a layer below {n_layers}")
 sweep_rows, plot_rows = layer_sweep_rows(runs, swept)
 layer_table = pd.DataFrame(sweep_rows)
 chosen = best_layer(sweep_rows, "ood", default=layer)

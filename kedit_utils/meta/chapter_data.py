@@ -77,6 +77,9 @@ def check_parameters(cfg: dict) -> None:
         check_choice("baselines", b, list(BASELINES))
     _check_layer_choice("table1_layers", cfg["table1_layers"], ("all", "layer"))
     _check_layer_choice("sweep_layers", cfg["sweep_layers"], ("all",))
+    from ..jobs import check_executor
+
+    check_executor(cfg["executor"], cfg["workers"], cfg["scheduler"])
 
 
 @dataclass

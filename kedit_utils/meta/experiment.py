@@ -169,7 +169,7 @@ class ScopeRun:
     """One meta-training run with its evaluations (module docstring)."""
 
     config: FOMAMLConfig
-    result: MetaResult
+    result: MetaResult | None  # None while a worker's run is not read back (ScopeRuns.get)
     checkpoints: list[tuple[int, dict]]  # (tasks seen, split -> PropagationReport)
 
     @property
@@ -245,28 +245,113 @@ def best_layer(rows, split: str = "ood", default: int | None = None) -> int:
     return default if default in best else best[0]
 
 
+@dataclass(frozen=True)
+class ScopeJob:
+    """One meta-training run of a chapter as a job of :func:`kedit_utils.jobs.run_jobs`:
+    what a worker needs to load the model itself (``source``: :func:`load_model`'s
+    ``model``, and the device) and call :func:`run_scope`."""
+
+    source: str
+    device: str
+    train: tuple[PropagationCase, ...]
+    eval_sets: tuple[tuple[str, tuple[PropagationCase, ...]], ...]
+    config: FOMAMLConfig
+    run_kwargs: tuple[tuple[str, object], ...]
+
+    @property
+    def cost(self) -> float:
+        """Relative cost (all layers before one layer), to start the longest first."""
+        return 1e6 if self.config.layers is None else float(len(self.config.layers))
+
+
+_WORKER_MODELS: dict = {}  # (source, device) -> LoadedModel, loaded once per worker process
+
+
+def run_scope_job(job: ScopeJob) -> ScopeRun:
+    """:func:`run_scope` for ``job`` on the worker's own copy of the model (loaded once per
+    process); returned without the model and its tensors (``result`` is ``None``: the
+    meta-trained weights are in the artifact cache, :meth:`ScopeRuns.get` reads them)."""
+    key = (job.source, job.device)
+    if key not in _WORKER_MODELS:
+        _WORKER_MODELS[key] = load_model(job.source, job.device)
+    lm = _WORKER_MODELS[key]
+    run = run_scope(lm.model, lm.tok, list(job.train), dict(job.eval_sets), job.config,
+                    **{**dict(job.run_kwargs), "progress": False})
+    run.result.restore()
+    return ScopeRun(run.config, None, run.checkpoints)
+
+
 class ScopeRuns:
     """Meta-training runs of one chapter, memoised by (scope, layers): Table 1, Fig. 2 and
     Table 2 share runs. Each run leaves the model as the base model (``result.restore()``);
     ``settings``: FOMAMLConfig's ``inner_lr``, ``outer_lr``, ``inner_steps``, ``epochs``,
-    ``seed``; ``run_kwargs``: :func:`run_scope`'s ``model_id``, ``checkpoint_every``, ..."""
+    ``seed``; ``run_kwargs``: :func:`run_scope`'s ``model_id``, ``checkpoint_every``, ...
+
+    :meth:`prefetch` runs several at once as jobs (:mod:`kedit_utils.jobs`: a local pool of
+    processes or Dask, each worker loading the model from ``source``); :meth:`get` then
+    returns them, their meta-trained weights read from the artifact cache into this model.
+    """
 
     def __init__(self, model, tok, train: Sequence[PropagationCase],
-                 eval_sets: Mapping[str, Sequence[PropagationCase]], settings: dict, **run_kwargs):
-        self.model, self.tok, self.train, self.eval_sets = model, tok, train, dict(eval_sets)
+                 eval_sets: Mapping[str, Sequence[PropagationCase]], settings: dict, *,
+                 source: str | None = None, device: str = "cpu", **run_kwargs):
+        self.model, self.tok, self.train, self.eval_sets = model, tok, list(train), dict(eval_sets)
         self.settings, self.run_kwargs = dict(settings), run_kwargs
+        self.source, self.device = source, device
         self.runs: dict = {}
 
+    def _key(self, scope: str, layers):
+        return (scope, None if layers is None else tuple(layers))
+
+    def _has(self, key, splits: Sequence[str]) -> bool:
+        return key in self.runs and set(splits) <= set(self.runs[key].meta)
+
+    def _config(self, key) -> FOMAMLConfig:
+        return FOMAMLConfig(scope=key[0], layers=key[1], **self.settings)
+
     def get(self, scope: str, layers, splits: Sequence[str]) -> ScopeRun:
-        key = (scope, None if layers is None else tuple(layers))
-        if key in self.runs and set(splits) <= set(self.runs[key].meta):
-            return self.runs[key]
-        conf = FOMAMLConfig(scope=scope, layers=key[1], **self.settings)
-        run = run_scope(self.model, self.tok, self.train, {s: self.eval_sets[s] for s in splits}, conf,
-                        **self.run_kwargs)
-        run.result.restore()  # the model stays the base model between runs
-        self.runs[key] = run
+        key = self._key(scope, layers)
+        if not self._has(key, splits):
+            run = run_scope(self.model, self.tok, self.train, {s: self.eval_sets[s] for s in splits},
+                            self._config(key), **self.run_kwargs)
+            run.result.restore()  # the model stays the base model between runs
+            self.runs[key] = run
+        run = self.runs[key]
+        if run.result is None:  # run by a worker: its weights from the cache (no training, no evaluation)
+            run.result = meta_train(self.model, self.tok, self.train, run.config,
+                                    model_id=self.run_kwargs.get("model_id", ""), progress=False,
+                                    on_checkpoint=lambda seen, m: None,
+                                    checkpoint_every=self.run_kwargs.get("checkpoint_every"))
+            run.result.restore()
         return run
+
+    def prefetch(self, wanted: Sequence[tuple], *, executor: str = "local", workers: int = 1,
+                 scheduler: str | None = None, progress: bool = True) -> None:
+        """Run every ``(scope, layers, splits)`` of ``wanted`` not run yet, as jobs of
+        :func:`kedit_utils.jobs.run_jobs` (``executor``, ``workers``, ``scheduler``: its
+        parameters). In this process, one after the other, when ``executor="local"`` and
+        ``workers=1`` or one run is missing (or there is no ``source`` to load the model from)."""
+        from ..jobs import check_executor, run_jobs
+
+        check_executor(executor, workers, scheduler)
+        todo: dict = {}
+        for scope, layers, splits in wanted:
+            key = self._key(scope, layers)
+            if not self._has(key, splits):
+                todo.setdefault(key, set()).update(splits)
+        if not todo:
+            return
+        if (executor == "local" and (workers == 1 or len(todo) == 1)) or self.source is None:
+            for key, splits in todo.items():
+                self.get(key[0], key[1], sorted(splits))
+            return
+        jobs = [ScopeJob(self.source, self.device, tuple(self.train),
+                         tuple((s, tuple(self.eval_sets[s])) for s in sorted(splits)), self._config(key),
+                         tuple(sorted(self.run_kwargs.items())))
+                for key, splits in todo.items()]
+        runs = run_jobs(run_scope_job, jobs, executor=executor, workers=workers, scheduler=scheduler,
+                        desc="meta-training runs", progress=progress, cost=lambda j: j.cost)
+        self.runs.update(zip(todo, runs))
 
 
 def layer_sweep_rows(runs: ScopeRuns, layers: Sequence[int], split: str = "ood") -> tuple[list[dict], list[dict]]:
@@ -349,6 +434,6 @@ def accuracy_text(table, column: str) -> str:
     return ", ".join(f"{m} {100 * table.loc[m, column]:.0f} %" for m in table.index)
 
 
-__all__ = ["LoadedModel", "PAPER_LAYERS", "SMOLLM2_LAYER", "ScopeRun", "ScopeRuns", "TABLE2_COLUMNS", "accuracy_text",
+__all__ = ["LoadedModel", "PAPER_LAYERS", "SMOLLM2_LAYER", "ScopeJob", "ScopeRun", "ScopeRuns", "TABLE2_COLUMNS", "accuracy_text",
            "alpha_sweep", "best_layer", "default_layer", "gain_text", "layer_sweep_rows", "load_model",
-           "model_family", "paper_gain_text", "question_style_table", "run_scope", "table2"]
+           "model_family", "paper_gain_text", "question_style_table", "run_scope", "run_scope_job", "table2"]

@@ -87,13 +87,46 @@ def test_chapter6_parameters_are_checked_before_any_work(tmp_path):
     from kedit_utils.meta.chapter_data import check_parameters
 
     base = dict(profiles.PROFILES["06_meta_learning_propagation"]["quick"], model="smollm2", cre_path=None,
-                mquake_path=None, question_style="cloze", layer=None)
+                mquake_path=None, question_style="cloze", layer=None, executor="local", scheduler=None)
     check_parameters(base)
     check_parameters({**base, **profiles.PROFILES["06_meta_learning_propagation"]["paper"]})
     bad = {"model": "no/such/folder", "cre_path": str(tmp_path), "mquake_path": str(tmp_path / "x.json"),
            "question_style": "poem", "n_train": 0, "layer": -1, "alpha": 0.0, "alphas": [],
            "scopes": ["embed"], "baselines": ["mend"], "table1_layers": "some", "sweep_layers": [],
-           "n_baseline_cases": 0}
+           "n_baseline_cases": 0, "executor": "slurm", "workers": 0, "scheduler": "localhost"}
     for name, value in bad.items():
         with pytest.raises(ParameterError, match=name):
             check_parameters({**base, name: value})
+
+
+def test_runs_prefetched_in_a_pool_equal_the_runs_made_here(tmp_path, monkeypatch):
+    """ScopeRuns.prefetch (chapter 6's runs as jobs of kedit_utils.jobs, two spawned workers
+    each loading the model from its folder) gives the same evaluations as running them in
+    this process, and get() reads the meta-trained weights back from the cache."""
+    from kedit_utils.meta.experiment import ScopeRuns
+
+    monkeypatch.setenv("KEDIT_CACHE", str(tmp_path / "cache"))
+    torch.set_num_threads(1)
+    model = gpt2_from_scratch(VOCAB, ModelSpec(n_layers=2, n_embd=32, n_head=2, n_positions=8), seed=0).eval()
+    folder = tmp_path / "tiny"
+    model.save_pretrained(folder)
+    TOK.save_pretrained(folder)
+    from kedit_utils.pretrained import load_hf_model
+
+    model, tok = load_hf_model(folder)
+    train, sets = [_case(i) for i in range(3)], {"ood": [_case(5), _case(6)]}
+    settings = dict(inner_lr=1e-2, outer_lr=1e-3, inner_steps=2, epochs=1, seed=0)
+    wanted = [("mlp", [1], ("ood",)), ("attn", [0], ("ood",))]
+
+    def tables(runs):
+        return [runs.get(s, layers, splits).table1_rows() for s, layers, splits in wanted]
+
+    pooled = ScopeRuns(model, tok, train, sets, settings, source=str(folder), model_id="tiny", progress=False)
+    pooled.prefetch(wanted, workers=2, progress=False)
+    assert all(run.result is None for run in pooled.runs.values())  # computed by the workers
+    got = tables(pooled)
+    meta = {n: t.clone() for n, t in pooled.runs[("mlp", (1,))].result.meta.items()}
+    here = ScopeRuns(model, tok, train, sets, settings, model_id="other", progress=False)  # not the cache's key
+    assert got == tables(here)
+    for n, t in here.runs[("mlp", (1,))].result.meta.items():
+        assert torch.equal(t, meta[n]), n
