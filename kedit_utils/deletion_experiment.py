@@ -258,7 +258,7 @@ def _deletion_fn(tm: TrainedModel, layer: int, token: str):
 
 def _check_sweep(seeds, edit_tokens, editors, editor_max_entities, edit_layer, layers) -> tuple[list, list, list]:
     """Validate the sweep's parameters; returns (seeds, edit_tokens, editors) as lists."""
-    from .editors import available_methods
+    from .editors import available_methods, get_editor
 
     seeds = [check_int("seeds", int(s), minimum=0) for s in seeds]
     edit_tokens = list(edit_tokens)
@@ -269,7 +269,7 @@ def _check_sweep(seeds, edit_tokens, editors, editor_max_entities, edit_layer, l
             check_choice("edit_token", token, ("subject_last", "last"))
     editors = list(editors)
     for method in editors:
-        check_choice("editors", method, [m for m in available_methods() if m not in ("ice", "ike")])
+        check_choice("editors", method, [m for m in available_methods() if get_editor(m).changes_weights])
     if editor_max_entities is not None:
         check_int("editor_max_entities", editor_max_entities, minimum=3)
     if edit_layer is not None:

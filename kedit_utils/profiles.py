@@ -41,6 +41,9 @@ TRAINING = {
 }
 
 
+GRID = dict(executor="local", scheduler=None)
+
+
 def _with_training(quick: dict, paper: dict) -> dict[str, dict[str, Any]]:
     return {"quick": {**TRAINING["quick"], **quick}, "paper": {**TRAINING["paper"], **paper}}
 
@@ -50,7 +53,10 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "quick": dict(n_entities=200, n_relations=50, ba_m=3, n_aliases=5),
         "paper": dict(n_entities=200, n_relations=50, ba_m=3, n_aliases=5),
     },
-    "02_training": _with_training({}, {}),
+    # Where the grids of jobs run (kedit_utils.jobs): executor "local" (this process, or `workers`
+    # processes) or "dask" (the cluster at `scheduler`, or a local cluster of `workers` processes
+    # when it is None); the same in both profiles, chosen on the command line.
+    "02_training": _with_training(dict(workers=1, **GRID), dict(workers=1, **GRID)),
     "03_embeddings_pca": _with_training(
         dict(appendix_fraction=0.02, pca_layers=6, n_show=6),
         dict(appendix_fraction=0.02, pca_layers=6, n_show=6),
@@ -62,23 +68,25 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # editors: Paper A's future work, other deleting methods beside ROME (always run), each on
     # editor_max_entities entities spread over the degree order.
     "05_deletion_impact": _with_training(
-        dict(seeds=[0], n_trace_facts=40, workers=2, editors=["rome", "memit", "ft_l"], editor_max_entities=16),
+        dict(seeds=[0], n_trace_facts=40, workers=2, editors=["rome", "memit", "ft_l"], editor_max_entities=16,
+             **GRID),
         dict(seeds=[0, 1, 2], n_trace_facts=200, workers=2, editors=["rome", "memit", "ft_l"],
-             editor_max_entities=60),
+             editor_max_entities=60, **GRID),
     ),
     # The survey's comparison (chapter 7): on the pretrained model `methods` × n_edits per action
     # (quick: one or two methods per family, 3 edits: an edit and its scoring take ~5 s on this
-    # CPU, as many as the survey's findings need: ROME, MEMIT, FT-L, ICE), on chapter 2's BA
+    # CPU, as many as the survey's findings need: ROME, MEMIT, FT-L, ICE, and SERAC for the
+    # memory-based family), on chapter 2's BA
     # model every method (kg_methods, kg_n_edits; a fraction of a second an edit), where
     # sequential editing and reversibility run too; the two side by side (workers=2).
     # paper: every method on both, KnowEdit-like counts.
     "07_editing_methods": _with_training(
-        dict(methods=["rome", "memit", "ft_l", "ice"], n_edits=3,
-             kg_methods=["rome", "memit", "alphaedit", "ft", "ft_l", "lora", "ice", "ike"], kg_n_edits=10,
+        dict(methods=["rome", "memit", "ft_l", "ice", "serac"], n_edits=3,
+             kg_methods=["rome", "memit", "alphaedit", "ft", "ft_l", "lora", "ice", "ike", "serac"], kg_n_edits=10,
              sequential_edits=100, reversibility_edits=5, fluency_tokens=10, covariance_texts=1000,
              n_trace_facts=40, workers=2),
-        dict(methods=["rome", "memit", "alphaedit", "ft", "ft_l", "lora", "ice", "ike"], n_edits=100,
-             kg_methods=["rome", "memit", "alphaedit", "ft", "ft_l", "lora", "ice", "ike"], kg_n_edits=100,
+        dict(methods=["rome", "memit", "alphaedit", "ft", "ft_l", "lora", "ice", "ike", "serac"], n_edits=100,
+             kg_methods=["rome", "memit", "alphaedit", "ft", "ft_l", "lora", "ice", "ike", "serac"], kg_n_edits=100,
              sequential_edits=1000, reversibility_edits=50, fluency_tokens=100, covariance_texts=1000,
              n_trace_facts=200, workers=1),
     ),
@@ -96,12 +104,12 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                       n_style_cases=1, alphas=[2e-5, 1e-4], n_alpha_cases=1, scopes=["attn", "mlp", "attn+mlp"],
                       table1_layers="layer", sweep_layers=[2, 8], alpha=1e-4, beta=1e-4, inner_steps=10, epochs=1,
                       checkpoint_every=2, baselines=["rome"], n_baseline_cases=1,
-                      threads=None),
+                      threads=None, workers=2),
         "paper": dict(n_train=4000, n_id=500, n_ood=350, n_mquake=3000, n_mquake_subset=213, n_check_countries=None,
                       n_style_cases=20, alphas=[2e-5, 1e-4, 5e-4], n_alpha_cases=20,
                       scopes=["attn", "mlp", "attn+mlp"], table1_layers="all", sweep_layers="all", alpha=2e-5,
                       beta=1e-5, inner_steps=10, epochs=1, checkpoint_every=500,
-                      baselines=["rome", "memit", "alphaedit"], n_baseline_cases=None, threads=None),
+                      baselines=["rome", "memit", "alphaedit"], n_baseline_cases=None, threads=None, workers=1),
     },
 }
 

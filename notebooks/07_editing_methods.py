@@ -25,13 +25,16 @@
 # thousands of edits; here the pretrained model is SmolLM2-135M-Instruct on a built-in
 # table of facts, checked at build time (the facts it gets wrong are dropped). On a CPU an
 # edit of SmolLM2 and its scoring take seconds, so the quick profile runs there only the
-# methods the survey's findings are about (ROME, MEMIT, FT-L and ICE), three edits per
-# method and action, with intervals that say how little that is; the paper profile runs
-# every method with a hundred. Every method runs on chapter 2's knowledge-graph model,
-# where every fact is controlled and an edit takes a fraction of a second. Methods: ROME, MEMIT, AlphaEdit (locate-then-edit), FT and FT-L
-# (fine-tuning), LoRA (an added low-rank module), ICE and IKE (in-context, no weight
-# change). MEND and SERAC are not implemented yet, so the survey's findings about them are
-# not checked here.
+# methods the survey's findings are about (ROME, MEMIT, FT-L and ICE) and SERAC, three
+# edits per method and action, with intervals that say how little that is; the paper
+# profile runs every method with a hundred. Every method runs on chapter 2's
+# knowledge-graph model, where every fact is controlled and an edit takes a fraction of a
+# second. Methods: ROME, MEMIT, AlphaEdit (locate-then-edit), FT and FT-L (fine-tuning),
+# LoRA (an added low-rank module), ICE and IKE (in-context, no weight change), and SERAC
+# (an edit memory, a scope classifier trained on other edits, and a counterfactual model:
+# here the base model with the edit in context; `kedit_utils.editors.serac` says how it
+# differs from SERAC's trained models). MEND (a hypernetwork trained on a split of edits)
+# is not implemented yet, so the survey's statements about it are not checked here.
 
 # %% tags=["parameters"]
 profile = "quick"  # "quick": small CPU default; "paper": hundreds of edits
@@ -374,7 +377,7 @@ if run_pretrained:
                                loaded[3], progress=False)  # from the artifact cache
     loc_pairs = list(pre.requests["modify"][0].request.locality)
     display(editing_panel(m_live, tok_live, cfg["methods"], context=ctx, locality=loc_pairs,
-                          demonstrations=[r.request for r in pre.requests["modify"]]))
+                          pool=[r.request for r in pre.requests["modify"]]))
 
 # %% tags=["remove-cell"]
 methods_rows = (G.result_rows(table[table.method != "none"]) if run_pretrained else []) + \
@@ -410,5 +413,5 @@ save_results(NOTEBOOK, {
 # Edited and edited back, the best method ({glue:text}`rev_best_method`) returns
 # {glue:text}`rev_best_locality` of the unrelated knowledge to its original answers, and no
 # method brings the weights closer than {glue:text}`rev_min_residual` of the first edit's
-# distance: on this trained language model {glue:text}`rev_verdict`. MEND and SERAC are
-# not implemented, so the survey's findings about them are not checked.
+# distance: on this trained language model {glue:text}`rev_verdict`. MEND is not
+# implemented, so the survey's statements about it are not checked.

@@ -142,13 +142,16 @@ class Editor:
     form :func:`~kedit_utils.editors.requests.as_requests` accepts; ``hparams`` an instance of
     ``hparams_class``, a dict, or ``None`` for the preset chosen from the model
     (:meth:`default_hparams`); ``context``: method-specific inputs (``cov``, ``corpus``,
-    ``model_id``, ``history``, ``demonstrations``).
+    ``model_id``, ``history``, and a pool of other edits under :attr:`pool_argument`).
     """
 
     name: ClassVar[str] = ""
     hparams_class: ClassVar[type] = type(None)
     changes_weights: ClassVar[bool] = True
     batch: ClassVar[bool] = True  # False: a batch is applied one request after another
+    # the context argument that takes a pool of *other* edits (IKE: "demonstrations",
+    # SERAC: "scope_examples"); callers pass the other requests of the same kind there
+    pool_argument: ClassVar[str | None] = None
 
     def default_hparams(self, model):
         """The preset for ``model``: ``tiny_gpt2`` for a word-level vocabulary under 1000

@@ -127,6 +127,7 @@ class IKE(Editor):
     name = "ike"
     hparams_class = IKEHyperParams
     changes_weights = False
+    pool_argument = "demonstrations"
 
     def _apply(self, model, tok, requests, hparams, *, demonstrations=(), **_unused) -> EditHandle:
         t0 = time.perf_counter()

@@ -18,6 +18,7 @@ METHODS = {
     "lora": ("kedit_utils.editors.lora", "LoRA"),
     "ice": ("kedit_utils.editors.ice", "ICE"),
     "ike": ("kedit_utils.editors.ike", "IKE"),
+    "serac": ("kedit_utils.editors.serac", "SERAC"),
 }
 ALIASES = {"ft-l": "ft_l", "ftl": "ft_l", "alpha_edit": "alphaedit", "alpha-edit": "alphaedit"}
 

@@ -134,8 +134,9 @@ def run_grid(setup: EditSetup, methods: Sequence[str], requests_by_action: dict[
     """Every method on every request of every action, one edit at a time (module docstring).
 
     requests_by_action: action → requests (:class:`EditRequest` or objects with a
-    ``.request``, e.g. :class:`~kedit_utils.datasets.FactRequest`). IKE draws its
-    demonstrations from the *other* requests of the same action. Rows in a DataFrame."""
+    ``.request``, e.g. :class:`~kedit_utils.datasets.FactRequest`). A method with a pool
+    argument (IKE's demonstrations, SERAC's scope examples) gets the *other* requests of the
+    same action there. Rows in a DataFrame."""
     if not methods:
         raise ParameterError("methods", list(methods), "must name at least one editing method")
     for m in methods:
@@ -147,8 +148,9 @@ def run_grid(setup: EditSetup, methods: Sequence[str], requests_by_action: dict[
             continue
         ref = M.locality_reference(setup.reader, setup.tok, reqs)
         for m in methods:
+            pool_arg = get_editor(m).pool_argument
             for i, r in enumerate(reqs):
-                extra = {"demonstrations": reqs[:i] + reqs[i + 1:]} if m == "ike" else {}
+                extra = {pool_arg: reqs[:i] + reqs[i + 1:]} if pool_arg else {}
                 plan.append((m, action, r, M.LocalityReference((ref.argmax[i],)), extra))
     rows = []
     for m, action, r, ref, extra in tqdm(plan, desc=f"edits on {setup.model_name}", disable=not progress):

@@ -38,10 +38,11 @@ def metrics_html(scores: dict) -> str:
 
 def editing_panel(model, tok, methods, hparams: dict | None = None, context: dict | None = None,
                   locality: list[tuple[str, str]] = (), example: dict | None = None,
-                  demonstrations=(), max_new_tokens: int = 20) -> w.VBox:
+                  pool=(), max_new_tokens: int = 20) -> w.VBox:
     """The panel (module docstring). ``hparams``/``context``: per method, as the chapter's
     grid uses them; ``locality``: unrelated (prompt, answer) pairs scored for every edit;
-    ``example``: the starting prompt/subject/target/old answer/rephrase."""
+    ``example``: the starting prompt/subject/target/old answer/rephrase; ``pool``: other
+    edits, for the methods that draw on them (IKE's demonstrations, SERAC's scope examples)."""
     hparams, context = dict(hparams or {}), dict(context or {})
     ex = {"prompt": "The Eiffel Tower is located in the city of", "subject": "Eiffel Tower", "target": "Rome", "old": "Paris", "rephrase": "The Eiffel Tower is in the city of"}
     ex.update(example or {})
@@ -68,8 +69,9 @@ def editing_panel(model, tok, methods, hparams: dict | None = None, context: dic
         restore()  # one edit at a time
         before = M.generate(model, tok, [req.prompt], max_new_tokens)[0]
         ref = M.locality_reference(model, tok, [req]) if req.locality else None
-        extra = {"demonstrations": list(demonstrations)} if method.value == "ike" else {}
-        handle = get_editor(method.value).apply(model, tok, [req], hparams.get(method.value),
+        editor = get_editor(method.value)
+        extra = {editor.pool_argument: list(pool)} if editor.pool_argument else {}
+        handle = editor.apply(model, tok, [req], hparams.get(method.value),
                                                 **{**context.get(method.value, {}), **extra})
         state["handle"] = handle
         cond = handle.condition

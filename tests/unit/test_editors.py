@@ -20,6 +20,7 @@ from kedit_utils.editors.ice import ICEHyperParams
 from kedit_utils.editors.ike import IKEHyperParams
 from kedit_utils.editors.lora import LoRAHyperParams
 from kedit_utils.editors.memit import MEMITHyperParams
+from kedit_utils.editors.serac import SERACHyperParams
 from kedit_utils.editors.rome import ROMEHyperParams, key_covariance
 from kedit_utils.models import ModelSpec, gpt2_from_scratch
 from kedit_utils.validation import ParameterError
@@ -186,11 +187,18 @@ def test_memit_one_edit_one_layer_is_parallel_to_rome(setup):
     assert cos > 1 - 1e-6, cos
 
 
-@pytest.mark.parametrize("method", ["ice", "ike"])
+# a pool with paraphrases and locality prompts: IKE's demonstrations, SERAC's scope examples
+POOL = MORE + [EditRequest("e1_0 r3_1", "e1_0", "e2_1", rephrase_prompts=("e1_1 r3_1",),
+                           locality=(("e5_0 r0_0", "e3_0"),)),
+               EditRequest("e4_0 r2_0", "e4_0", "e3_1", rephrase_prompts=("e4_1 r2_0", "e4_0 r2_1"),
+                           locality=(("e7_0 r1_0", "e2_0"), ("e6_1 r3_1", "e0_0")))]
+
+
+@pytest.mark.parametrize("method", ["ice", "ike", "serac"])
 def test_in_context_editors_leave_every_weight_untouched(setup, method):
     arch, model, _ = setup
     snap = snapshot(model)
-    h = get_editor(method).apply(model, TOK, REQUESTS[0], demonstrations=MORE)  # no hparams: the preset
+    h = get_editor(method).apply(model, TOK, REQUESTS[0], demonstrations=MORE, scope_examples=POOL)  # the preset
     assert h.hparams == get_editor(method).hparams_class.tiny_gpt2()  # chosen for a word-level vocabulary
     assert h.changes == () and not h.changes_weights
     text = h.condition(REQUESTS[0].prompt)
@@ -220,15 +228,15 @@ def context_reader():
     return model.eval()
 
 
-@pytest.mark.parametrize("method, hp", [("ice", ICEHyperParams.tiny_gpt2()), ("ike", IKEHyperParams.tiny_gpt2(k=2))])
+@pytest.mark.parametrize("method, hp", [("ice", ICEHyperParams.tiny_gpt2()), ("ike", IKEHyperParams.tiny_gpt2(k=2)),
+                                        ("serac", SERACHyperParams.tiny_gpt2())])
 def test_in_context_editors_reach_target_on_a_context_reader(context_reader, method, hp):
     model = context_reader
     snap = snapshot(model)
-    pool = MORE + [EditRequest("e1_0 r3_1", "e1_0", "e2_1", rephrase_prompts=("e1_1 r3_1",),
-                               locality=(("e5_0 r0_0", "e3_0"),))]
+    pool = POOL[:4]
     for req in REQUESTS:
         before = M.rewrite_acc(model, TOK, req)
-        h = get_editor(method).apply(model, TOK, req, hp, demonstrations=pool)
+        h = get_editor(method).apply(model, TOK, req, hp, demonstrations=pool, scope_examples=POOL)
         assert top(model, req.prompt, h.condition) == req.target_new
         assert M.rewrite_acc(model, TOK, req, h) == 1.0 and before < 1.0
         if method == "ike":
@@ -287,7 +295,7 @@ def test_bad_requests_name_the_field(setup):
 
 
 def test_hparams_validation_presets_and_files(tmp_path):
-    for method in ["rome", "memit", "alphaedit", "ft", "ft_l", "lora", "ice", "ike"]:
+    for method in ["rome", "memit", "alphaedit", "ft", "ft_l", "lora", "ice", "ike", "serac"]:
         cls = get_editor(method).hparams_class
         for preset in ("tiny_gpt2", "smollm2", "gpt2_family"):
             hp = cls.preset(preset)
@@ -341,7 +349,7 @@ def test_easyedit_request_forms():
     assert as_requests(record) == [a]
     assert as_requests({"prompts": "e1_0 r2_1", "subject": "e1_0", "target_new": "e4_1"})[0].ground_truth is None
     assert as_requests([REQUESTS[0], record]) == [REQUESTS[0], a]
-    assert set(available_methods()) >= {"rome", "memit", "alphaedit", "ft", "ft_l", "lora", "ice", "ike"}
+    assert set(available_methods()) >= {"rome", "memit", "alphaedit", "ft", "ft_l", "lora", "ice", "ike", "serac"}
     assert get_editor("FT-L").name == "ft_l"
 
 
@@ -433,3 +441,23 @@ def test_ft_reusing_the_frozen_blocks_gives_the_same_edit(setup):
     for n in runs[0][1]:
         assert torch.allclose(runs[0][1][n], runs[1][1][n], atol=1e-6), n
     assert all("forward" not in A.layer_module(model, i).__dict__ for i in range(N_LAYERS))
+
+
+def test_serac_routes_in_scope_prompts_to_the_counterfactual_model_and_others_to_the_base(setup):
+    """SERAC (editors/serac.py): the scope classifier, trained on the pool, separates its
+    training pairs; the edit's own prompt and its paraphrase go to the counterfactual model
+    (the edit in context), an unrelated prompt to the base model unchanged; without a pool
+    it stops naming ``scope_examples``; a batch keeps every edit in its memory."""
+    _, model, _ = setup
+    hp = SERACHyperParams.tiny_gpt2()
+    edit = EditRequest("e1_0 r2_1", "e1_0", "e4_1", rephrase_prompts=("e1_1 r2_1",), locality=(("e6_0 r0_0", "e1_1"),))
+    h = get_editor("serac").apply(model, TOK, [edit, REQUESTS[1]], hp, scope_examples=POOL)
+    assert h.info["scope"]["train_accuracy"] >= 0.8 and h.info["scope"]["n_pairs"] > 10
+    for p in (edit.prompt, edit.rephrase_prompts[0]):
+        assert h.condition(p) == f"{edit.fact} {p}"
+    assert h.condition(REQUESTS[1].prompt) == f"{REQUESTS[1].fact} {REQUESTS[1].prompt}"
+    assert h.condition("e6_0 r0_0") == "e6_0 r0_0"
+    with pytest.raises(ParameterError, match="scope_examples"):
+        get_editor("serac").apply(model, TOK, edit, hp)
+    with pytest.raises(ParameterError, match="threshold"):
+        SERACHyperParams(threshold=1.5)

@@ -1,0 +1,231 @@
+"""SERAC, semi-parametric editing with a retrieval-augmented counterfactual model (Mitchell et
+al. 2022, "Memory-Based Model Editing at Scale"; Paper C's memory-based family; EasyEdit's
+``SERAC``).
+
+No weight of the base model changes. SERAC has three parts:
+
+1. an **edit memory**: the requests applied (a batch is stored at once);
+2. a **scope classifier** g(e, x) ∈ [0, 1]: is input x about edit e? Trained at apply time on
+   a pool of *other* edits (``scope_examples=``, any request form, as IKE's demonstrations):
+   in scope are each pool edit's own prompt and paraphrases, out of scope its locality
+   prompts and the other pool edits' prompts. g is a logistic regression on four features
+   of the pair: the TF-IDF cosine of the words of x and of the edit's prompt, the same with
+   the edit's subject, whether the subject occurs in x, and the cosine of the base model's
+   mean hidden state (layer ``embedding_layer``) of x and of the edit's prompt. SERAC's own
+   classifier is a fine-tuned cross-encoder (DistilBERT); this one is linear over those
+   features, so it trains in a second on CPU and needs no second model;
+3. a **counterfactual model**, which answers x when g(e, x) ≥ ``threshold`` for the edit e
+   with the highest g: here the base model conditioned on e ("Imagine that {fact}." then x,
+   ICE's prompt), where SERAC trains a small separate model (OPT-125m / T5) on (edit, input,
+   answer) triples. Out of scope, x goes to the base model unchanged: locality by design,
+   as far as the classifier is right.
+
+The handle's ``condition(prompt)`` routes a prompt as above (metrics and generation read it
+like ICE's); ``info["scope"]`` has the classifier's weights and its training accuracy;
+``restore`` has nothing to do.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+
+from ..validation import ParameterError, check_float, check_int
+from .base import EditHandle, Editor
+from .hparams import HyperParams
+from .ice import _check_template, check_context_length
+from .ike import similarity_ranking, _tfidf
+from .requests import EditRequest, as_requests
+
+FEATURES = ("prompt_tfidf", "subject_tfidf", "subject_in_x", "hidden_cosine")
+
+
+@dataclass(frozen=True)
+class SERACHyperParams(HyperParams):
+    """threshold: g above which the counterfactual model answers; template / separator: how
+    the counterfactual model is given the edit (ICE's form); embedding_layer: the hidden state
+    of the hidden-state feature (None: the middle block); n_negative_edits: other pool edits'
+    prompts taken as out-of-scope examples per pool edit; steps, lr, l2: the logistic
+    regression's full-batch gradient descent."""
+
+    threshold: float = 0.5
+    template: str = "Imagine that {}."
+    separator: str = " "
+    embedding_layer: int | None = None
+    n_negative_edits: int = 3
+    steps: int = 500
+    lr: float = 0.5
+    l2: float = 1e-3
+
+    METHOD: ClassVar[str] = "SERAC"
+
+    def __post_init__(self):
+        check_float("threshold", self.threshold, low=0.0, high=1.0, low_open=True, high_open=True)
+        _check_template("template", self.template)
+        if not isinstance(self.separator, str):
+            raise ParameterError("separator", self.separator, "must be a string")
+        if self.embedding_layer is not None:
+            check_int("embedding_layer", self.embedding_layer, minimum=0)
+        check_int("n_negative_edits", self.n_negative_edits, minimum=0)
+        check_int("steps", self.steps, minimum=1)
+        check_float("lr", self.lr, low=0.0, low_open=True)
+        check_float("l2", self.l2, low=0.0)
+
+    @classmethod
+    def tiny_gpt2(cls, **changes):
+        """The alias models: the fact written bare, as ICE's tiny preset (their context is
+        short: SERAC runs where ICE does)."""
+        return cls(**{**dict(template="{}"), **changes})
+
+    @classmethod
+    def smollm2(cls, **changes):
+        """ICE's wording for the counterfactual model; the classifier's defaults."""
+        return cls(**changes)
+
+    @classmethod
+    def gpt2_family(cls, n_layers: int = 48, **changes):
+        return cls(**changes)
+
+
+# --------------------------------------------------------------------------- features
+class _Embedder:
+    """Mean hidden state (layer ``layer``) of a text under the base model, memoised."""
+
+    def __init__(self, model, tok, layer: int | None):
+        from .. import architectures as A
+
+        n = A.n_layers(model)
+        self.layer = n // 2 if layer is None else layer
+        if self.layer > n:
+            raise ParameterError("embedding_layer", layer, f"must be in [0, {n}] for this model")
+        self.model, self.tok, self.memo = model, tok, {}
+
+    @torch.no_grad()
+    def __call__(self, text: str) -> torch.Tensor:
+        if text not in self.memo:
+            from .rome.tokens import encode
+
+            device = next(self.model.parameters()).device
+            ids = torch.tensor([encode(self.tok, text)], device=device)
+            hs = self.model(input_ids=ids, output_hidden_states=True).hidden_states[self.layer]
+            v = hs[0].float().mean(0)
+            self.memo[text] = v / v.norm().clamp(min=1e-12)
+        return self.memo[text]
+
+
+def _words_cosine(a: str, b: str) -> float:
+    va, vb = _tfidf([a, b])
+    return sum(x * vb.get(w, 0.0) for w, x in va.items())
+
+
+def pair_features(embed: _Embedder, edit: EditRequest, x: str) -> list[float]:
+    """The four features of (edit, x), in the order of :data:`FEATURES`."""
+    return [_words_cosine(edit.prompt, x), _words_cosine(edit.subject, x),
+            float(edit.subject.lower() in x.lower()), float(embed(edit.prompt) @ embed(x))]
+
+
+def scope_training_pairs(pool: list[EditRequest], n_negative_edits: int) -> list[tuple[EditRequest, str, int]]:
+    """(edit, x, in scope?) from the pool (module docstring): own prompt and paraphrases are
+    1; locality prompts and the prompts of the ``n_negative_edits`` most similar other edits
+    (the hardest negatives) are 0."""
+    pairs = []
+    for i, e in enumerate(pool):
+        pairs += [(e, e.prompt, 1)] + [(e, p, 1) for p in e.rephrase_prompts]
+        pairs += [(e, p, 0) for p, _a in e.locality]
+        others = [r for j, r in enumerate(pool) if j != i and r.subject != e.subject]
+        ranked = similarity_ranking(e.prompt, [r.prompt for r in others])[:n_negative_edits]
+        pairs += [(e, others[j].prompt, 0) for j in ranked]
+    return pairs
+
+
+@dataclass(frozen=True)
+class ScopeClassifier:
+    """g(e, x) = σ(w · (f(e, x) − mean) / std + b); ``accuracy``: on its training pairs."""
+
+    weight: tuple[float, ...]
+    bias: float
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    accuracy: float
+    n_pairs: int
+
+    def probability(self, features: list[float]) -> float:
+        z = sum(w * (f - m) / s for w, f, m, s in zip(self.weight, features, self.mean, self.std)) + self.bias
+        return float(torch.sigmoid(torch.tensor(z)))
+
+
+def train_scope_classifier(pairs_features: torch.Tensor, labels: torch.Tensor, hparams) -> ScopeClassifier:
+    """Logistic regression (class-balanced, L2) by full-batch gradient descent.
+    pairs_features: (n, 4); labels: (n,) in {0, 1}."""
+    x = pairs_features.double()
+    y = labels.double()
+    if y.min() == y.max():
+        raise ParameterError("scope_examples", f"{int(y.sum())} in scope of {len(y)}",
+                             "must give in-scope and out-of-scope examples (edits with paraphrases and "
+                             "locality prompts, or at least two edits)")
+    mean, std = x.mean(0), x.std(0).clamp(min=1e-6)
+    z = (x - mean) / std
+    pos = y.mean()
+    weights = torch.where(y > 0, 0.5 / pos, 0.5 / (1 - pos))
+    w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
+    b = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.SGD([w, b], lr=hparams.lr)
+    with torch.enable_grad():
+        for _ in range(hparams.steps):
+            opt.zero_grad()
+            logits = z @ w + b
+            loss = (weights * torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none")).mean()
+            (loss + hparams.l2 * (w * w).sum()).backward()
+            opt.step()
+    with torch.no_grad():
+        acc = float((((z @ w + b) > 0).double() == y).double().mean())
+    return ScopeClassifier(tuple(w.detach().tolist()), float(b.detach()), tuple(mean.tolist()), tuple(std.tolist()),
+                           acc, int(len(y)))
+
+
+# --------------------------------------------------------------------------- the editor
+class SERAC(Editor):
+    """SERAC (module docstring). Context: ``scope_examples`` (a pool of other edits, any
+    request form, with paraphrases and locality prompts)."""
+
+    name = "serac"
+    hparams_class = SERACHyperParams
+    changes_weights = False
+    pool_argument = "scope_examples"
+
+    def _apply(self, model, tok, requests, hparams, *, scope_examples=(), **_unused) -> EditHandle:
+        t0 = time.perf_counter()
+        own = {(r.prompt, r.target_new) for r in requests}
+        pool = [r for r in as_requests(scope_examples) if (r.prompt, r.target_new) not in own] if scope_examples else []
+        if not pool:
+            raise ParameterError("scope_examples", scope_examples, "SERAC needs a pool of other edits to train its "
+                                 "scope classifier")
+        embed = _Embedder(model, tok, hparams.embedding_layer)
+        pairs = scope_training_pairs(pool, hparams.n_negative_edits)
+        feats = torch.tensor([pair_features(embed, e, x) for e, x, _ in pairs])
+        clf = train_scope_classifier(feats, torch.tensor([y for _, _, y in pairs]), hparams)
+        memory = list(requests)
+
+        def route(prompt: str) -> tuple[int, float]:
+            scores = [clf.probability(pair_features(embed, e, prompt)) for e in memory]
+            best = max(range(len(memory)), key=lambda i: scores[i])
+            return best, scores[best]
+
+        def condition(prompt: str) -> str:
+            best, g = route(prompt)
+            if g < hparams.threshold:
+                return prompt  # out of scope: the base model
+            return hparams.template.format(memory[best].fact) + hparams.separator + prompt
+
+        for r in requests:
+            check_context_length(model, tok, hparams.template.format(r.fact) + hparams.separator + r.prompt, "SERAC")
+        info = {"scope": {"features": FEATURES, "weight": clf.weight, "bias": clf.bias,
+                          "train_accuracy": clf.accuracy, "n_pairs": clf.n_pairs}, "route": route}
+        return EditHandle(method=self.name, requests=requests, hparams=hparams, seconds=time.perf_counter() - t0,
+                          condition=condition, info=info)
+
+
+__all__ = ["FEATURES", "SERAC", "SERACHyperParams", "ScopeClassifier", "pair_features", "scope_training_pairs",
+           "train_scope_classifier"]
