@@ -100,7 +100,7 @@ def _publish(tmp: Path, final: Path) -> None:
     if is_complete(final):
         shutil.rmtree(tmp, ignore_errors=True)
         return
-    if final.exists():  # incomplete: not written by atomic_dir, whose entries appear whole
+    if final.exists() or final.is_symlink():  # incomplete (atomic_dir's entries appear whole) or a dead link
         _remove_aside(final)
     try:
         os.replace(tmp, final)

@@ -70,9 +70,10 @@ def run_jobs(fn: Callable[[J], R], jobs: Sequence[J], *, executor: str = "local"
     workers: processes of the local pool, or of the LocalCluster started when ``scheduler``
     is ``None``. desc / progress: the one tqdm bar over the jobs (on stderr).
     threads_per_worker: torch threads of each job run in a worker process (the previous
-    count is restored after it); ``None``: the local pool gives each worker
-    ``cpu threads // workers``, Dask leaves the worker's own (its nanny starts workers with
-    one OpenMP thread). Jobs run in this process keep this process's threads.
+    count is restored after it); ``None``: each worker of the local pool or of the
+    LocalCluster gets ``cpu threads // workers`` (they share this machine), a running Dask
+    cluster's workers keep their own (a nanny starts its workers with one OpenMP thread).
+    Jobs run in this process keep this process's threads.
     cost: jobs with the largest cost are started first (e.g. the deepest models), so the
     longest job does not start last. is_cached: jobs for which it is true only read the
     artifact cache; they run in this process, and the others go to the workers. The local
@@ -94,8 +95,10 @@ def run_jobs(fn: Callable[[J], R], jobs: Sequence[J], *, executor: str = "local"
             _run_here(fn, jobs, pending, results, bar)
             return results
         order = sorted(pending, key=lambda i: -cost(jobs[i])) if cost is not None else pending
+        if threads_per_worker is None and scheduler is None:  # the workers share this machine
+            threads_per_worker = _pool_threads(workers)
         if executor == "local":
-            _run_pool(fn, jobs, order, results, bar, workers, threads_per_worker or _pool_threads(workers))
+            _run_pool(fn, jobs, order, results, bar, workers, threads_per_worker)
         else:
             _run_dask(fn, jobs, order, results, bar, workers, scheduler, threads_per_worker, desc)
     return results
