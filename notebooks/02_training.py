@@ -56,6 +56,9 @@ objective = None  # "sampled" (paper) | "alias_spread" (deviation)
 lr_depth_exponent = None  # a depth d trains with lr * (6 / d) ** this
 threads = None  # torch CPU threads while training (None: from the profile)
 target_accuracy = None  # stop when training and held-out accuracy reach this
+executor = "local"  # where the models train: "local" (this process or `workers` processes) | "dask"
+scheduler = None  # executor "dask": a running scheduler's address (tcp://host:8786); None: a local cluster
+workers = None  # processes training models in parallel (None: the profile's, 1)
 
 # %% tags=["remove-input"]
 import pandas as pd
@@ -63,6 +66,7 @@ from IPython.display import display
 
 from kedit_utils import profiles
 from kedit_utils.figures.training import plot_training_curves
+from kedit_utils.jobs import check_executor
 from kedit_utils.model_zoo import trained_models
 from kedit_utils.paper_numbers import PAPER_A_TABLE1, paper_table1_row
 from kedit_utils.results import glue_figure, glue_number, save_results
@@ -71,6 +75,7 @@ from kedit_utils.style import subplots
 NOTEBOOK = "02_training"
 cfg = profiles.resolve_parameters(NOTEBOOK, profile, globals())
 cfg["graph_kinds"] = graph_kinds
+check_executor(cfg["executor"], cfg["workers"], cfg["scheduler"])
 profiles.parameters_frame(cfg, NOTEBOOK)
 
 # %% [markdown]
@@ -80,7 +85,7 @@ profiles.parameters_frame(cfg, NOTEBOOK)
 # training time when it was trained.
 
 # %%
-models = trained_models(cfg)
+models = trained_models(cfg, executor=cfg["executor"], workers=cfg["workers"], scheduler=cfg["scheduler"])
 
 # %% [markdown]
 # (ch2-table1)=

@@ -48,6 +48,8 @@ compare_token = "last"  # a second full sweep editing this token instead, compar
 n_trace_facts = None  # facts traced to locate the layer
 n_boot = 1000  # bootstrap resamples of entities for the correlation CI
 workers = None  # processes sweeping models in parallel (None: the profile's; 1 on a single GPU)
+executor = "local"  # where the sweeps run: "local" (this process or `workers` processes) | "dask"
+scheduler = None  # executor "dask": a running scheduler's address (tcp://host:8786); None: a local cluster
 editors = None  # methods that delete (kedit_utils.editors); ROME, the paper's, always runs. None: the profile's
 editor_max_entities = None  # entities each editor other than ROME deletes (None: the profile's)
 layers = None
@@ -77,6 +79,7 @@ from kedit_utils import profiles
 from kedit_utils.deletion import IMPACT_PARTS, sweep_summary
 from kedit_utils.deletion_experiment import run_deletion_experiment
 from kedit_utils.figures.deletion import broken_by_hop, degree_and_impact, impact_scatter, lens_trace
+from kedit_utils.jobs import check_executor
 from kedit_utils.paper_numbers import PAPER_A_TABLE2, PAPER_A_TABLE3
 from kedit_utils.results import glue_figure, glue_number, save_results
 from kedit_utils.stats import decomposition_table, degree_impact_table, disjoint_intervals, impact_summary
@@ -87,6 +90,7 @@ NOTEBOOK = "05_deletion_impact"
 cfg = profiles.resolve_parameters(NOTEBOOK, profile, globals())
 cfg["graph_kinds"] = graph_kinds
 check_int("n_boot", n_boot, minimum=1)
+check_executor(cfg["executor"], cfg["workers"], cfg["scheduler"])
 check_choice("edit_token", edit_token, ("subject_last", "last"))
 if compare_token is not None:
     check_choice("compare_token", compare_token, [t for t in ("subject_last", "last") if t != edit_token])
@@ -105,8 +109,8 @@ profiles.parameters_frame(cfg, NOTEBOOK)
 tokens = [edit_token] + ([compare_token] if compare_token is not None else [])
 exp = run_deletion_experiment(cfg, seeds=cfg["seeds"], edit_layer=edit_layer, edit_tokens=tokens,
                               n_trace_facts=cfg["n_trace_facts"], max_entities=max_entities,
-                              workers=cfg["workers"], editors=cfg["editors"],
-                              editor_max_entities=cfg["editor_max_entities"])
+                              workers=cfg["workers"], executor=cfg["executor"], scheduler=cfg["scheduler"],
+                              editors=cfg["editors"], editor_max_entities=cfg["editor_max_entities"])
 display(exp.layers_used)
 display(exp.entities.groupby(["editor", "edit_token", "graph", "layers"]).agg(
     entities=("entity", "size"), skipped=("skipped", "sum"),
