@@ -50,11 +50,11 @@ $(SETUP_STAMP): pyproject.toml
 	$(KERNEL)
 	touch $@
 
-# The test extra (pytest, Playwright for the JupyterLab test, which drives the system Chromium)
-# and the lab extra (JupyterLab, Notebook 7). The kernel is installed again in case pip replaced
-# ipykernel's own python3 kernel spec.
+# The test extra (pytest, Playwright for the JupyterLab test, which drives the system Chromium),
+# the lab extra (JupyterLab, Notebook 7) and the dask extra (the Dask executor's tests). The kernel
+# is installed again in case pip replaced ipykernel's own python3 kernel spec.
 $(TEST_STAMP): $(SETUP_STAMP) pyproject.toml
-	$(PY) -m pip install -q -e ".[test,lab]"
+	$(PY) -m pip install -q -e ".[test,lab,dask]"
 	$(KERNEL)
 	touch $@
 
