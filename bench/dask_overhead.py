@@ -1,0 +1,92 @@
+"""Benchmark: chapter 5's sweep on the local worker pool vs a Dask LocalCluster, side by side.
+
+Issue 13 moves the book's grids onto :func:`kedit_utils.jobs.run_jobs`, whose ``"dask"``
+executor should cost at most 10 % over the local pool on the same machine. This script runs
+:func:`kedit_utils.deletion_experiment.run_deletion_experiment` twice with the same
+parameters and ``--workers`` processes: ``executor="local"`` (a spawned process pool) and
+``executor="dask"`` with no scheduler (a ``LocalCluster`` started for the run, its start
+included in the time). The models are trained first (untimed, into the artifact cache, or
+loaded from it); each timed run starts from a cache holding only those models, so each
+traces the edit sites, estimates the covariances and sweeps every model. It prints both
+wall times and the overhead of Dask in %.
+
+``--profile paper`` is the paper's sweep (200 entities × 2 graphs × 3 depths; about half an
+hour per run on 2 CPU cores); ``--max-entities``, ``--layers``, ``--graphs`` and
+``--editors`` shrink it for a quick check.
+Usage: ``python bench/dask_overhead.py [--profile quick|paper] [--workers 2] [--seeds 0]
+[--token subject_last] [--editors rome] [--max-entities 6] [--layers 6] [--graphs er ba]``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from kedit_utils.deletion_experiment import run_deletion_experiment
+from kedit_utils.model_zoo import trained_models
+from kedit_utils.profiles import PROFILES
+from kedit_utils.training import ARTIFACT_KIND
+
+
+def sweep_params(profile: str, layers: list[int] | None, graphs: list[str]) -> dict:
+    """Chapter 5's parameters of ``profile`` on the CPU, with other depths or graphs if given."""
+    params = {**PROFILES["05_deletion_impact"][profile], "seed": 0, "device": "cpu", "graph_kinds": graphs}
+    return {**params, "layers": layers} if layers else params
+
+
+def models_only_cache(models: list[Path], folder: Path) -> Path:
+    """``folder`` as an artifact cache holding links to the trained ``models`` only."""
+    (folder / ARTIFACT_KIND).mkdir(parents=True)
+    for source in models:
+        (folder / ARTIFACT_KIND / source.name).symlink_to(source, target_is_directory=True)
+    return folder
+
+
+def timed_sweep(params: dict, args, executor: str, cache: Path) -> float:
+    """Seconds of one chapter-5 sweep run by ``executor`` with ``cache`` as the artifact cache."""
+    before = os.environ.get("KEDIT_CACHE")
+    os.environ["KEDIT_CACHE"] = str(cache)
+    try:
+        t0 = time.perf_counter()
+        run_deletion_experiment(params, args.seeds, edit_tokens=[args.token], n_trace_facts=params["n_trace_facts"],
+                                max_entities=args.max_entities, workers=args.workers, executor=executor,
+                                editors=args.editors, editor_max_entities=params["editor_max_entities"],
+                                progress=False)
+        return time.perf_counter() - t0
+    finally:
+        os.environ.pop("KEDIT_CACHE") if before is None else os.environ.__setitem__("KEDIT_CACHE", before)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--profile", choices=["quick", "paper"], default="quick")
+    ap.add_argument("--workers", type=int, default=2, help="processes of the pool and of the LocalCluster")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--token", choices=["subject_last", "last"], default="subject_last")
+    ap.add_argument("--editors", nargs="+", default=["rome"], help="deleting methods (ROME always runs)")
+    ap.add_argument("--max-entities", type=int, default=None, help="entities per model (default: all)")
+    ap.add_argument("--layers", type=int, nargs="+", default=None, help="depths (default: the profile's)")
+    ap.add_argument("--graphs", nargs="+", default=["er", "ba"], choices=["er", "ba"])
+    args = ap.parse_args()
+    torch.set_num_threads(1)  # this process only loads models and reads the tables
+    params = sweep_params(args.profile, args.layers, args.graphs)
+    models = [tm.path for s in args.seeds  # untimed: every model trained (or found) in the project's cache
+              for tm in trained_models({**params, "seed": s}, progress=False).values()]
+    n_models = len(args.seeds) * len(args.graphs) * len(params["layers"])
+    print(f"chapter-5 sweep, profile {args.profile}: {n_models} models ({len(args.seeds)} seed(s) x "
+          f"{'/'.join(g.upper() for g in args.graphs)} x depths {params['layers']}), token {args.token}, "
+          f"editors {args.editors}, entities per model: {args.max_entities or 'all'}, {args.workers} workers")
+    seconds = {}
+    for executor in ("local", "dask"):
+        with tempfile.TemporaryDirectory(prefix="kedit-bench-") as tmp:
+            seconds[executor] = timed_sweep(params, args, executor, models_only_cache(models, Path(tmp)))
+        print(f"{executor:>6}: {seconds[executor]:8.1f} s", flush=True)
+    print(f"overhead of Dask over the local pool: {100 * (seconds['dask'] / seconds['local'] - 1):+.1f} %")
+
+
+if __name__ == "__main__":
+    main()
