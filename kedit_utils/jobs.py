@@ -37,8 +37,9 @@ R = TypeVar("R")
 
 EXECUTORS = ("local", "dask")
 CONNECT_TIMEOUT_S = 5  # a wrong scheduler address fails after this long
-RETRIES = 2  # a job that raises is tried this many more times (a killed worker's job is
-# rescheduled by Dask itself, up to its `distributed.scheduler.allowed-failures`)
+# A job that raises is tried this many more times on Dask; a job whose worker dies is
+# rescheduled by Dask itself (up to its `distributed.scheduler.allowed-failures`).
+RETRIES = 2
 INSTALL_HINT = 'Dask is not installed: pip install -e ".[dask]"'
 
 
@@ -68,7 +69,7 @@ def run_jobs(fn: Callable[[J], R], jobs: Sequence[J], *, executor: str = "local"
     results must pickle. Results come back in the order of ``jobs``; the first job that
     raises (after Dask's retries) stops the run and its exception is raised here.
     workers: processes of the local pool, or of the LocalCluster started when ``scheduler``
-    is ``None``. desc / progress: the one tqdm bar over the jobs (on stderr).
+    is ``None``. desc / progress: the one tqdm bar over the jobs (stderr, a widget in Jupyter).
     threads_per_worker: torch threads of each job run in a worker process (the previous
     count is restored after it); ``None``: each worker of the local pool or of the
     LocalCluster gets ``cpu threads // workers`` (they share this machine), a running Dask
