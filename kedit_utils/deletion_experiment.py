@@ -269,7 +269,8 @@ def _check_sweep(seeds, edit_tokens, editors, editor_max_entities, edit_layer, l
             check_choice("edit_token", token, ("subject_last", "last"))
     editors = list(editors)
     for method in editors:
-        check_choice("editors", method, [m for m in available_methods() if get_editor(m).changes_weights])
+        check_choice("editors", method, [m for m in available_methods()  # weight edits with nothing to train first
+                                         if get_editor(m).changes_weights and not get_editor(m).trained_argument])
     if editor_max_entities is not None:
         check_int("editor_max_entities", editor_max_entities, minimum=3)
     if edit_layer is not None:

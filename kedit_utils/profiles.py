@@ -82,11 +82,14 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # paper: every method on both, KnowEdit-like counts.
     "07_editing_methods": _with_training(
         dict(methods=["rome", "memit", "ft_l", "ice", "serac"], n_edits=3,
-             kg_methods=["rome", "memit", "alphaedit", "ft", "ft_l", "lora", "ice", "ike", "serac"], kg_n_edits=10,
+             kg_methods=["rome", "memit", "alphaedit", "ft", "ft_l", "lora", "ice", "ike", "serac", "mend"],
+             kg_n_edits=10,
              sequential_edits=100, reversibility_edits=5, fluency_tokens=10, covariance_texts=1000,
              n_trace_facts=40, workers=2),
-        dict(methods=["rome", "memit", "alphaedit", "ft", "ft_l", "lora", "ice", "ike", "serac"], n_edits=100,
-             kg_methods=["rome", "memit", "alphaedit", "ft", "ft_l", "lora", "ice", "ike", "serac"], kg_n_edits=100,
+        dict(methods=["rome", "memit", "alphaedit", "ft", "ft_l", "lora", "ice", "ike", "serac", "mend"],
+             n_edits=100,
+             kg_methods=["rome", "memit", "alphaedit", "ft", "ft_l", "lora", "ice", "ike", "serac", "mend"],
+             kg_n_edits=100,
              sequential_edits=1000, reversibility_edits=50, fluency_tokens=100, covariance_texts=1000,
              n_trace_facts=200, workers=1),
     ),

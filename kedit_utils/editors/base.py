@@ -152,6 +152,8 @@ class Editor:
     # the context argument that takes a pool of *other* edits (IKE: "demonstrations",
     # SERAC: "scope_examples"); callers pass the other requests of the same kind there
     pool_argument: ClassVar[str | None] = None
+    # the context argument holding a component trained beforehand (MEND: "network")
+    trained_argument: ClassVar[str | None] = None
 
     def default_hparams(self, model):
         """The preset for ``model``: ``tiny_gpt2`` for a word-level vocabulary under 1000

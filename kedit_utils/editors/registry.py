@@ -19,6 +19,7 @@ METHODS = {
     "ice": ("kedit_utils.editors.ice", "ICE"),
     "ike": ("kedit_utils.editors.ike", "IKE"),
     "serac": ("kedit_utils.editors.serac", "SERAC"),
+    "mend": ("kedit_utils.editors.mend", "MEND"),
 }
 ALIASES = {"ft-l": "ft_l", "ftl": "ft_l", "alpha_edit": "alphaedit", "alpha-edit": "alphaedit"}
 

@@ -10,7 +10,7 @@ import pandas as pd
 from ..style import axes_or_new, subplots
 
 METHOD_LABELS = {"rome": "ROME", "memit": "MEMIT", "alphaedit": "AlphaEdit", "ft": "FT", "ft_l": "FT-L",
-                 "lora": "LoRA", "ice": "ICE", "ike": "IKE", "none": "unedited"}
+                 "lora": "LoRA", "ice": "ICE", "ike": "IKE", "serac": "SERAC", "mend": "MEND", "none": "unedited"}
 
 
 def label(method: str) -> str:

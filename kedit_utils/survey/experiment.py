@@ -27,7 +27,8 @@ from ..editors import get_editor
 from ..validation import ParameterError
 from . import grid, reversibility as R, sequential as S
 
-WEIGHT_METHODS = ("rome", "memit", "alphaedit", "ft", "ft_l", "lora")
+WEIGHT_METHODS = ("rome", "memit", "alphaedit", "ft", "ft_l", "lora", "mend")
+MEND_TRAIN_EDITS = 200  # MEND's training split: at most this many edits about subjects never evaluated
 
 
 # --------------------------------------------------------------------------- pretrained model
@@ -119,12 +120,29 @@ class Study:
     site: dict = field(default_factory=dict)
 
 
+def pretrained_context(model, tok, model_id: str, methods, requests: dict, known, seed: int = 0,
+                       covariance_texts: int = 1000, progress: bool = True) -> dict:
+    """method → what it needs besides the model on a pretrained model: the key covariances
+    of ROME/MEMIT/AlphaEdit from the generated corpus, and MEND's network trained on other
+    known facts' edits (never about a subject of ``requests``); both from the artifact cache
+    when there."""
+    from ..pretrained import default_covariance_texts
+
+    ctx = grid.covariance_context(model, tok, methods, {}, default_covariance_texts(covariance_texts), model_id,
+                                  progress=progress)
+    if "mend" in methods:
+        evaluated = [r for rs in requests.values() for r in rs]
+        train = grid.training_split(F.make_requests("modify", None, known, seed=seed + 1), evaluated,
+                                    MEND_TRAIN_EDITS)
+        ctx.update(grid.mend_context(model, tok, methods, {}, train, model_id, progress=progress))
+    return ctx
+
+
 def pretrained_study(model: str, methods, n_edits: int, seed: int = 0, fluency_tokens: int = 40,
                      covariance_texts: int = 1000, device: str = "cpu", loaded=None) -> Study:
     """The grid on a pretrained model (module docstring). ``loaded``: an already loaded
     ``load_pretrained(...)`` tuple."""
     from .. import architectures as A
-    from ..pretrained import default_covariance_texts
 
     methods = check_methods(methods)
     m, tok, name, model_id = loaded or load_pretrained(model, device)
@@ -135,7 +153,7 @@ def pretrained_study(model: str, methods, n_edits: int, seed: int = 0, fluency_t
               "requests": {a: [r.to_easyedit() for r in rs] for a, rs in requests.items()}}
 
     def setup() -> grid.EditSetup:
-        ctx = grid.covariance_context(m, tok, methods, {}, default_covariance_texts(covariance_texts), model_id)
+        ctx = pretrained_context(m, tok, model_id, methods, requests, known, seed, covariance_texts)
         return grid.EditSetup(m, tok, name, context=ctx, fluency_tokens=fluency_tokens)
 
     rows = _frame_cached("survey-grid", inputs, _version(), lambda: grid.run_grid(setup(), methods, requests))
@@ -182,6 +200,11 @@ def kg_study(params: dict, graph: str, n_layers: int, methods, n_edits: int, seq
     seq_requests = kg_requests(kg, vocab, "modify", max(sequential_edits, reversibility_edits), seed=seed + 1)
     context = grid.covariance_context(model, tok, methods, hps, tm.corpus.train_sentences.tolist(), str(tm.path),
                                       progress=False)
+    if "mend" in methods:  # its network, trained on other edits of the same graph
+        evaluated = [r for rs in requests.values() for r in rs] + list(seq_requests)
+        train = grid.training_split(kg_requests(kg, vocab, "modify", kg.n_entities, seed=seed + 2), evaluated,
+                                    MEND_TRAIN_EDITS)
+        context.update(grid.mend_context(model, tok, methods, hps, train, str(tm.path), progress=False))
     name = f"{graph.upper()} {n_layers}-layer alias GPT-2"
     inputs = {"model": str(tm.path), "methods": methods, "n_edits": n_edits, "seed": seed, "layer": layer,
               "token": token, "fluency_tokens": fluency_tokens, "sequential_edits": sequential_edits,
@@ -215,7 +238,7 @@ def kg_study(params: dict, graph: str, n_layers: int, methods, n_edits: int, seq
 
 
 __all__ = ["Study", "WEIGHT_METHODS", "cached_known_facts", "check_methods", "kg_hparams", "kg_study",
-           "load_pretrained", "pretrained_study"]
+           "load_pretrained", "pretrained_context", "pretrained_study"]
 
 
 # --------------------------------------------------------------------------- both, side by side

@@ -88,6 +88,27 @@ def covariance_context(model, tok, methods: Sequence[str], hparams: dict, corpus
     return out
 
 
+def mend_context(model, tok, methods: Sequence[str], hparams: dict, train_edits: Sequence, model_id: str,
+                 progress: bool = True) -> dict:
+    """``{"mend": {"network": ...}}`` when MEND is among ``methods``: its editor network
+    trained on ``train_edits`` (a split of edits disjoint from the evaluated ones), or read
+    from the artifact cache (:func:`kedit_utils.editors.mend.trained_network`)."""
+    if "mend" not in methods:
+        return {}
+    from ..editors.mend import trained_network
+
+    hp = get_editor("mend").resolve_hparams(model, hparams.get("mend"))
+    reqs = [getattr(r, "request", r) for r in train_edits]
+    return {"mend": {"network": trained_network(model, tok, reqs, hp, model_id=model_id, progress=progress)}}
+
+
+def training_split(candidates: Sequence, evaluated: Sequence, n: int) -> list:
+    """The first ``n`` of ``candidates`` whose subject no evaluated request has (MEND's
+    training edits: never about an entity it is scored on)."""
+    used = {getattr(r, "request", r).subject for r in evaluated}
+    return [r for r in candidates if getattr(r, "request", r).subject not in used][:n]
+
+
 def request_scores(model, tok, request: EditRequest, action: str, condition, locality: float,
                    fluency_tokens: int) -> dict:
     """One request's metrics on the model as it is now (read through ``condition``):

@@ -259,8 +259,8 @@ def test_bad_requests_name_the_field(setup):
     assert field_of(lambda: as_requests({"prompts": ["e1_0 r2_1"], "subject": ["e5_0"], "target_new": ["e4_1"]})) \
         == "subject"
     assert field_of(lambda: EditRequest("e1_0 r2_1", "e1_0", " ")) == "target_new"
-    assert field_of(lambda: get_editor("mend")) == "method"
-    assert "rome" in str(pytest.raises(ParameterError, get_editor, "mend").value)
+    assert field_of(lambda: get_editor("grace")) == "method"
+    assert "rome" in str(pytest.raises(ParameterError, get_editor, "grace").value)
     # layer out of range, for every method that takes one (the model has 3 layers)
     for method, hp, name in [("rome", HPARAMS["rome"].with_(layer=3), "layer"),
                              ("memit", HPARAMS["memit"].with_(layers=(1, 5)), "layers"),
@@ -295,7 +295,7 @@ def test_bad_requests_name_the_field(setup):
 
 
 def test_hparams_validation_presets_and_files(tmp_path):
-    for method in ["rome", "memit", "alphaedit", "ft", "ft_l", "lora", "ice", "ike", "serac"]:
+    for method in ["rome", "memit", "alphaedit", "ft", "ft_l", "lora", "ice", "ike", "serac", "mend"]:
         cls = get_editor(method).hparams_class
         for preset in ("tiny_gpt2", "smollm2", "gpt2_family"):
             hp = cls.preset(preset)
@@ -349,7 +349,8 @@ def test_easyedit_request_forms():
     assert as_requests(record) == [a]
     assert as_requests({"prompts": "e1_0 r2_1", "subject": "e1_0", "target_new": "e4_1"})[0].ground_truth is None
     assert as_requests([REQUESTS[0], record]) == [REQUESTS[0], a]
-    assert set(available_methods()) >= {"rome", "memit", "alphaedit", "ft", "ft_l", "lora", "ice", "ike", "serac"}
+    assert set(available_methods()) >= {"rome", "memit", "alphaedit", "ft", "ft_l", "lora", "ice", "ike", "serac",
+                                        "mend"}
     assert get_editor("FT-L").name == "ft_l"
 
 
