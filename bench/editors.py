@@ -9,7 +9,10 @@
 Seconds per edit are the handle's ``seconds``: the edit itself, without the key covariances
 (computed once per layer beforehand, as the artifact cache would serve them) and without the
 evaluation. "ok" is the share of edits whose prompt's greedy next token is the target's first
-token afterwards (for ICE/IKE, on the prompt with their context). LoRA runs when peft is installed.
+token afterwards (for ICE/IKE/SERAC, on the prompt with their context). LoRA runs when peft is
+installed. The pool of other edits (IKE's demonstrations, SERAC's scope examples, MEND's
+training edits) is never edited; MEND's network is trained on it first, and that training's
+time is printed apart (it is paid once per model, as the covariances are).
 
     python bench/editors.py [--edits 10] [--threads 1 2] [--methods rome memit ...] [--smollm2]
 """
@@ -22,6 +25,7 @@ import time
 import numpy as np
 import torch
 
+from kedit_utils import architectures as A
 from kedit_utils import metrics as M
 from kedit_utils.corpus import alias_corpus
 from kedit_utils.editors import EditRequest, available_methods, get_editor
@@ -65,14 +69,26 @@ def layers_of(hp) -> list[int]:
     return []
 
 
-def context_for(method, hp, covs, pool):
+def context_for(method, hp, covs, pool, network=None):
     if method == "rome":
         return {"cov": covs[hp.layer]}
     if method in ("memit", "alphaedit"):
         return {"cov": {layer: covs[layer] for layer in hp.layers}}
-    if method == "ike":
-        return {"demonstrations": pool}
-    return {}
+    if method == "mend":
+        return {"network": network}
+    pool_arg = get_editor(method).pool_argument
+    return {pool_arg: pool} if pool_arg else {}
+
+
+def mend_network(model, tok, pool, hp):
+    """MEND's network trained on the pool (not cached: the bench times it)."""
+    from kedit_utils.editors.mend import train_mend
+
+    t0 = time.perf_counter()
+    net, _log = train_mend(model, tok, pool, hp, progress=False)
+    print(f"  mend       network trained on {len(pool)} edits x {hp.train_steps} steps: "
+          f"{time.perf_counter() - t0:.1f} s ({torch.get_num_threads()} thread(s))")
+    return net
 
 
 def run(model, tok, requests, pool, methods, covs, preset, threads) -> list[dict]:
@@ -80,10 +96,14 @@ def run(model, tok, requests, pool, methods, covs, preset, threads) -> list[dict
     for method in methods:
         editor = get_editor(method)
         hp = getattr(editor.hparams_class, preset)()
+        if method == "mend" and preset == "tiny_gpt2":
+            hp = hp.with_(layers=tuple(range(A.n_layers(model)))[-2:])
+        network = mend_network(model, tok, pool, hp) if method == "mend" else None
         secs, ok = [], []
         for req in requests:
             try:
-                h = editor.apply(model, tok, req, hp, **context_for(method, hp, covs, [r for r in pool if r != req]))
+                h = editor.apply(model, tok, req, hp,
+                                 **context_for(method, hp, covs, [r for r in pool if r != req], network))
             except ParameterError as e:
                 print(f"  {method:10} not run: {e}")
                 break
@@ -110,7 +130,7 @@ def bench_tiny(args) -> list[dict]:
     print(f"tiny GPT-2: {args.layers} layers, d={args.n_embd}, {kg.n_triples} facts; trained "
           f"{time.perf_counter() - t0:.1f} s, accuracy {acc:.3f}")
     rng = np.random.default_rng(0)
-    triples = rng.choice(kg.n_triples, size=min(args.edits + 5, kg.n_triples), replace=False)
+    triples = rng.choice(kg.n_triples, size=min(args.edits + 60, kg.n_triples), replace=False)
     reqs = []
     for tr in triples:
         s, r, o = (int(v) for v in kg.triples[tr])
@@ -149,6 +169,13 @@ def bench_smollm2(args) -> list[dict]:
     print(f"  C at layers {layers} from {len(texts)} texts: {time.perf_counter() - t0:.1f} s")
     reqs = [EditRequest(p, s, t) for p, s, t in CASES[: args.smollm2_edits]]
     pool = [EditRequest(p, s, t) for p, s, t in CASES[args.smollm2_edits:]] or reqs
+    if "mend" in methods or "serac" in methods:  # edits with paraphrases and locality (chapter 7's table)
+        from kedit_utils import pretrained
+        from kedit_utils.datasets import facts as F
+        from kedit_utils.survey.experiment import cached_known_facts
+
+        known = cached_known_facts(model, tok, f"{pretrained.SMOLLM2_NAME}:{pretrained.smollm2_gguf().name}")
+        pool = [r.request for r in F.make_requests("modify", 60, known, seed=1)]
     rows = []
     for threads in args.threads:
         torch.set_num_threads(threads)
