@@ -10,9 +10,10 @@ Seconds per edit are the handle's ``seconds``: the edit itself, without the key 
 (computed once per layer beforehand, as the artifact cache would serve them) and without the
 evaluation. "ok" is the share of edits whose prompt's greedy next token is the target's first
 token afterwards (for ICE/IKE/SERAC, on the prompt with their context). LoRA runs when peft is
-installed. The pool of other edits (IKE's demonstrations, SERAC's scope examples, MEND's
-training edits) is never edited; MEND's network is trained on it first, and that training's
-time is printed apart (it is paid once per model, as the covariances are).
+installed. The pool of other edits (IKE's demonstrations, the training edits of MEND's
+network and SERAC's scope classifier) is never edited; MEND and SERAC are trained on it
+first, and that training's time is printed apart (it is paid once per model, as the
+covariances are).
 
     python bench/editors.py [--edits 10] [--threads 1 2] [--methods rome memit ...] [--smollm2]
 """
@@ -69,26 +70,28 @@ def layers_of(hp) -> list[int]:
     return []
 
 
-def context_for(method, hp, covs, pool, network=None):
+def context_for(method, hp, covs, pool, trained=None):
     if method == "rome":
         return {"cov": covs[hp.layer]}
     if method in ("memit", "alphaedit"):
         return {"cov": {layer: covs[layer] for layer in hp.layers}}
-    if method == "mend":
-        return {"network": network}
-    pool_arg = get_editor(method).pool_argument
-    return {pool_arg: pool} if pool_arg else {}
+    editor = get_editor(method)
+    if editor.trained_argument:
+        return {editor.trained_argument: trained}
+    return {editor.pool_argument: pool} if editor.pool_argument else {}
 
 
-def mend_network(model, tok, pool, hp):
-    """MEND's network trained on the pool (not cached: the bench times it)."""
+def train_component(method, model, tok, pool, hp):
+    """MEND's network or SERAC's scope classifier trained on the pool (not cached: timed)."""
     from kedit_utils.editors.mend import train_mend
+    from kedit_utils.editors.serac import train_scope
 
     t0 = time.perf_counter()
-    net, _log = train_mend(model, tok, pool, hp, progress=False)
-    print(f"  mend       network trained on {len(pool)} edits x {hp.train_steps} steps: "
-          f"{time.perf_counter() - t0:.1f} s ({torch.get_num_threads()} thread(s))")
-    return net
+    out = train_mend(model, tok, pool, hp, progress=False)[0] if method == "mend" else train_scope(model, tok, pool, hp)
+    what = f"network, {hp.train_steps} steps" if method == "mend" else "scope classifier"
+    print(f"  {method:10} {what} trained on {len(pool)} edits: {time.perf_counter() - t0:.1f} s "
+          f"({torch.get_num_threads()} thread(s))")
+    return out
 
 
 def run(model, tok, requests, pool, methods, covs, preset, threads) -> list[dict]:
@@ -98,12 +101,12 @@ def run(model, tok, requests, pool, methods, covs, preset, threads) -> list[dict
         hp = getattr(editor.hparams_class, preset)()
         if method == "mend" and preset == "tiny_gpt2":
             hp = hp.with_(layers=tuple(range(A.n_layers(model)))[-2:])
-        network = mend_network(model, tok, pool, hp) if method == "mend" else None
+        trained = train_component(method, model, tok, pool, hp) if editor.trained_argument else None
         secs, ok = [], []
         for req in requests:
             try:
                 h = editor.apply(model, tok, req, hp,
-                                 **context_for(method, hp, covs, [r for r in pool if r != req], network))
+                                 **context_for(method, hp, covs, [r for r in pool if r != req], trained))
             except ParameterError as e:
                 print(f"  {method:10} not run: {e}")
                 break
@@ -169,7 +172,7 @@ def bench_smollm2(args) -> list[dict]:
     print(f"  C at layers {layers} from {len(texts)} texts: {time.perf_counter() - t0:.1f} s")
     reqs = [EditRequest(p, s, t) for p, s, t in CASES[: args.smollm2_edits]]
     pool = [EditRequest(p, s, t) for p, s, t in CASES[args.smollm2_edits:]] or reqs
-    if "mend" in methods or "serac" in methods:  # edits with paraphrases and locality (chapter 7's table)
+    if any(get_editor(m).trained_argument for m in methods):  # edits with paraphrases and locality (chapter 7's)
         from kedit_utils import pretrained
         from kedit_utils.datasets import facts as F
         from kedit_utils.survey.experiment import cached_known_facts

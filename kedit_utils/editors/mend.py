@@ -43,7 +43,7 @@ from ..validation import ParameterError, check_float, check_int
 from .base import EditHandle, Editor, weights_guard
 from .ft import answer_batch
 from .hparams import HyperParams, check_layers
-from .requests import EditRequest, as_requests
+from .requests import EditRequest, as_requests, requests_hash
 from .rome.compute_v import frozen
 
 
@@ -280,14 +280,6 @@ def train_mend(model, tok, requests: Sequence[EditRequest], hparams: MENDHyperPa
     return net.eval(), log
 
 
-def _requests_hash(requests: Sequence[EditRequest]) -> str:
-    import hashlib
-
-    from ..cache import _canonical
-
-    return hashlib.sha256(json.dumps([_canonical(r) for r in requests], sort_keys=True).encode()).hexdigest()[:16]
-
-
 def trained_network(model, tok, train_edits, hparams: MENDHyperParams, *, model_id: str,
                     progress: bool = True) -> MENDNetwork:
     """:func:`train_mend`, cached (safetensors) under every input: the model's weights, its
@@ -301,7 +293,7 @@ def trained_network(model, tok, train_edits, hparams: MENDHyperParams, *, model_
 
     reqs = list(as_requests(train_edits))
     inputs = {"model_id": str(model_id), "weights": weights_fingerprint(model), "tokenizer": tokenizer_fingerprint(tok),
-              "train_edits": _requests_hash(reqs), "n_train_edits": len(reqs), "hparams": hparams.to_dict(),
+              "train_edits": requests_hash(reqs), "n_train_edits": len(reqs), "hparams": hparams.to_dict(),
               "device": next(model.parameters()).device.type}
     folder = artifact_dir("mend", cache_key(inputs, code_version(sys.modules[__name__])))
     net = MENDNetwork(model, hparams)

@@ -250,3 +250,14 @@ def as_requests(requests) -> list[EditRequest]:
     if not out:
         raise ParameterError("requests", [], "must hold at least one request")
     return out
+
+
+def requests_hash(requests) -> str:
+    """sha256 of every field of every request, in order (keys a component trained on them)."""
+    import hashlib
+    import json
+
+    from ..cache import _canonical
+
+    return hashlib.sha256(json.dumps([_canonical(r) for r in as_requests(requests)],
+                                     sort_keys=True).encode()).hexdigest()[:16]

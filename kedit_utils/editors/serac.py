@@ -5,10 +5,11 @@ al. 2022, "Memory-Based Model Editing at Scale"; Paper C's memory-based family; 
 No weight of the base model changes. SERAC has three parts:
 
 1. an **edit memory**: the requests applied (a batch is stored at once);
-2. a **scope classifier** g(e, x) ∈ [0, 1]: is input x about edit e? Trained at apply time on
-   a pool of *other* edits (``scope_examples=``, any request form, as IKE's demonstrations):
-   in scope are each pool edit's own prompt and paraphrases, out of scope its locality
-   prompts and the other pool edits' prompts. g is a logistic regression on four features
+2. a **scope classifier** g(e, x) ∈ [0, 1]: is input x about edit e? Trained beforehand, once,
+   on a training split of *other* edits (:func:`trained_scope`, cached; SERAC's own training
+   stage), then passed as ``scope=``: in scope are each training edit's own prompt and
+   paraphrases, out of scope its locality prompts and the prompts of the most similar other
+   training edits. g is a logistic regression on four features
    of the pair: the TF-IDF cosine of the words of x and of the edit's prompt, the same with
    the edit's subject, whether the subject occurs in x, and the cosine of the base model's
    mean hidden state (layer ``embedding_layer``) of x and of the edit's prompt. SERAC's own
@@ -22,7 +23,8 @@ No weight of the base model changes. SERAC has three parts:
 
 The handle's ``condition(prompt)`` routes a prompt as above (metrics and generation read it
 like ICE's); ``info["scope"]`` has the classifier's weights and its training accuracy;
-``restore`` has nothing to do.
+``restore`` has nothing to do. Without ``scope``, ``scope_examples=`` (a list of edits) trains
+a classifier for this one call (convenient by hand; slow on a large pool).
 """
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ from .base import EditHandle, Editor
 from .hparams import HyperParams
 from .ice import _check_template, check_context_length
 from .ike import similarity_ranking, _tfidf
-from .requests import EditRequest, as_requests
+from .requests import EditRequest, as_requests, requests_hash
 
 FEATURES = ("prompt_tfidf", "subject_tfidf", "subject_in_x", "hidden_cosine")
 
@@ -103,15 +105,26 @@ class _Embedder:
         self.model, self.tok, self.memo = model, tok, {}
 
     @torch.no_grad()
+    def prefetch(self, texts, batch_size: int = 64) -> None:
+        """Embed every new text of ``texts``, ``batch_size`` at a time (right-padded; the mean
+        is over each text's own tokens)."""
+        from .rome.tokens import encode, pad_right
+
+        todo = list(dict.fromkeys(t for t in texts if t not in self.memo))
+        device = next(self.model.parameters()).device
+        for a in range(0, len(todo), batch_size):
+            chunk = todo[a:a + batch_size]
+            ids, mask = pad_right([encode(self.tok, t) for t in chunk], getattr(self.tok, "pad_token_id", None) or 0)
+            ids, mask = ids.to(device), mask.to(device)
+            hs = self.model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states[self.layer]
+            m = mask[..., None].to(hs.dtype)
+            vs = ((hs * m).sum(1) / m.sum(1)).float()
+            for t, v in zip(chunk, vs):
+                self.memo[t] = v / v.norm().clamp(min=1e-12)
+
     def __call__(self, text: str) -> torch.Tensor:
         if text not in self.memo:
-            from .rome.tokens import encode
-
-            device = next(self.model.parameters()).device
-            ids = torch.tensor([encode(self.tok, text)], device=device)
-            hs = self.model(input_ids=ids, output_hidden_states=True).hidden_states[self.layer]
-            v = hs[0].float().mean(0)
-            self.memo[text] = v / v.norm().clamp(min=1e-12)
+            self.prefetch([text])
         return self.memo[text]
 
 
@@ -186,26 +199,63 @@ def train_scope_classifier(pairs_features: torch.Tensor, labels: torch.Tensor, h
 
 
 # --------------------------------------------------------------------------- the editor
+def train_scope(model, tok, train_edits, hparams: SERACHyperParams) -> ScopeClassifier:
+    """The scope classifier trained on ``train_edits`` (any request form; module docstring)."""
+    pool = list(as_requests(train_edits)) if train_edits else []
+    if not pool:
+        raise ParameterError("scope_examples", train_edits, "SERAC needs edits to train its scope classifier on")
+    embed = _Embedder(model, tok, hparams.embedding_layer)
+    pairs = scope_training_pairs(pool, hparams.n_negative_edits)
+    embed.prefetch([e.prompt for e, _, _ in pairs] + [x for _, x, _ in pairs])
+    feats = torch.tensor([pair_features(embed, e, x) for e, x, _ in pairs])
+    return train_scope_classifier(feats, torch.tensor([y for _, _, y in pairs]), hparams)
+
+
+def trained_scope(model, tok, train_edits, hparams: SERACHyperParams, *, model_id: str) -> ScopeClassifier:
+    """:func:`train_scope`, cached (JSON) under every input: the model's weights, its
+    tokenizer, the training edits, the hyper-parameters, the code of this module."""
+    import dataclasses
+    import json
+    import sys
+
+    from ..cache import cached, code_version
+    from ..meta.fomaml import tokenizer_fingerprint, weights_fingerprint
+
+    reqs = list(as_requests(train_edits))
+    inputs = {"model_id": str(model_id), "weights": weights_fingerprint(model), "tokenizer": tokenizer_fingerprint(tok),
+              "train_edits": requests_hash(reqs), "n_train_edits": len(reqs), "hparams": hparams.to_dict()}
+
+    def build(tmp) -> None:
+        (tmp / "scope.json").write_text(json.dumps(dataclasses.asdict(train_scope(model, tok, reqs, hparams))))
+
+    folder = cached("serac-scope", inputs, code_version(sys.modules[__name__]), build)
+    data = json.loads((folder / "scope.json").read_text())
+    return ScopeClassifier(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
 class SERAC(Editor):
-    """SERAC (module docstring). Context: ``scope_examples`` (a pool of other edits, any
-    request form, with paraphrases and locality prompts)."""
+    """SERAC (module docstring). Context: ``scope`` (a trained :class:`ScopeClassifier`, e.g.
+    from :func:`trained_scope`), or ``scope_examples`` (edits to train one on, for this call)."""
 
     name = "serac"
     hparams_class = SERACHyperParams
     changes_weights = False
-    pool_argument = "scope_examples"
+    trained_argument = "scope"
 
-    def _apply(self, model, tok, requests, hparams, *, scope_examples=(), **_unused) -> EditHandle:
+    def _apply(self, model, tok, requests, hparams, *, scope=None, scope_examples=(), **_unused) -> EditHandle:
         t0 = time.perf_counter()
-        own = {(r.prompt, r.target_new) for r in requests}
-        pool = [r for r in as_requests(scope_examples) if (r.prompt, r.target_new) not in own] if scope_examples else []
-        if not pool:
-            raise ParameterError("scope_examples", scope_examples, "SERAC needs a pool of other edits to train its "
-                                 "scope classifier")
+        if scope is None:
+            own = {(r.prompt, r.target_new) for r in requests}
+            pool = [r for r in as_requests(scope_examples) if (r.prompt, r.target_new) not in own] \
+                if scope_examples else []
+            if not pool:
+                raise ParameterError("scope", None, "SERAC needs its trained scope classifier (editors.serac."
+                                     "trained_scope) or scope_examples, edits to train one on")
+            scope = train_scope(model, tok, pool, hparams)
+        if not isinstance(scope, ScopeClassifier):
+            raise ParameterError("scope", type(scope).__name__, "must be a ScopeClassifier (editors.serac.trained_scope)")
+        clf = scope
         embed = _Embedder(model, tok, hparams.embedding_layer)
-        pairs = scope_training_pairs(pool, hparams.n_negative_edits)
-        feats = torch.tensor([pair_features(embed, e, x) for e, x, _ in pairs])
-        clf = train_scope_classifier(feats, torch.tensor([y for _, _, y in pairs]), hparams)
         memory = list(requests)
 
         def route(prompt: str) -> tuple[int, float]:
@@ -228,4 +278,4 @@ class SERAC(Editor):
 
 
 __all__ = ["FEATURES", "SERAC", "SERACHyperParams", "ScopeClassifier", "pair_features", "scope_training_pairs",
-           "train_scope_classifier"]
+           "train_scope", "train_scope_classifier", "trained_scope"]

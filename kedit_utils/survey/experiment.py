@@ -28,7 +28,7 @@ from ..validation import ParameterError
 from . import grid, reversibility as R, sequential as S
 
 WEIGHT_METHODS = ("rome", "memit", "alphaedit", "ft", "ft_l", "lora", "mend")
-MEND_TRAIN_EDITS = 200  # MEND's training split: at most this many edits about subjects never evaluated
+TRAIN_EDITS = 200  # MEND's and SERAC's training split: at most this many edits about subjects never evaluated
 
 
 # --------------------------------------------------------------------------- pretrained model
@@ -123,18 +123,17 @@ class Study:
 def pretrained_context(model, tok, model_id: str, methods, requests: dict, known, seed: int = 0,
                        covariance_texts: int = 1000, progress: bool = True) -> dict:
     """method → what it needs besides the model on a pretrained model: the key covariances
-    of ROME/MEMIT/AlphaEdit from the generated corpus, and MEND's network trained on other
-    known facts' edits (never about a subject of ``requests``); both from the artifact cache
-    when there."""
+    of ROME/MEMIT/AlphaEdit from the generated corpus, and MEND's network and SERAC's scope
+    classifier trained on other known facts' edits (never about a subject of ``requests``);
+    all from the artifact cache when there."""
     from ..pretrained import default_covariance_texts
 
     ctx = grid.covariance_context(model, tok, methods, {}, default_covariance_texts(covariance_texts), model_id,
                                   progress=progress)
-    if "mend" in methods:
+    if any(get_editor(m).trained_argument for m in methods):
         evaluated = [r for rs in requests.values() for r in rs]
-        train = grid.training_split(F.make_requests("modify", None, known, seed=seed + 1), evaluated,
-                                    MEND_TRAIN_EDITS)
-        ctx.update(grid.mend_context(model, tok, methods, {}, train, model_id, progress=progress))
+        train = grid.training_split(F.make_requests("modify", None, known, seed=seed + 1), evaluated, TRAIN_EDITS)
+        ctx.update(grid.trained_context(model, tok, methods, {}, train, model_id, progress=progress))
     return ctx
 
 
@@ -200,11 +199,11 @@ def kg_study(params: dict, graph: str, n_layers: int, methods, n_edits: int, seq
     seq_requests = kg_requests(kg, vocab, "modify", max(sequential_edits, reversibility_edits), seed=seed + 1)
     context = grid.covariance_context(model, tok, methods, hps, tm.corpus.train_sentences.tolist(), str(tm.path),
                                       progress=False)
-    if "mend" in methods:  # its network, trained on other edits of the same graph
+    if any(get_editor(m).trained_argument for m in methods):  # trained on other edits of the same graph
         evaluated = [r for rs in requests.values() for r in rs] + list(seq_requests)
         train = grid.training_split(kg_requests(kg, vocab, "modify", kg.n_entities, seed=seed + 2), evaluated,
-                                    MEND_TRAIN_EDITS)
-        context.update(grid.mend_context(model, tok, methods, hps, train, str(tm.path), progress=False))
+                                    TRAIN_EDITS)
+        context.update(grid.trained_context(model, tok, methods, hps, train, str(tm.path), progress=False))
     name = f"{graph.upper()} {n_layers}-layer alias GPT-2"
     inputs = {"model": str(tm.path), "methods": methods, "n_edits": n_edits, "seed": seed, "layer": layer,
               "token": token, "fluency_tokens": fluency_tokens, "sequential_edits": sequential_edits,

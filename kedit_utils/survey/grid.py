@@ -88,23 +88,28 @@ def covariance_context(model, tok, methods: Sequence[str], hparams: dict, corpus
     return out
 
 
-def mend_context(model, tok, methods: Sequence[str], hparams: dict, train_edits: Sequence, model_id: str,
-                 progress: bool = True) -> dict:
-    """``{"mend": {"network": ...}}`` when MEND is among ``methods``: its editor network
-    trained on ``train_edits`` (a split of edits disjoint from the evaluated ones), or read
-    from the artifact cache (:func:`kedit_utils.editors.mend.trained_network`)."""
-    if "mend" not in methods:
-        return {}
+def trained_context(model, tok, methods: Sequence[str], hparams: dict, train_edits: Sequence, model_id: str,
+                    progress: bool = True) -> dict:
+    """method → its component trained beforehand, for the methods that have one (MEND's
+    editor network, SERAC's scope classifier), trained on ``train_edits`` (a split of edits
+    disjoint from the evaluated ones) or read from the artifact cache."""
     from ..editors.mend import trained_network
+    from ..editors.serac import trained_scope
 
-    hp = get_editor("mend").resolve_hparams(model, hparams.get("mend"))
+    trainers = {"mend": lambda hp, reqs: trained_network(model, tok, reqs, hp, model_id=model_id, progress=progress),
+                "serac": lambda hp, reqs: trained_scope(model, tok, reqs, hp, model_id=model_id)}
     reqs = [getattr(r, "request", r) for r in train_edits]
-    return {"mend": {"network": trained_network(model, tok, reqs, hp, model_id=model_id, progress=progress)}}
+    out = {}
+    for m in methods:
+        arg = get_editor(m).trained_argument
+        if arg is not None:
+            out[m] = {arg: trainers[m](get_editor(m).resolve_hparams(model, hparams.get(m)), reqs)}
+    return out
 
 
 def training_split(candidates: Sequence, evaluated: Sequence, n: int) -> list:
-    """The first ``n`` of ``candidates`` whose subject no evaluated request has (MEND's
-    training edits: never about an entity it is scored on)."""
+    """The first ``n`` of ``candidates`` whose subject no evaluated request has (the training
+    edits of MEND and SERAC: never about an entity they are scored on)."""
     used = {getattr(r, "request", r).subject for r in evaluated}
     return [r for r in candidates if getattr(r, "request", r).subject not in used][:n]
 

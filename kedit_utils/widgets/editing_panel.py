@@ -42,7 +42,7 @@ def editing_panel(model, tok, methods, hparams: dict | None = None, context: dic
     """The panel (module docstring). ``hparams``/``context``: per method, as the chapter's
     grid uses them; ``locality``: unrelated (prompt, answer) pairs scored for every edit;
     ``example``: the starting prompt/subject/target/old answer/rephrase; ``pool``: other
-    edits, for the methods that draw on them (IKE's demonstrations, SERAC's scope examples)."""
+    edits, for the methods that draw on them (IKE's demonstrations)."""
     hparams, context = dict(hparams or {}), dict(context or {})
     ex = {"prompt": "The Eiffel Tower is located in the city of", "subject": "Eiffel Tower", "target": "Rome", "old": "Paris", "rephrase": "The Eiffel Tower is in the city of"}
     ex.update(example or {})

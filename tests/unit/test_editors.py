@@ -187,7 +187,7 @@ def test_memit_one_edit_one_layer_is_parallel_to_rome(setup):
     assert cos > 1 - 1e-6, cos
 
 
-# a pool with paraphrases and locality prompts: IKE's demonstrations, SERAC's scope examples
+# a pool with paraphrases and locality prompts: IKE's demonstrations, SERAC's training edits
 POOL = MORE + [EditRequest("e1_0 r3_1", "e1_0", "e2_1", rephrase_prompts=("e1_1 r3_1",),
                            locality=(("e5_0 r0_0", "e3_0"),)),
                EditRequest("e4_0 r2_0", "e4_0", "e3_1", rephrase_prompts=("e4_1 r2_0", "e4_0 r2_1"),
@@ -444,11 +444,13 @@ def test_ft_reusing_the_frozen_blocks_gives_the_same_edit(setup):
     assert all("forward" not in A.layer_module(model, i).__dict__ for i in range(N_LAYERS))
 
 
-def test_serac_routes_in_scope_prompts_to_the_counterfactual_model_and_others_to_the_base(setup):
+def test_serac_routes_in_scope_prompts_to_the_counterfactual_model_and_others_to_the_base(setup, tmp_path,
+                                                                                           monkeypatch):
     """SERAC (editors/serac.py): the scope classifier, trained on the pool, separates its
     training pairs; the edit's own prompt and its paraphrase go to the counterfactual model
     (the edit in context), an unrelated prompt to the base model unchanged; without a pool
-    it stops naming ``scope_examples``; a batch keeps every edit in its memory."""
+    it stops naming ``scope``; a batch keeps every edit in its memory; the classifier trained
+    once and cached (``trained_scope``) routes the same."""
     _, model, _ = setup
     hp = SERACHyperParams.tiny_gpt2()
     edit = EditRequest("e1_0 r2_1", "e1_0", "e4_1", rephrase_prompts=("e1_1 r2_1",), locality=(("e6_0 r0_0", "e1_1"),))
@@ -458,7 +460,13 @@ def test_serac_routes_in_scope_prompts_to_the_counterfactual_model_and_others_to
         assert h.condition(p) == f"{edit.fact} {p}"
     assert h.condition(REQUESTS[1].prompt) == f"{REQUESTS[1].fact} {REQUESTS[1].prompt}"
     assert h.condition("e6_0 r0_0") == "e6_0 r0_0"
-    with pytest.raises(ParameterError, match="scope_examples"):
+    with pytest.raises(ParameterError, match="scope"):
         get_editor("serac").apply(model, TOK, edit, hp)
+    from kedit_utils.editors.serac import trained_scope
+
+    monkeypatch.setenv("KEDIT_CACHE", str(tmp_path))
+    trained = trained_scope(model, TOK, POOL, hp, model_id="tiny")  # the cached classifier routes the same
+    h2 = get_editor("serac").apply(model, TOK, [edit, REQUESTS[1]], hp, scope=trained)
+    assert all(h2.condition(p) == h.condition(p) for p in (edit.prompt, edit.rephrase_prompts[0], "e6_0 r0_0"))
     with pytest.raises(ParameterError, match="threshold"):
         SERACHyperParams(threshold=1.5)
