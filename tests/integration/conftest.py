@@ -36,6 +36,19 @@ TINY = {
 }
 
 
+def _seed_smollm2(cache: Path) -> None:
+    """Chapter 6 loads SmolLM2: give the book's empty cache the project cache's float32 copy
+    (built here once if missing) instead of de-quantising the GGUF file again (30 s);
+    tests/integration/test_smollm2_cache.py checks that copy against the GGUF file."""
+    from kedit_utils.cache import cache_root
+    from kedit_utils.pretrained import load_smollm2, smollm2_available
+
+    if not smollm2_available():
+        return
+    load_smollm2()  # the project cache's entry (what the `smollm2` fixture reads too)
+    shutil.copytree(cache_root() / "smollm2", cache / "smollm2")
+
+
 @pytest.fixture(scope="session")
 def tiny_book(tmp_path_factory):
     """Run every chapter with TINY parameters, build the book; returns (book dir, results dir)."""
@@ -47,6 +60,7 @@ def tiny_book(tmp_path_factory):
             continue
         (shutil.copytree if item.is_dir() else shutil.copy)(item, book / item.name)
     results = tmp / "results"
+    _seed_smollm2(tmp / "cache")
     old = {k: os.environ.get(k) for k in ("KEDIT_RESULTS", "KEDIT_CACHE")}
     os.environ["KEDIT_RESULTS"] = str(results)
     os.environ["KEDIT_CACHE"] = str(tmp / "cache")

@@ -11,7 +11,17 @@ pytestmark = [pytest.mark.slow,
 
 
 def test_cached_smollm2_is_the_gguf_model(tmp_path, monkeypatch):
+    from kedit_utils import pretrained
+
     monkeypatch.setenv("KEDIT_CACHE", str(tmp_path))
+    read_gguf, seen = pretrained._smollm2_from_gguf, {}
+
+    def read_once(path):  # the GGUF file is de-quantised once (30 s): the reference and the cache's build share it
+        if path not in seen:
+            seen[path] = read_gguf(path)
+        return seen[path]
+
+    monkeypatch.setattr(pretrained, "_smollm2_from_gguf", read_once)
     gguf_model, gguf_tok = load_smollm2(cache=False)
     cached_model, cached_tok = load_smollm2()  # builds the cache entry
     again, _ = load_smollm2()  # reads it
