@@ -272,9 +272,9 @@ for key, g in findings.groupby("key", sort=False):
 # maps, its output map W2), averaged over the modify edits. ICE and IKE change no weight.
 
 # %%
-if run_pretrained:
-    maps = WM.weight_change_map(pre.rows[pre.rows.action == "modify"], pre.n_layers,
-                                [m for m in cfg["methods"] if m in E.WEIGHT_METHODS])
+maps = WM.weight_change_map(pre.rows[pre.rows.action == "modify"], pre.n_layers,
+                            [m for m in cfg["methods"] if m in E.WEIGHT_METHODS]) if run_pretrained else {}
+if maps:
     display(WM.change_table(maps).assign(method=lambda t: t.method.map(label)).set_index("method")
             .rename(columns={"n_layers": "layers changed", "mean_norm": "‖ΔW‖ (sum)", "share_attn": "attn",
                              "share_mlp_in": "MLP in", "share_mlp_out": "MLP out"})
