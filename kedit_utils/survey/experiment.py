@@ -200,9 +200,9 @@ def kg_study(params: dict, graph: str, n_layers: int, methods, n_edits: int, seq
     context = grid.covariance_context(model, tok, methods, hps, tm.corpus.train_sentences.tolist(), str(tm.path),
                                       progress=False)
     if any(get_editor(m).trained_argument for m in methods):  # trained on other edits of the same graph
-        evaluated = [r for rs in requests.values() for r in rs] + list(seq_requests)
-        train = grid.training_split(kg_requests(kg, vocab, "modify", kg.n_entities, seed=seed + 2), evaluated,
-                                    TRAIN_EDITS)
+        candidates = kg_requests(kg, vocab, "modify", min(len(kg.triples), 4 * TRAIN_EDITS), seed=seed + 2)
+        train = grid.training_split(candidates, [r for rs in requests.values() for r in rs], TRAIN_EDITS,
+                                    avoid=seq_requests)
         context.update(grid.trained_context(model, tok, methods, hps, train, str(tm.path), progress=False))
     name = f"{graph.upper()} {n_layers}-layer alias GPT-2"
     inputs = {"model": str(tm.path), "methods": methods, "n_edits": n_edits, "seed": seed, "layer": layer,

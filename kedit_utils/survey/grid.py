@@ -107,11 +107,18 @@ def trained_context(model, tok, methods: Sequence[str], hparams: dict, train_edi
     return out
 
 
-def training_split(candidates: Sequence, evaluated: Sequence, n: int) -> list:
-    """The first ``n`` of ``candidates`` whose subject no evaluated request has (the training
-    edits of MEND and SERAC: never about an entity they are scored on)."""
+def training_split(candidates: Sequence, evaluated: Sequence, n: int, avoid: Sequence = ()) -> list:
+    """The first ``n`` of ``candidates`` whose subject no ``evaluated`` request has and whose
+    prompt no ``avoid`` request has (the training edits of MEND and SERAC: never about an
+    entity they are scored on, never an edit applied later). Raises when none is left."""
     used = {getattr(r, "request", r).subject for r in evaluated}
-    return [r for r in candidates if getattr(r, "request", r).subject not in used][:n]
+    prompts = {getattr(r, "request", r).prompt for r in avoid}
+    out = [r for r in candidates
+           if getattr(r, "request", r).subject not in used and getattr(r, "request", r).prompt not in prompts][:n]
+    if not out:
+        raise ParameterError("train_edits", 0, f"no edit of {len(candidates)} candidates is about a subject left "
+                             f"after the {len(used)} evaluated ones: fewer evaluated edits, or a larger graph")
+    return out
 
 
 def request_scores(model, tok, request: EditRequest, action: str, condition, locality: float,

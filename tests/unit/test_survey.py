@@ -181,3 +181,20 @@ def test_editing_panel_applies_restores_and_reports_errors(tiny):
     texts["subject"].value = "not-in-prompt"
     buttons["Apply edit"].click()
     assert "subject" in html() and same(model, snap)  # the error is shown in the panel; nothing changed
+
+
+def test_training_split_avoids_evaluated_subjects_and_later_edits():
+    """MEND's and SERAC's training edits: never about a subject scored in the grid, never an
+    edit the sequential study applies; none left is an error naming the field."""
+    from kedit_utils.editors import EditRequest
+    from kedit_utils.survey.grid import training_split
+    from kedit_utils.validation import ParameterError
+
+    cands = [EditRequest(f"e{i}_0 r{j}_0", f"e{i}_0", "e9_0") for i in range(4) for j in range(2)]
+    evaluated = [EditRequest("e0_0 r1_0", "e0_0", "e8_0")]
+    later = [EditRequest("e1_0 r0_0", "e1_0", "e7_0")]
+    got = training_split(cands, evaluated, 10, avoid=later)
+    assert [r.prompt for r in got] == ["e1_0 r1_0", "e2_0 r0_0", "e2_0 r1_0", "e3_0 r0_0", "e3_0 r1_0"]
+    assert len(training_split(cands, evaluated, 2, avoid=later)) == 2
+    with pytest.raises(ParameterError, match="train_edits"):
+        training_split(cands[:2], evaluated, 10)
