@@ -234,18 +234,19 @@ def run_notebook(
 
 def _put_in_place(entry: Path, name: str, output_dir: Path) -> Path:
     """Copy a cached page and its results file to where a run would have written them
-    (through temporary files and renames)."""
-    from .cache import write_json_atomic
-    import json
-
+    (each through a temporary file and a rename)."""
     output_dir.mkdir(parents=True, exist_ok=True)
     if (entry / "results.json").is_file():
-        write_json_atomic(results_dir() / f"{name}.json", json.loads((entry / "results.json").read_text()))
-    final = output_dir / f"{name}.ipynb"
-    tmp = output_dir / f".{name}.ipynb.tmp"
-    shutil.copyfile(entry / "page.ipynb", tmp)
-    os.replace(tmp, final)
-    return final
+        _copy_atomic(entry / "results.json", results_dir() / f"{name}.json")
+    return _copy_atomic(entry / "page.ipynb", output_dir / f"{name}.ipynb")
+
+
+def _copy_atomic(src: Path, dst: Path) -> Path:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.parent / f".{dst.name}.tmp"
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+    return dst
 
 
 def _execute(name: str, nb, parameters: dict[str, Any], output_dir: Path, log_output: bool, progress: bool) -> Path:

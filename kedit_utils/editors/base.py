@@ -134,6 +134,18 @@ class EditHandle:
                 "n_tensors": len(self.changes), "delta_norm": self.delta_norm}
 
 
+def trained_component_inputs(model, tok, train_edits, hparams, model_id: str) -> dict:
+    """Every input of a component trained on edits for a model (MEND's network, SERAC's
+    scope classifier), for the artifact cache's key: the model's id, weights and tokenizer,
+    the training edits, the hyper-parameters and the device type."""
+    from ..meta.fomaml import tokenizer_fingerprint, weights_fingerprint
+    from .requests import requests_hash
+
+    return {"model_id": str(model_id), "weights": weights_fingerprint(model), "tokenizer": tokenizer_fingerprint(tok),
+            "train_edits": requests_hash(train_edits), "n_train_edits": len(train_edits),
+            "hparams": hparams.to_dict(), "device": next(model.parameters()).device.type}
+
+
 class Editor:
     """Base class of an editing method. Subclasses set ``name``, ``hparams_class``,
     ``changes_weights`` and implement :meth:`_apply`.

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import torch
 
@@ -25,6 +25,7 @@ from .. import architectures as A
 from ..validation import ParameterError, check_choice, check_float, check_int
 from .base import EditHandle, Editor, weights_guard
 from .hparams import HyperParams, check_layers, scaled_layer
+from .replay import frozen_blocks_reused, lowest_block
 from .rome.tokens import encode, pad_right, target_token_ids
 
 MODULES = ("attn", "mlp", "mlp_out")
@@ -127,6 +128,14 @@ def trained_parameter_names(model, layers, modules) -> list[str]:
     return names
 
 
+class QA(NamedTuple):
+    """A prompt and the answer to teacher-force, in the form :func:`answer_batch` reads
+    (``prompt``, ``target_new``): a question and its answer, a locality fact, ..."""
+
+    prompt: str
+    target_new: str
+
+
 def answer_batch(tok, requests, objective: str):
     """Padded ids (B, T), mask, and targets (B, T) with -100 off the answer tokens.
 
@@ -205,46 +214,6 @@ def trainable_only(model, params) -> Iterator[None]:
     finally:
         for p, f in flags:
             p.requires_grad_(f)
-
-
-def lowest_block(model, params) -> int:
-    """The first block that holds one of ``params`` (the number of blocks when none does)."""
-    ids = {id(p) for p in params}
-    for i in range(A.n_layers(model)):
-        if any(id(p) in ids for p in A.layer_module(model, i).parameters()):
-            return i
-    return A.n_layers(model)
-
-
-@contextmanager
-def frozen_blocks_reused(model, below: int) -> Iterator[None]:
-    """Inside the block, blocks ``0 .. below-1`` compute once and then give back what they
-    gave the first time (FT's loop: the same input every step and no trained weight below
-    the lowest trained block, so their outputs cannot change; on SmolLM2 with layer 8 that is
-    8 of 30 blocks' forward saved at every step after the first). Only for a loop over one
-    fixed input with those blocks frozen."""
-    blocks = [A.layer_module(model, i) for i in range(below)]
-    saved: dict[int, object] = {}
-
-    def patched(i, original):
-        def forward(*args, **kwargs):
-            if i not in saved:
-                with torch.no_grad():
-                    saved[i] = original(*args, **kwargs)
-            return saved[i]
-        return forward
-
-    own = [b.__dict__.get("forward") for b in blocks]  # an instance forward (accelerate's hooks) is kept
-    for i, b in enumerate(blocks):
-        b.forward = patched(i, b.forward)
-    try:
-        yield
-    finally:
-        for b, f in zip(blocks, own):
-            if f is None:
-                del b.forward  # the class's forward again
-            else:
-                b.forward = f
 
 
 def fine_tune(model, tok, requests, names, *, num_steps, lr, weight_decay, objective, norm_constraint,

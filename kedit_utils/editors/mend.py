@@ -33,17 +33,18 @@ import time
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import ClassVar, NamedTuple
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from .. import architectures as A
 from ..validation import ParameterError, check_float, check_int
-from .base import EditHandle, Editor, weights_guard
-from .ft import answer_batch
+from .base import EditHandle, Editor, trained_component_inputs, weights_guard
+from .ft import QA, answer_batch, answer_loss
+from .ft import _answer_logits as answer_logits
 from .hparams import HyperParams, check_layers
-from .requests import EditRequest, as_requests, requests_hash
+from .requests import EditRequest, as_requests
 from .rome.compute_v import frozen
 
 
@@ -151,7 +152,7 @@ class GradientTransform(nn.Module):
 
 
 class MENDNetwork(nn.Module):
-    """One :class:`GradientTransform` and one log-free step α per edited layer."""
+    """One :class:`GradientTransform` and one learned step α per edited layer."""
 
     def __init__(self, model, hparams: MENDHyperParams):
         super().__init__()
@@ -175,8 +176,6 @@ class MENDNetwork(nn.Module):
 def edit_factors(model, tok, requests: Sequence[EditRequest], layers: Sequence[int]) -> dict[int, tuple]:
     """layer → (x (T, d_in), δ (T, d_out)): the edited layers' inputs and output gradients of
     the requests' answer loss (FT's, :func:`~.ft.answer_loss`), at every non-padding token."""
-    from .ft import answer_loss
-
     device = next(model.parameters()).device
     ids, mask, targets, last = answer_batch(tok, requests, "target_new")
     ids, mask, targets = ids.to(device), mask.to(device), targets.to(device)
@@ -217,29 +216,19 @@ def corrected_outputs(model, updates: dict[int, torch.Tensor]):
 
 
 # --------------------------------------------------------------------------- training
-class _Answer(NamedTuple):
-    """A prompt and the answer to teacher-force (what :func:`~.ft.answer_batch` reads)."""
-
-    prompt: str
-    target_new: str
-
-
 def _answer_nll(model, tok, pairs: Sequence[tuple[str, str]]) -> torch.Tensor:
-    from .ft import answer_loss
-
+    """FT's answer loss of (prompt, answer) pairs."""
     device = next(model.parameters()).device
-    reqs = [_Answer(p, a) for p, a in pairs]
-    ids, mask, targets, last = answer_batch(tok, reqs, "target_new")
+    ids, mask, targets, last = answer_batch(tok, [QA(p, a) for p, a in pairs], "target_new")
     return answer_loss(model, ids.to(device), mask.to(device), targets.to(device), last)
 
 
 def _answer_logits(model, tok, pairs: Sequence[tuple[str, str]]) -> torch.Tensor:
-    """(N, V) logits at every answer position of the locality pairs."""
+    """(N, V) logits at every answer position of the pairs (FT's, read there only)."""
     device = next(model.parameters()).device
-    reqs = [_Answer(p, a) for p, a in pairs]
-    ids, mask, targets, _ = answer_batch(tok, reqs, "target_new")
+    ids, mask, targets, _ = answer_batch(tok, [QA(p, a) for p, a in pairs], "target_new")
     rows, pos = (targets != -100).nonzero(as_tuple=True)
-    return model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits[rows.to(device), pos.to(device)]
+    return answer_logits(model, ids.to(device), mask.to(device), rows.to(device), pos.to(device))
 
 
 def train_mend(model, tok, requests: Sequence[EditRequest], hparams: MENDHyperParams, *,
@@ -282,28 +271,25 @@ def train_mend(model, tok, requests: Sequence[EditRequest], hparams: MENDHyperPa
 
 def trained_network(model, tok, train_edits, hparams: MENDHyperParams, *, model_id: str,
                     progress: bool = True) -> MENDNetwork:
-    """:func:`train_mend`, cached (safetensors) under every input: the model's weights, its
-    tokenizer, the training edits, the hyper-parameters, the code of this module."""
+    """:func:`train_mend`, cached (safetensors) under every input
+    (:func:`~.base.trained_component_inputs`) and the code of this module."""
     import sys
 
     from safetensors.torch import load_file, save_file
 
-    from ..cache import artifact_dir, cache_key, code_version, atomic_dir, is_complete, _canonical
-    from ..meta.fomaml import tokenizer_fingerprint, weights_fingerprint
+    from ..cache import cached, code_version
 
     reqs = list(as_requests(train_edits))
-    inputs = {"model_id": str(model_id), "weights": weights_fingerprint(model), "tokenizer": tokenizer_fingerprint(tok),
-              "train_edits": requests_hash(reqs), "n_train_edits": len(reqs), "hparams": hparams.to_dict(),
-              "device": next(model.parameters()).device.type}
-    folder = artifact_dir("mend", cache_key(inputs, code_version(sys.modules[__name__])))
-    net = MENDNetwork(model, hparams)
-    if not is_complete(folder):
+
+    def build(tmp) -> None:
         trained, log = train_mend(model, tok, reqs, hparams, progress=progress)
-        with atomic_dir(folder) as tmp:
-            (tmp / "inputs.json").write_text(json.dumps(_canonical(inputs), indent=2, sort_keys=True))
-            save_file({k: v.detach().contiguous() for k, v in trained.state_dict().items()},
-                      str(tmp / "network.safetensors"))
-            (tmp / "log.json").write_text(json.dumps(log))
+        save_file({k: v.detach().contiguous() for k, v in trained.state_dict().items()},
+                  str(tmp / "network.safetensors"))
+        (tmp / "log.json").write_text(json.dumps(log))
+
+    folder = cached("mend", trained_component_inputs(model, tok, reqs, hparams, model_id),
+                    code_version(sys.modules[__name__]), build)
+    net = MENDNetwork(model, hparams)
     net.load_state_dict(load_file(str(folder / "network.safetensors")))
     net.training_log = json.loads((folder / "log.json").read_text())
     return net.eval()

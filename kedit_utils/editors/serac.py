@@ -35,11 +35,11 @@ from typing import ClassVar
 import torch
 
 from ..validation import ParameterError, check_float, check_int
-from .base import EditHandle, Editor
+from .base import EditHandle, Editor, trained_component_inputs
 from .hparams import HyperParams
 from .ice import _check_template, check_context_length
 from .ike import similarity_ranking, _tfidf
-from .requests import EditRequest, as_requests, requests_hash
+from .requests import EditRequest, as_requests
 
 FEATURES = ("prompt_tfidf", "subject_tfidf", "subject_in_x", "hidden_cosine")
 
@@ -212,18 +212,16 @@ def train_scope(model, tok, train_edits, hparams: SERACHyperParams) -> ScopeClas
 
 
 def trained_scope(model, tok, train_edits, hparams: SERACHyperParams, *, model_id: str) -> ScopeClassifier:
-    """:func:`train_scope`, cached (JSON) under every input: the model's weights, its
-    tokenizer, the training edits, the hyper-parameters, the code of this module."""
+    """:func:`train_scope`, cached (JSON) under every input
+    (:func:`~.base.trained_component_inputs`) and the code of this module."""
     import dataclasses
     import json
     import sys
 
     from ..cache import cached, code_version
-    from ..meta.fomaml import tokenizer_fingerprint, weights_fingerprint
 
     reqs = list(as_requests(train_edits))
-    inputs = {"model_id": str(model_id), "weights": weights_fingerprint(model), "tokenizer": tokenizer_fingerprint(tok),
-              "train_edits": requests_hash(reqs), "n_train_edits": len(reqs), "hparams": hparams.to_dict()}
+    inputs = trained_component_inputs(model, tok, reqs, hparams, model_id)
 
     def build(tmp) -> None:
         (tmp / "scope.json").write_text(json.dumps(dataclasses.asdict(train_scope(model, tok, reqs, hparams))))

@@ -46,7 +46,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 
@@ -54,7 +54,7 @@ from .. import architectures as A
 from ..cache import _canonical, artifact_dir, atomic_dir, cache_key, code_version, is_complete
 from ..datasets.cases import PropagationCase
 from ..editors import ft as _ft
-from ..editors.ft import FTHyperParams, answer_batch, trained_parameter_names  # and _ft.fine_tune/answer_loss, looked up at call time
+from ..editors.ft import QA, FTHyperParams, answer_batch, trained_parameter_names  # and _ft.fine_tune/answer_loss, looked up at call time
 from ..editors.requests import EditRequest
 from ..editors.rome.tokens import target_token_ids
 from ..validation import ParameterError, check_choice, check_float, check_int
@@ -150,13 +150,6 @@ def scope_parameter_names(model, config: FOMAMLConfig) -> list[str]:
 
 
 # --------------------------------------------------------------------------- tasks
-class QA(NamedTuple):
-    """A question and its answer in the form FT's loss reads (``prompt``, ``target_new``)."""
-
-    prompt: str
-    target_new: str
-
-
 @dataclass(frozen=True)
 class Task:
     """τ = (target, related): the edit, and the related question with its answer."""

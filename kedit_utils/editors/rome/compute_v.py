@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ... import architectures as A
+from ..replay import frozen_blocks_reused
 from ...validation import ParameterError
 from .compute_k import contextual_prompts
 from .tokens import lookup, pad_right, target_token_ids
@@ -178,30 +179,6 @@ def _block_out(out):
     return out[0] if isinstance(out, tuple) else out
 
 
-@contextmanager
-def _replay_lower(model, n_lower: int, enabled: bool):
-    """Blocks 0..n_lower-1: their output is recorded on the first forward and returned, without
-    computing, on the later ones. Yields ``arm()``, to be called after the first forward."""
-    blocks = [A.layer_module(model, i) for i in range(n_lower)] if enabled else []
-    saved: dict[int, object] = {}
-    handles = [b.register_forward_hook(lambda _m, _i, o, i=i: saved.__setitem__(i, o)) for i, b in enumerate(blocks)]
-
-    def arm():
-        for h in handles:
-            h.remove()
-        handles.clear()
-        for i, b in enumerate(blocks):
-            b.forward = lambda *_a, _o=saved[i], **_k: _o
-
-    try:
-        yield arm
-    finally:
-        for h in handles:
-            h.remove()
-        for b in blocks:
-            b.__dict__.pop("forward", None)
-
-
 def optimise_delta(model, batch: DeltaBatch, hparams, site, n_lower: int, d: int) -> DeltaResult:
     """Adam on one δ per request, added at ``site``'s output (a module: ROME's W2, MEMIT's block)
     at each row's ``look`` position, minimising each request's ROME loss (module docstring);
@@ -256,15 +233,12 @@ def optimise_delta(model, batch: DeltaBatch, hparams, site, n_lower: int, d: int
     steps = [0] * n_req
     losses, probs = [], []
     prob_stop = getattr(hparams, "early_stop_prob", None)
-    # the replay's recording hooks come first: block n_lower-1 may be the site itself (MEMIT)
-    with frozen(model), torch.enable_grad(), _replay_lower(model, n_lower, reuse) as arm:
+    with frozen(model), torch.enable_grad(), frozen_blocks_reused(model, n_lower if reuse else 0):
         handle = site.register_forward_hook(add_delta)
         try:
             for it in range(hparams.v_num_grad_steps):
                 opt.zero_grad()
                 logp = log_probs()
-                if it == 0:
-                    arm()
                 tok_lp = logp[:n_g_rw].gather(1, g_tgt[:, None])[:, 0]
                 row_lp = torch.zeros(B, device=device).index_add(0, p_rw[:, 0], tok_lp)
                 row_nll = -row_lp[rw_rows] / batch.n_tok[batch.owner[rw_rows]]
