@@ -15,6 +15,11 @@ hour per run on 2 CPU cores); ``--max-entities``, ``--layers``, ``--graphs`` and
 ``--editors`` shrink it for a quick check.
 Usage: ``python bench/dask_overhead.py [--profile quick|paper] [--workers 2] [--seeds 0]
 [--token subject_last] [--editors rome] [--max-entities 6] [--layers 6] [--graphs er ba]``.
+
+``--micro`` instead times one torch job (matrix products with 8 MB temporaries, about 10 s)
+per worker in the local pool, in a LocalCluster whose nannies keep Dask's default
+``MALLOC_TRIM_THRESHOLD_=65536``, and through :func:`kedit_utils.jobs.run_jobs` (whose
+LocalCluster leaves it out): the diagnosis of the allocator overhead (``kedit_utils.jobs``).
 """
 from __future__ import annotations
 
@@ -61,6 +66,39 @@ def timed_sweep(params: dict, args, executor: str, cache: Path) -> float:
         os.environ.pop("KEDIT_CACHE") if before is None else os.environ.__setitem__("KEDIT_CACHE", before)
 
 
+def torch_job(steps: int) -> float:
+    """Seconds of ``steps`` MLP-sized products, each allocating fresh 2-8 MB tensors."""
+    torch.manual_seed(0)
+    w1, w2 = torch.randn(512, 2048), torch.randn(2048, 512)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        (torch.relu(torch.randn(1024, 512) @ w1) @ w2).softmax(-1)
+    return time.perf_counter() - t0
+
+
+def micro(workers: int, steps: int = 150) -> None:
+    """The allocator diagnosis (module docstring, ``--micro``): mean seconds of a job."""
+    import distributed
+
+    from kedit_utils.jobs import run_in_worker, run_jobs
+
+    def mean(xs) -> float:
+        return sum(xs) / len(xs)
+
+    local = run_jobs(torch_job, [steps] * workers, workers=workers, progress=False)
+    with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=":0") as cluster, \
+            distributed.Client(cluster) as client:  # Dask's defaults: the nanny sets MALLOC_TRIM_THRESHOLD_
+        raw = client.gather([client.submit(torch_job, steps, pure=False) for _ in range(workers)])
+        kept = client.gather([client.submit(run_in_worker, torch_job, steps, 1, "", pure=False)
+                              for _ in range(workers)])
+    fixed = run_jobs(torch_job, [steps] * workers, executor="dask", workers=workers, progress=False)
+    print(f"one torch job ({steps} steps), mean of {workers} workers:")
+    for name, xs in (("local pool", local), ("Dask defaults (MALLOC_TRIM_THRESHOLD_=65536)", raw),
+                     ("same workers, job in run_in_worker (mallopt)", kept),
+                     ("run_jobs' LocalCluster (variable left out)", fixed)):
+        print(f"  {name:<46} {mean(xs):6.2f} s  ({100 * (mean(xs) / mean(local) - 1):+5.1f} %)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profile", choices=["quick", "paper"], default="quick")
@@ -71,8 +109,12 @@ def main() -> None:
     ap.add_argument("--max-entities", type=int, default=None, help="entities per model (default: all)")
     ap.add_argument("--layers", type=int, nargs="+", default=None, help="depths (default: the profile's)")
     ap.add_argument("--graphs", nargs="+", default=["er", "ba"], choices=["er", "ba"])
+    ap.add_argument("--micro", action="store_true", help="only the allocator diagnosis (docstring)")
     args = ap.parse_args()
     torch.set_num_threads(1)  # this process only loads models and reads the tables
+    if args.micro:
+        micro(args.workers)
+        return
     params = sweep_params(args.profile, args.layers, args.graphs)
     models = [tm.path for s in args.seeds  # untimed: every model trained (or found) in the project's cache
               for tm in trained_models({**params, "seed": s}, progress=False).values()]

@@ -18,9 +18,18 @@ entry): each job runs with this process's cache root, so on a cluster of several
 ``KEDIT_CACHE`` must name a shared file system mounted at the same path on every machine.
 A worker that dies in the middle of a job leaves no complete-marked entry, and Dask runs
 the job again on another worker.
+
+**Allocator.** A Dask nanny starts its workers with ``MALLOC_TRIM_THRESHOLD_=65536``
+(``distributed.nanny.pre-spawn-environ``). Setting that variable turns off glibc's dynamic
+mmap threshold, so every tensor over 128 KiB is a fresh ``mmap`` whose pages fault in again
+at each allocation: a torch CPU job ran 40-45 % slower in such a worker than in the local
+pool (``bench/dask_overhead.py --micro``). The LocalCluster started here leaves the variable
+out, and a job run in a worker that has it (a cluster started with ``dask worker``) raises
+the two thresholds with ``mallopt`` while it runs and puts them back after.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import sys
 import uuid
@@ -41,6 +50,11 @@ CONNECT_TIMEOUT_S = 5  # a wrong scheduler address fails after this long
 # rescheduled by Dask itself (up to its `distributed.scheduler.allowed-failures`).
 RETRIES = 2
 INSTALL_HINT = 'Dask is not installed: pip install -e ".[dask]"'
+TRIM_VARIABLE = "MALLOC_TRIM_THRESHOLD_"  # what a Dask nanny sets (module docstring)
+# glibc's mallopt parameters and the values a torch job runs with: heap memory is reused up
+# to 32 MiB blocks (glibc's own dynamic maximum) and trimmed only past 128 MiB free.
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+JOB_MMAP_THRESHOLD, JOB_TRIM_THRESHOLD = 32 * 2**20, 128 * 2**20
 
 
 def check_executor(executor: str, workers: int, scheduler: str | None = None) -> None:
@@ -126,13 +140,39 @@ def run_in_worker(fn: Callable[[J], R], job: J, threads: int | None, cache_root:
     before = os.environ.get("KEDIT_CACHE")
     os.environ["KEDIT_CACHE"] = cache_root
     try:
-        with torch_threads(threads):
+        with torch_threads(threads), torch_allocator():
             return fn(job)
     finally:
         if before is None:
             os.environ.pop("KEDIT_CACHE", None)
         else:
             os.environ["KEDIT_CACHE"] = before
+
+
+def _mallopt():
+    """glibc's ``mallopt`` (None elsewhere: other C libraries keep their own allocator)."""
+    try:
+        return ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return None
+
+
+@contextmanager
+def torch_allocator() -> Iterator[None]:
+    """In a worker started with ``MALLOC_TRIM_THRESHOLD_`` set (a Dask nanny's default), glibc's
+    mmap and trim thresholds raised for the job (module docstring, **Allocator**) and set back
+    to the variable's value and glibc's 128 KiB mmap default after; elsewhere nothing."""
+    mallopt = _mallopt() if TRIM_VARIABLE in os.environ else None
+    if mallopt is None:
+        yield
+        return
+    mallopt(M_MMAP_THRESHOLD, JOB_MMAP_THRESHOLD)
+    mallopt(M_TRIM_THRESHOLD, JOB_TRIM_THRESHOLD)
+    try:
+        yield
+    finally:
+        mallopt(M_TRIM_THRESHOLD, int(os.environ[TRIM_VARIABLE]))
+        mallopt(M_MMAP_THRESHOLD, 128 * 2**10)
 
 
 def _cache_root() -> str:
@@ -193,7 +233,12 @@ def dask_client(workers: int, scheduler: str | None = None) -> Iterator[Any]:
     raises ``ParameterError`` naming ``scheduler`` and its value."""
     distributed = _import_distributed()
     if scheduler is None:
-        with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True) as cluster, \
+        import dask
+
+        environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
+                   if k != TRIM_VARIABLE}  # glibc's own thresholds (module docstring, **Allocator**)
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), \
+                distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True) as cluster, \
                 distributed.Client(cluster) as client:
             print(f"Dask dashboard (local cluster, {workers} workers): {client.dashboard_link}", file=sys.stderr)
             yield client

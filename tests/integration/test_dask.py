@@ -145,6 +145,15 @@ def test_a_killed_workers_job_runs_again_elsewhere_and_leaves_no_corrupt_entry(c
     assert len(list((root / SWEEPS).glob("[!.]*"))) == 2
 
 
+def _trim_variable(_job) -> str | None:
+    return os.environ.get(jobs.TRIM_VARIABLE)
+
+
+def test_the_local_clusters_workers_keep_glibcs_own_allocator_thresholds():
+    """A nanny's MALLOC_TRIM_THRESHOLD_ slows torch jobs by 40 % (kedit_utils.jobs, **Allocator**)."""
+    assert jobs.run_jobs(_trim_variable, [0, 1], executor="dask", workers=2, progress=False) == [None, None]
+
+
 def test_a_wrong_scheduler_address_fails_within_seconds_naming_it(tmp_path, monkeypatch):
     assert jobs.CONNECT_TIMEOUT_S <= 10
     monkeypatch.setattr(jobs, "CONNECT_TIMEOUT_S", 1)  # the test's second, not the default's five

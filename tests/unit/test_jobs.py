@@ -58,3 +58,16 @@ def test_a_job_in_a_worker_uses_the_submitters_cache_and_threads(monkeypatch):
 def test_dask_starts_nothing_when_every_job_is_cached(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # a cluster would need it
     assert jobs.run_jobs(_square, [2, 3], executor="dask", progress=False, is_cached=lambda j: True) == [4, 9]
+
+
+def test_a_job_in_a_nanny_started_worker_runs_with_glibcs_thresholds_raised_and_restored(monkeypatch):
+    calls = []
+    monkeypatch.setattr(jobs, "_mallopt", lambda: lambda param, value: calls.append((param, value)))
+    monkeypatch.setenv(jobs.TRIM_VARIABLE, "65536")  # what a Dask nanny sets
+    assert jobs.run_in_worker(lambda j: list(calls), 0, None, "/shared") == [
+        (jobs.M_MMAP_THRESHOLD, jobs.JOB_MMAP_THRESHOLD), (jobs.M_TRIM_THRESHOLD, jobs.JOB_TRIM_THRESHOLD)]
+    assert calls[2:] == [(jobs.M_TRIM_THRESHOLD, 65536), (jobs.M_MMAP_THRESHOLD, 128 * 2**10)]
+    calls.clear()
+    monkeypatch.delenv(jobs.TRIM_VARIABLE)  # a worker of our local pool or LocalCluster
+    jobs.run_in_worker(lambda j: j, 0, None, "/shared")
+    assert calls == []
