@@ -43,13 +43,20 @@ from .graphs import KnowledgeGraph, hop_distances
 from .validation import ParameterError
 
 
-def deletion_fact(kg: KnowledgeGraph, entity: int) -> int | None:
-    """Index of the triple that a deletion of ``entity`` edits (lowest relation id), or None."""
+def deletion_fact(kg: KnowledgeGraph, entity: int, relation: int | None = None) -> int | None:
+    """Index of the triple that a deletion of ``entity`` edits, or None (no fact as subject):
+    its fact with ``relation`` when it has one (the paper's fixed r), else its fact with the
+    lowest relation id."""
     if not 0 <= entity < kg.n_entities:
         raise ParameterError("entity", entity, f"must be in [0, {kg.n_entities})")
+    if relation is not None and not 0 <= relation < kg.n_relations:
+        raise ParameterError("relation", relation, f"must be None or in [0, {kg.n_relations})")
     rows = np.flatnonzero(kg.triples[:, 0] == entity)
     if rows.size == 0:
         return None
+    fixed = rows[kg.triples[rows, 1] == relation] if relation is not None else rows[:0]
+    if fixed.size:
+        return int(fixed[0])
     return int(rows[np.argmin(kg.triples[rows, 1])])
 
 
@@ -107,25 +114,34 @@ def impact_part_of_prompts(corpus: AliasCorpus, entity: int, triple: int) -> np.
     return part
 
 
+def canonical_prompts(corpus: AliasCorpus) -> np.ndarray:
+    """Shape (n_prompts,) bool: the canonical prompt of each fact (subject alias 0, relation
+    alias 0; the prompts are triple-major, A² per triple)."""
+    a2 = corpus.vocab.n_aliases ** 2
+    return np.arange(corpus.prompts.shape[0]) % a2 == 0
+
+
 def delete_and_measure(model, corpus: AliasCorpus, entity: int, edit_fn, base: PromptScores,
-                       deleted_prompt_alias: tuple[int, int] = (0, 0)) -> DeletionOutcome | None:
+                       deleted_prompt_alias: tuple[int, int] = (0, 0), relation: int | None = None,
+                       target_of=None) -> DeletionOutcome | None:
     """Delete one fact of ``entity`` with ``edit_fn``, measure, and restore.
 
     edit_fn(model, triple_index, (subject_alias, relation_alias)) -> restore callable; it must
     apply the deletion edit in place and return a function that restores the weights exactly.
+    relation: the fixed relation of :func:`deletion_fact` (None: lowest id). target_of:
+    triple -> the entity the edit writes (``deleted_ok`` checks it); None: ``<deleted>``.
     """
     kg, vocab = corpus.kg, corpus.vocab
-    triple = deletion_fact(kg, entity)
+    triple = deletion_fact(kg, entity, relation)
     if triple is None:
         return None
+    target = vocab.n_entities if target_of is None else int(target_of(triple))
     t0 = time.perf_counter()
     restore = edit_fn(model, triple, deleted_prompt_alias)
     try:
         post = score_prompts(model, corpus.prompts, corpus.prompt_object, vocab)
         own = _own_prompts(corpus, triple)
-        deleted_scores = score_prompts(
-            model, corpus.prompts[own], np.full(own.size, vocab.n_entities), vocab
-        )
+        deleted_scores = score_prompts(model, corpus.prompts[own], np.full(own.size, target), vocab)
     finally:
         restore()
     others = np.ones(corpus.prompts.shape[0], dtype=bool)
@@ -135,6 +151,7 @@ def delete_and_measure(model, corpus: AliasCorpus, entity: int, edit_fn, base: P
     n = corpus.prompts.shape[0]
     change = base.correct.astype(np.int64) - post.correct.astype(np.int64)  # 1 broken, -1 fixed
     by_part = np.bincount(impact_part_of_prompts(corpus, entity, triple), weights=change, minlength=len(IMPACT_PARTS))
+    canon = canonical_prompts(corpus)
     return DeletionOutcome(
         entity=entity,
         triple=triple,
@@ -148,6 +165,9 @@ def delete_and_measure(model, corpus: AliasCorpus, entity: int, edit_fn, base: P
             "acc_post": float(acc_post),
             "impact": float(acc_pre - acc_post),
             "side_effect": float(base.correct[others].mean() - post.correct[others].mean()),
+            "impact_canonical": float(change[canon].mean()),
+            "side_effect_canonical": float(change[canon & others].mean()),
+            "fixed_relation": relation is not None and int(kg.triples[triple, 1]) == relation,
             "deleted_ok": float((deleted_scores.correct).mean()),
             "old_still_correct": float(post.correct[own].mean()),
             "old_p_after": float(post.p_object[own].mean()),
@@ -160,13 +180,14 @@ def delete_and_measure(model, corpus: AliasCorpus, entity: int, edit_fn, base: P
 
 
 def deletion_sweep(model, corpus: AliasCorpus, edit_fn, entities=None, progress: bool = True,
-                   label: dict | None = None) -> SweepResult:
+                   label: dict | None = None, relation: int | None = None, target_of=None) -> SweepResult:
     """Delete one fact per entity (``entities`` default: all), one at a time, restoring between.
 
     Returns per-entity rows (``label`` columns such as graph/layers/seed are prepended) and
     the prompts the deletion broke, outside the deleted fact: ``by_hop`` groups them by the
     hop distance of their subject from the deleted entity (0 = the entity's other facts,
     3 = three or more hops), ``by_relation`` by whether they share the deleted relation.
+    relation / target_of: which fact and which target (:func:`delete_and_measure`).
     """
     kg = corpus.kg
     entities = list(range(kg.n_entities)) if entities is None else [int(e) for e in entities]
@@ -180,7 +201,7 @@ def deletion_sweep(model, corpus: AliasCorpus, edit_fn, entities=None, progress:
     rows, hop_rows, rel_rows = [], [], []
     label = label or {}
     for e in tqdm(entities, desc="deleting", disable=not progress, mininterval=2):
-        out = delete_and_measure(model, corpus, e, edit_fn, base)
+        out = delete_and_measure(model, corpus, e, edit_fn, base, relation=relation, target_of=target_of)
         if out is None:
             rows.append({**label, "entity": e, "degree": int(kg.degree[e]), "skipped": True})
             continue

@@ -25,6 +25,8 @@ probability that the next word names the right entity, the event the accuracy co
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -221,6 +223,28 @@ def score_prompts(
         correct=alias_correct(predicted, np.asarray(objects), vocab),
         p_object=torch.cat(prob).cpu().numpy(),
     )
+
+
+def entity_margins(model, prompts, objects, vocab: Vocabulary, batch_size: int | None = DEFAULT_BATCH) -> np.ndarray:
+    """Shape (P,): per prompt, log p(object) − log p(best other entity), each entity's
+    probability summed over its aliases (as :func:`score_prompts` reads them; ``<deleted>``
+    counts as an entity). Positive: answered correctly, by that many nats."""
+    _check_batch(batch_size)
+    dev = _model_device(model)
+    x = _as_prompt_tensor(prompts, dev)
+    obj = torch.as_tensor(np.asarray(objects), dtype=torch.long, device=dev)
+    buckets = _entity_buckets(vocab, dev)
+    out = []
+    with _EvalMode(model):
+        for sl, logits in iter_last_logits(model, x, batch_size, True):
+            probs = logits.float().softmax(-1)
+            ent = torch.zeros(probs.shape[0], vocab.n_entities + 2, device=dev, dtype=probs.dtype)
+            ent.scatter_add_(1, buckets.expand_as(probs), probs)
+            ent = ent[:, : vocab.n_entities + 1].clamp_min(1e-30).log()  # entities and <deleted>
+            right = ent.gather(1, obj[sl, None])[:, 0]
+            other = ent.scatter(1, obj[sl, None], -math.inf).max(-1).values
+            out.append(right - other)
+    return torch.cat(out).cpu().numpy()
 
 
 class EntityLevelLM(torch.nn.Module):

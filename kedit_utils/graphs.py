@@ -12,7 +12,9 @@ degrees, but leaves the construction rules open. The rules used here:
 2. **Edge direction.** Each undirected edge becomes *one* triple. Edges are oriented along an
    Euler circuit of the graph (odd-degree vertices paired through a virtual vertex), so every
    entity is the subject of ⌊deg/2⌋ or ⌈deg/2⌉ facts: every entity of degree ≥ 2 has a fact
-   to delete, and no hub needs more relations than exist.
+   to delete, and no hub needs more relations than exist. ``orientation="both"`` (issue 12's
+   variant, the public implementation's data) instead makes *two* triples of every edge, one
+   in each direction, so an entity is the subject of as many facts as its degree.
 3. **Relations.** The facts of one subject get distinct relations drawn without replacement
    from R (seeded), so every (s, r) has exactly one object and the prediction task is
    well-posed. A subject with more facts than |R| is an error raised before any work.
@@ -34,6 +36,7 @@ import numpy as np
 from .validation import ParameterError, check_choice, check_float, check_int
 
 GRAPH_KINDS = ("er", "ba")
+ORIENTATIONS = ("one", "both")  # one triple per edge (rule 2) | both directions
 DELETED_ENTITY = "<deleted>"
 
 
@@ -46,6 +49,7 @@ class GraphSpec:
     ba_m: BA attachment count m; also sets the ER edge count (BA's, for a fair comparison).
     er_p: optional ER edge probability; ``None`` matches the BA edge count instead.
     seed: random seed for the skeleton, the orientation and the relation assignment.
+    orientation: ``"one"`` triple per edge (rule 2) or ``"both"`` directions of every edge.
     """
 
     kind: str = "ba"
@@ -54,9 +58,11 @@ class GraphSpec:
     ba_m: int = 3
     er_p: float | None = None
     seed: int = 0
+    orientation: str = "one"
 
     def __post_init__(self):
         check_choice("kind", self.kind, GRAPH_KINDS)
+        check_choice("orientation", self.orientation, ORIENTATIONS)
         check_int("n_entities", self.n_entities, minimum=2)
         check_int("n_relations", self.n_relations, minimum=1)
         check_int("seed", self.seed, minimum=0)
@@ -69,7 +75,12 @@ class GraphSpec:
             check_float("er_p", self.er_p, low=0.0, high=1.0, low_open=True)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The spec's fields; ``orientation`` only when it is not the default ``"one"``, so the
+        artifacts keyed by the one-direction graphs keep their keys."""
+        d = asdict(self)
+        if d["orientation"] == "one":
+            del d["orientation"]
+        return d
 
 
 def ba_edge_count(n_entities: int, m: int) -> int:
@@ -195,6 +206,8 @@ def build_graph(spec: GraphSpec) -> KnowledgeGraph:
     rng = np.random.default_rng(spec.seed)
     skeleton = _skeleton(spec, rng)
     edges = _balanced_orientation(skeleton)
+    if spec.orientation == "both":
+        edges = edges + [(o, s) for s, o in edges]
     out = {}
     for s, o in edges:
         out.setdefault(s, []).append(o)
@@ -204,7 +217,8 @@ def build_graph(spec: GraphSpec) -> KnowledgeGraph:
             "n_relations",
             spec.n_relations,
             f"the {spec.kind.upper()} graph gives one entity {worst} facts as subject, and each "
-            f"needs its own relation: use n_relations >= {worst} or a smaller ba_m / er_p",
+            f"needs its own relation: use n_relations >= {worst} or a smaller ba_m / er_p"
+            + (' (or orientation="one")' if spec.orientation == "both" else ""),
         )
     rows = []
     for s in sorted(out):

@@ -31,7 +31,7 @@ TRAINING_KEYS = (
 def graph_spec(params: dict[str, Any], kind: str) -> GraphSpec:
     check_choice("graph", kind, ("er", "ba"))
     return GraphSpec(kind=kind, n_entities=params["n_entities"], n_relations=params["n_relations"],
-                     ba_m=params["ba_m"], seed=params["seed"])
+                     ba_m=params["ba_m"], seed=params["seed"], orientation=params.get("orientation", "one"))
 
 
 def model_spec(params: dict[str, Any], n_layers: int) -> ModelSpec:
@@ -46,7 +46,7 @@ def train_config(params: dict[str, Any], n_layers: int) -> TrainConfig:
     lr = params["lr"] * (6 / n_layers) ** params["lr_depth_exponent"]
     return TrainConfig(lr=lr, batch_size=params["batch_size"], max_epochs=params["max_epochs"],
                        weight_decay=params["weight_decay"], warmup=params["warmup"], objective=params["objective"],
-                       target_accuracy=params["target_accuracy"])
+                       target_accuracy=params["target_accuracy"], stop=params.get("stop", "target"))
 
 
 def _training_args(params: dict[str, Any], kind: str, n_layers: int, sample_fraction: float | None) -> dict:

@@ -65,3 +65,62 @@ def lens_trace(probs: np.ndarray, old_object: int, deleted: int, ax=None, title:
     ax.set_title(title)
     ax.legend(fontsize=8)
     return fig
+
+
+def variant_forest(rows: pd.DataFrame, paper: dict | None = None, ax=None, title: str = ""):
+    """Issue 12's variants side by side: per variant (rows top to bottom in table order), the
+    Pearson r of degree and impact with its 95 % interval, BA and ER; ``paper``: {graph: r}
+    drawn as dashed lines (the paper's values at this depth). rows: :func:`variant_rows`."""
+    names = list(dict.fromkeys(rows.variant))
+    fig, ax = axes_or_new(ax, figsize=(6.5, 0.32 * len(names) + 1.2))
+    y = {n: i for i, n in enumerate(names)}
+    for offset, (kind, part) in zip((-0.15, 0.15), rows.groupby("graph")):
+        ys = np.array([y[n] for n in part.variant]) + offset
+        err = np.vstack([part.pearson - part.ci_low, part.ci_high - part.pearson])
+        ax.errorbar(part.pearson, ys, xerr=err, fmt="o", ms=4, lw=1, capsize=2,
+                    color=GRAPH_COLORS.get(kind), label=kind)
+    for kind, r in (paper or {}).items():
+        ax.axvline(r, ls="--", lw=1, color=GRAPH_COLORS.get(kind), alpha=0.7)
+    ax.axvline(0, color="0.6", lw=0.8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.set_ylim(len(names) - 0.5, -0.5)
+    ax.set_xlim(-1, 1)
+    ax.set_xlabel("Pearson r (degree, impact), 95 % interval")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="lower left")
+    return fig
+
+
+def margin_histogram(margins: dict, ax=None, title: str = ""):
+    """Distributions of per-prompt logit margins, one step histogram per entry of ``margins``
+    ({label: (P,) margins in nats, correct object minus the best other entity})."""
+    fig, ax = axes_or_new(ax, figsize=(5, 3.2))
+    values = np.concatenate([np.asarray(m) for m in margins.values()])
+    bins = np.linspace(np.percentile(values, 0.5), np.percentile(values, 99.5), 50)
+    for label, m in margins.items():
+        ax.hist(np.clip(m, bins[0], bins[-1]), bins=bins, histtype="step", lw=1.3, density=True,
+                label=f"{label} (median {np.median(m):.1f})")
+    ax.axvline(0, color="0.5", lw=0.8)
+    ax.set_xlabel("margin: log p(object) − log p(best other entity)")
+    ax.set_ylabel("density")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return fig
+
+
+ORDER_STYLES = {"high": "-", "low": "--", "random": ":"}
+
+
+def sequence_plot(curves: pd.DataFrame, ax=None, title: str = ""):
+    """Accuracy over all knowledge as deletions accumulate, one line per graph × order
+    (colour: graph; line style: the order entities were taken in). curves: rows of
+    :func:`kedit_utils.deletion_sequence.sequential_deletions` with graph and order."""
+    fig, ax = axes_or_new(ax, figsize=(5.5, 3.4))
+    for (kind, order), part in curves.groupby(["graph", "order"], sort=False):
+        ax.plot(part.deleted, part.accuracy, ORDER_STYLES.get(order, "-"), color=GRAPH_COLORS.get(kind), lw=1.4,
+                label=f"{kind}, {order} degree first" if order != "random" else f"{kind}, random order")
+    ax.set_xlabel("facts deleted so far")
+    ax.set_ylabel("accuracy over all knowledge")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    return fig

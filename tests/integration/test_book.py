@@ -66,6 +66,8 @@ SCHEMAS = {
         "table3": {"graph", "layers", "max", "min", "mean", "std"},
         "entities": {"graph", "layers", "seed", "entity", "degree", "impact", "side_effect", "deleted_ok"},
         "decomposition": {"graph", "layers", "part", "mean", "corr_with_degree"},
+        "variants": {"variant", "orientation", "graph", "layers", "pearson", "spearman", "ci_low", "ci_high",
+                     "mean_impact", "max_impact", "own_share", "far_share", "deleted_ok", "n_seeds"},
     },
 }
 

@@ -113,3 +113,38 @@ def test_impact_parts_add_up_to_the_impact_and_partition_the_prompts(setup):
     row = res.entities.iloc[0]
     assert row.impact != 0  # a real edit (the untrained model gains and loses prompts)
     assert abs(sum(row[f"impact_{p}"] for p in IMPACT_PARTS) - row.impact) < 1e-12
+
+
+def test_a_fixed_relation_is_deleted_where_the_entity_has_it_and_the_lowest_id_elsewhere(setup):
+    kg, _, _ = setup
+    r = int(kg.triples[0, 1])
+    for e in range(kg.n_entities):
+        t, facts = deletion_fact(kg, e, relation=r), kg.facts_of(e)
+        if t is None:
+            assert len(facts) == 0
+        elif r in facts[:, 1]:
+            assert tuple(kg.triples[t, :2]) == (e, r)
+        else:
+            assert kg.triples[t, 1] == facts[:, 1].min()
+    with pytest.raises(ParameterError, match="relation"):
+        deletion_fact(kg, 0, relation=kg.n_relations)
+
+
+def test_canonical_impact_counts_the_canonical_prompts_only_and_the_target_is_what_deleted_ok_checks(setup):
+    from kedit_utils.deletion import canonical_prompts, delete_and_measure
+    from kedit_utils.evaluation import score_prompts
+
+    kg, corpus, model = setup
+    canon = canonical_prompts(corpus)
+    assert canon.sum() == kg.n_triples and (corpus.prompts[canon][:, 0] == corpus.vocab.entity_ids[
+        kg.triples[:, 0], 0]).all() and (corpus.prompts[canon][:, 1] == corpus.vocab.relation_ids[kg.triples[:, 1], 0]).all()
+    base = score_prompts(model, corpus.prompts, corpus.prompt_object, corpus.vocab)
+    hub = int(np.argmax(kg.degree))
+    out = delete_and_measure(model, corpus, hub, embedding_edit(corpus), base)
+    post = out.post.correct
+    assert out.row["impact_canonical"] == pytest.approx(base.correct[canon].mean() - post[canon].mean())
+    # deleted_ok against a target the model already answers on the own prompts: the old object
+    old = int(kg.triples[out.triple, 2])
+    again = delete_and_measure(model, corpus, hub, noop_edit, base, target_of=lambda t: old)
+    own = corpus.prompts_of_triple(out.triple)
+    assert again.row["deleted_ok"] == pytest.approx(base.correct[own].mean())

@@ -196,3 +196,23 @@ def test_entity_level_lm_reads_answers_as_entities(train_tiny_ba):
     e = vocab.entity_ids
     assert torch.allclose(q[:, e[:, 0]], p[:, e].sum(-1), atol=1e-6)  # alias-0 carries the entity's total
     assert (q[:, e[:, 1:].ravel()] == 0).all() and torch.allclose(q.sum(-1), torch.ones(4), atol=1e-5)
+
+
+def test_entity_margins_compare_the_objects_alias_summed_probability_with_the_best_other_entity():
+    from kedit_utils.corpus import alias_corpus
+    from kedit_utils.evaluation import entity_margins
+    from kedit_utils.graphs import GraphSpec, build_graph
+    from kedit_utils.models import ModelSpec, gpt2_from_scratch
+
+    c = alias_corpus(build_graph(GraphSpec(kind="ba", n_entities=12, n_relations=6, ba_m=2, seed=1)), 2, 0.5, 0)
+    model = gpt2_from_scratch(c.vocab, ModelSpec(n_layers=1, n_embd=16, n_head=2), seed=0)
+    m = entity_margins(model, c.prompts, c.prompt_object, c.vocab)
+    with torch.no_grad():  # the definition, prompt by prompt: entity probabilities summed over aliases
+        probs = model(input_ids=torch.as_tensor(c.prompts)).logits[:, -1].softmax(-1).numpy()
+    t2e = c.vocab.token_to_entity
+    ent = np.stack([probs[:, t2e == e].sum(1) for e in range(c.vocab.n_entities + 1)], axis=1)  # + <deleted>
+    right = ent[np.arange(len(m)), c.prompt_object]
+    other = np.where(np.arange(ent.shape[1]) == c.prompt_object[:, None], -1.0, ent).max(1)
+    assert m.shape == (c.prompts.shape[0],)
+    assert np.allclose(m, np.log(right) - np.log(other), atol=1e-4)
+    assert ((m > 0) == (ent.argmax(1) == c.prompt_object)).all()

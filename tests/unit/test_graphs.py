@@ -73,3 +73,18 @@ def test_bad_parameters_name_the_parameter(kwargs, name):
 def test_too_few_relations_is_a_clear_error():
     with pytest.raises(ParameterError, match="n_relations"):
         build_graph(GraphSpec(kind="ba", n_entities=200, n_relations=3, ba_m=3))
+
+
+def test_both_orientations_give_every_edge_in_each_direction_with_one_object_per_subject_and_relation():
+    one = build_graph(GraphSpec(kind="ba", n_entities=40, n_relations=30, ba_m=2, seed=3))
+    both = build_graph(GraphSpec(kind="ba", n_entities=40, n_relations=30, ba_m=2, seed=3, orientation="both"))
+    assert both.n_triples == 2 * one.n_triples
+    edges = {(int(s), int(o)) for s, _, o in both.triples}
+    assert edges == {(int(s), int(o)) for s, _, o in one.triples} | {(int(o), int(s)) for s, _, o in one.triples}
+    assert (both.out_degree == both.degree).all() and np.array_equal(both.degree, one.degree)
+    assert len({(int(s), int(r)) for s, r, _ in both.triples}) == both.n_triples  # unambiguous
+    assert "orientation" not in one.spec.to_dict() and both.spec.to_dict()["orientation"] == "both"
+    with pytest.raises(ParameterError, match="n_relations"):
+        build_graph(GraphSpec(kind="ba", n_entities=40, n_relations=5, ba_m=2, seed=3, orientation="both"))
+    with pytest.raises(ParameterError, match="orientation"):
+        GraphSpec(orientation="sideways")

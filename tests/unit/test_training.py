@@ -264,3 +264,15 @@ def test_training_profiles_build_valid_graphs_and_configs(name):
         kg = build_graph(model_zoo.graph_spec(params, kind))  # raises if a subject needs > |R| relations
         assert kg.out_degree.max() <= params["n_relations"]
     assert model_zoo.model_spec(params, 24).n_layers == 24
+
+
+def test_a_fixed_epoch_training_runs_every_epoch_and_keeps_the_last_weights(corpus):
+    from dataclasses import replace
+
+    cfg = replace(TINY_CFG, target_accuracy=0.01, stop="epochs")  # the target would stop it at once
+    tr = train_model(corpus, TINY_MODEL, cfg, seed=0, device="cpu", progress=False)
+    assert tr.epochs == pytest.approx(cfg.max_epochs) and tr.report["stop_reason"] == "max_epochs"
+    assert tr.report["best_step"] == tr.log[-1]["step"]  # the reported accuracies are the last weights'
+    assert "stop" not in TINY_CFG.to_dict() and cfg.to_dict()["stop"] == "epochs"  # old cache keys kept
+    with pytest.raises(ParameterError, match="stop"):
+        TrainConfig(stop="never")

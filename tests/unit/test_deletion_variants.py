@@ -1,0 +1,88 @@
+"""Chapter 5's setup variants (issue 12 §2): the grid, its rule, its rows and its verdict."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from kedit_utils.deletion_variants import (RULE, Variant, check_graphs, fixed_relation, reproduced, run_variants,
+                                           stand_in_target, variant_grid, variant_rows, variants_by_name)
+from kedit_utils.graphs import GraphSpec, build_graph
+from kedit_utils.profiles import TRAINING
+from kedit_utils.validation import ParameterError
+
+TINY = {**TRAINING["quick"], "n_entities": 12, "n_relations": 8, "ba_m": 2, "n_aliases": 2, "sample_fraction": 0.5,
+        "layers": [2], "n_embd": 16, "n_head": 2, "lr": 3e-3, "batch_size": 64, "max_epochs": 30, "warmup": 5,
+        "seed": 0, "device": "cpu"}
+
+
+def test_the_grid_has_one_baseline_unique_names_and_a_rule_that_applies_every_choice_it_lists():
+    grid = variant_grid()
+    names = [v.name for v in grid]
+    assert names[0] == "baseline" and names[-1] == "rule" and len(set(names)) == len(names)
+    rule = grid[-1]
+    assert (rule.orientation, rule.training, rule.fact, rule.target, rule.token, rule.layer, rule.all_aliases) == \
+        ("both", "epochs", "fixed", "untrained", "subject_last", None, False)
+    assert rule.rome["v_loss_layer"] == "edit" and {c for c, _, _ in RULE} >= {"orientation", "training", "target"}
+    assert sorted(v.rome["clamp_norm_factor"] for v in grid if "clamp_norm_factor" in v.rome) == [0.5, 1.0, 2.0, 8.0]
+    # variants that differ only in how the rows are read share one sweep
+    assert variants_by_name(["canonical prompt"])[0].sweep_key() == grid[0].sweep_key()
+
+
+def test_bad_variants_are_named_before_any_work():
+    with pytest.raises(ParameterError, match="variants"):
+        variants_by_name(["clamp 3"])
+    with pytest.raises(ParameterError, match="rome"):
+        Variant("x", "rome", "", rome={"clamp": 1})
+    with pytest.raises(ParameterError, match="n_relations"):  # a hub with more facts than relations
+        check_graphs({**TINY, "n_relations": 3}, [Variant("b", "orientation", "", orientation="both")], ["ba"])
+
+
+def test_fixed_relation_and_stand_in_target():
+    kg = build_graph(GraphSpec(kind="ba", n_entities=30, n_relations=10, ba_m=2, seed=0))
+    r = fixed_relation(kg)
+    count = [np.unique(kg.triples[kg.triples[:, 1] == q, 0]).size for q in range(kg.n_relations)]
+    assert count[r] == max(count)
+    for t in range(kg.n_triples):
+        e = stand_in_target(kg, t)
+        assert e not in (kg.triples[t, 0], kg.triples[t, 2])
+        assert kg.degree[e] <= np.sort(kg.degree)[2]
+
+
+def test_rows_and_the_verdict():
+    rng = np.random.default_rng(0)
+    degree = np.arange(1, 31)
+    frames = []
+    for variant, slope in (("a", 1.0), ("b", 0.0)):
+        for graph in ("BA", "ER"):
+            s = slope if graph == "BA" else 0.0
+            impact = s * degree / 1000 + rng.normal(0, 0.002, degree.size)
+            frames.append(pd.DataFrame({"variant": variant, "graph": graph, "layers": 6, "seed": 0, "entity": degree,
+                                        "degree": degree, "impact": impact, "side_effect": impact, "deleted_ok": 0.5,
+                                        "skipped": False, **{f"impact_{p}": impact / 5 for p in
+                                                             ("own", "subject", "object", "hop1", "far")}}))
+    grid = [Variant("a", "rome", ""), Variant("b", "rome", "", rome={"kl_factor": 1.0})]
+    rows = variant_rows(pd.concat(frames, ignore_index=True), grid, n_boot=200)
+    assert set(rows.columns) >= {"variant", "orientation", "graph", "layers", "pearson", "spearman", "ci_low",
+                                 "ci_high", "mean_impact", "max_impact", "own_share", "far_share", "deleted_ok",
+                                 "n_seeds"}
+    a = rows[(rows.variant == "a") & (rows.graph == "BA")].iloc[0]
+    assert a.pearson > 0.9 and a.own_share == pytest.approx(0.2) and a.far_share == pytest.approx(0.4)
+    assert reproduced(rows, layers=(6,)) == {"a": True, "b": False}
+    assert reproduced(rows, layers=(12,)) == {"a": False, "b": False}  # nothing ran at that depth
+
+
+def test_a_tiny_grid_runs_and_a_fixed_layer_equal_to_the_traced_one_is_the_same_sweep(tmp_path, monkeypatch):
+    monkeypatch.setenv("KEDIT_CACHE", str(tmp_path))
+    grid = variants_by_name(["baseline", "layer 0", "clamp 1", "trained target", "canonical prompt", "rule"])
+    tabs = run_variants(TINY, grid, kinds=["ba"], n_layers=2, max_entities=5, trained_epochs=3, n_trace_facts=3,
+                        progress=False)
+    e = tabs["entities"]
+    assert set(e.variant) == {v.name for v in grid} and (e.groupby("variant").size() == 5).all()
+    base = e[e.variant == "baseline"].set_index("entity")
+    if (base.edit_layer == 0).all():  # the trace chose layer 0: "layer 0" must be the very same sweep
+        assert np.array_equal(e[e.variant == "layer 0"].set_index("entity").impact, base.impact)
+    assert (e[e.variant == "canonical prompt"].impact.to_numpy() == base.impact.to_numpy()).all()
+    rule = e[e.variant == "rule"]
+    assert rule.fixed_relation.any() and (rule.seed == 0).all()  # the paper's r where the entity has it
+    rows = variant_rows(e, grid, n_boot=20)
+    canon = rows[rows.variant == "canonical prompt"].iloc[0]
+    assert canon.mean_impact == pytest.approx(100 * base.impact_canonical.mean())
