@@ -37,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--log-output", action="store_true", help="stream cell output (progress bars) to the terminal")
     p_run.add_argument("--rerun", action="store_true",
                        help="execute even when a run with the same inputs is in the cache (its page is reused otherwise)")
+    p_run.add_argument("--store", action="store_true",
+                       help="after a successful run, store its results with their provenance (command, commit, machine, "
+                            "date, wall time) in results/stored/, for the book to show beside the quick build's "
+                            "(needs a clean git working tree)")
     p_book = sub.add_parser("book", help="run every chapter, then build the HTML book")
     p_book.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
     p_book.add_argument("--profile", choices=["quick", "paper"])
@@ -58,9 +62,20 @@ def main(argv: list[str] | None = None) -> int:
 
             print(f"[kedit] offline assets in {fetch_assets(force=args.force)}")
         elif args.cmd == "run":
+            from . import stored_results
+
+            commit = stored_results.clean_commit() if args.store else None  # before any work
+            t0 = time.time()
             out = runner.run_notebook(args.notebook, _parse_params(args.parameter, args.profile), log_output=args.log_output,
-                                      reuse=not args.rerun)
+                                      reuse=not args.rerun and not args.store)
             print(f"[kedit] executed notebook: {out}")
+            if args.store:
+                from .results import results_dir
+
+                name = runner.notebook_path(args.notebook).stem
+                command = "kedit " + " ".join(sys.argv[1:] if argv is None else argv)
+                path = stored_results.store(name, results_dir() / f"{name}.json", command, commit, time.time() - t0)
+                print(f"[kedit] stored with its provenance: {path.relative_to(path.parents[2])}")
         elif args.cmd == "book":
             t0 = time.time()
             params = _parse_params(args.parameter, args.profile)

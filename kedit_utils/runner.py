@@ -185,6 +185,11 @@ def page_inputs(name: str, parameters: dict[str, Any]) -> dict[str, Any]:
         "threads": torch.get_num_threads(), "cuda": torch.cuda.is_available(),
         "files": {k: sig for k, v in sorted(parameters.items()) if (sig := path_signature(v)) is not None},
     }
+    from .stored_results import stored_dir
+
+    stored = sorted(stored_dir().glob(f"{name}.*.json"))
+    if stored:  # paper-scale results the page shows (kedit_utils.stored_results)
+        inputs["stored"] = {f.name: _sha(f.read_bytes()) for f in stored}
     if name in SUMMARY_PAGES:  # computed from the chapters' results
         inputs["results"] = {f.name: _sha(f.read_bytes()) for f in sorted(results_dir().glob("*.json"))
                              if f.stem != name}

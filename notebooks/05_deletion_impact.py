@@ -97,6 +97,7 @@ from kedit_utils.figures.deletion import (broken_by_hop, degree_and_impact, impa
 from kedit_utils.jobs import check_executor
 from kedit_utils.paper_numbers import PAPER_A_TABLE2, PAPER_A_TABLE3
 from kedit_utils.results import glue_figure, glue_number, save_results
+from kedit_utils.stored_results import load_stored
 from kedit_utils.stats import decomposition_table, degree_impact_table, disjoint_intervals, impact_summary
 from kedit_utils.style import subplots
 from kedit_utils.validation import check_choice, check_int
@@ -196,6 +197,29 @@ table2["paper"] = [PAPER_A_TABLE2.get((g, n)) if e == "rome" else None
 table2["editor"] = pd.Categorical(table2.editor, ["rome"] + sorted(set(table2.editor) - {"rome"}))
 table2 = table2.sort_values(["editor", "graph", "layers"]).reset_index(drop=True)
 display(table2.drop(columns=["n_seeds"]).set_index(["editor", "graph", "layers"]).style.format(precision=2, na_rep=""))
+
+# %% [markdown]
+# (ch5-stored)=
+# ### Table 2 at the paper's scale: stored, not computed by this build
+#
+# The quick build cannot run the paper's scale. A paper-scale run appears here only from a
+# committed file that is the unedited output of `kedit run ... --store` at a named commit
+# (`kedit_utils.stored_results`), shown with its provenance.
+
+# %% tags=["remove-input"]
+stored = load_stored(NOTEBOOK, "paper") if cfg["profile"] != "paper" else None
+if stored is None:
+    print("No paper-scale run of this chapter is stored." if cfg["profile"] != "paper" else
+          "This build is the paper-scale run.")
+else:
+    display(pd.Series(stored["provenance"], name="provenance").to_frame())
+    st2 = pd.DataFrame(stored["results"]["table2"])
+    st2 = st2[st2.editor == "rome"].assign(paper=lambda t: [PAPER_A_TABLE2.get((g, n)) for g, n in zip(t.graph, t.layers)])
+    display(st2.drop(columns=["editor"]).set_index(["graph", "layers"]).style.format(precision=2, na_rep=""))
+    if stored["results"].get("variants"):
+        sv = pd.DataFrame(stored["results"]["variants"])
+        display(sv.pivot_table(index="variant", columns="graph", values=["pearson", "ci_low", "ci_high", "mean_impact"],
+                               sort=False).style.format(precision=2))
 
 # %% [markdown]
 # (ch5-editors)=
