@@ -20,6 +20,11 @@ Usage: ``python bench/dask_overhead.py [--profile quick|paper] [--workers 2] [--
 per worker in the local pool, in a LocalCluster whose nannies keep Dask's default
 ``MALLOC_TRIM_THRESHOLD_=65536``, and through :func:`kedit_utils.jobs.run_jobs` (whose
 LocalCluster leaves it out): the diagnosis of the allocator overhead (``kedit_utils.jobs``).
+
+``--probe`` times a real piece of chapter 5: ROME deleting the facts of 12 entities on the
+paper-scale 6-layer BA model, one such job per worker, ``--repeats`` times in turn in the
+local pool, in a LocalCluster with Dask's defaults, and through ``run_jobs`` (the GIL and
+allocator settings of ``kedit_utils.jobs``): mean seconds per job and the overhead.
 """
 from __future__ import annotations
 
@@ -99,6 +104,49 @@ def micro(workers: int, steps: int = 150) -> None:
         print(f"  {name:<46} {mean(xs):6.2f} s  ({100 * (mean(xs) / mean(local) - 1):+5.1f} %)")
 
 
+def probe_job(n_entities: int) -> float:
+    """Seconds of ROME deleting the facts of ``n_entities`` entities on the paper-scale 6-layer
+    BA model (trained or loaded from the cache), scoring all knowledge after each."""
+    from kedit_utils import deletion
+    from kedit_utils.deletion_experiment import _deletion_fn
+    from kedit_utils.evaluation import score_prompts
+    from kedit_utils.model_zoo import trained_model
+
+    torch.set_num_threads(1)
+    tm = trained_model(sweep_params("paper", [6], ["ba"]), "ba", 6, progress=False)
+    fn, c = _deletion_fn(tm, 0, "subject_last"), tm.corpus
+    base = score_prompts(tm.model, c.prompts, c.prompt_object, c.vocab)
+    t0 = time.perf_counter()
+    for e in range(n_entities):
+        deletion.delete_and_measure(tm.model, c, e, fn, base)
+    return time.perf_counter() - t0
+
+
+def probe(workers: int, repeats: int, n_entities: int = 12) -> None:
+    """The GIL diagnosis (module docstring, ``--probe``)."""
+    import dask
+    import distributed
+
+    from kedit_utils.jobs import run_jobs
+
+    times: dict[str, list[float]] = {"local pool": [], "Dask defaults": [], "run_jobs' LocalCluster": []}
+    for _ in range(repeats):
+        times["local pool"] += run_jobs(probe_job, [n_entities] * workers, workers=workers, progress=False)
+        with dask.config.set({"distributed.dashboard.enabled": False}), \
+                distributed.LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=":0") as cluster, \
+                distributed.Client(cluster) as client:
+            times["Dask defaults"] += client.gather([client.submit(probe_job, n_entities, pure=False)
+                                                     for _ in range(workers)])
+        times["run_jobs' LocalCluster"] += run_jobs(probe_job, [n_entities] * workers, executor="dask",
+                                                    workers=workers, progress=False)
+    base = sum(times["local pool"]) / len(times["local pool"])
+    print(f"ROME deleting {n_entities} entities' facts (paper BA 6 layers), mean of {repeats} x {workers} jobs:")
+    for name, xs in times.items():
+        mean = sum(xs) / len(xs)
+        print(f"  {name:<24} {mean:6.2f} s  ({100 * (mean / base - 1):+5.1f} %)  runs: "
+              + " ".join(f"{x:.1f}" for x in xs))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profile", choices=["quick", "paper"], default="quick")
@@ -110,10 +158,15 @@ def main() -> None:
     ap.add_argument("--layers", type=int, nargs="+", default=None, help="depths (default: the profile's)")
     ap.add_argument("--graphs", nargs="+", default=["er", "ba"], choices=["er", "ba"])
     ap.add_argument("--micro", action="store_true", help="only the allocator diagnosis (docstring)")
+    ap.add_argument("--probe", action="store_true", help="only the GIL diagnosis on a piece of chapter 5 (docstring)")
+    ap.add_argument("--repeats", type=int, default=3, help="--probe: rounds of the three executors")
     args = ap.parse_args()
     torch.set_num_threads(1)  # this process only loads models and reads the tables
     if args.micro:
         micro(args.workers)
+        return
+    if args.probe:
+        probe(args.workers, args.repeats)
         return
     params = sweep_params(args.profile, args.layers, args.graphs)
     models = [tm.path for s in args.seeds  # untimed: every model trained (or found) in the project's cache

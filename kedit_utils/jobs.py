@@ -26,6 +26,14 @@ at each allocation: a torch CPU job ran 40-45 % slower in such a worker than in 
 pool (``bench/dask_overhead.py --micro``). The LocalCluster started here leaves the variable
 out, and a job run in a worker that has it (a cluster started with ``dask worker``) raises
 the two thresholds with ``mallopt`` while it runs and puts them back after.
+
+**GIL.** A Dask worker runs a job in a thread beside its event loop, whose statistical
+profiler samples every thread's stack every 10 ms and whose tick runs every 20 ms; each takes
+the GIL from the job, which releases it at every torch call. On chapter 5's paper-scale
+sweep this cost about 8 % (``bench/dask_overhead.py --probe``); the LocalCluster started
+here turns the profiler off and ticks once a second. A cluster you start yourself can do the
+same: ``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False`` and
+``DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL=1s`` in the workers' environment.
 """
 from __future__ import annotations
 
@@ -51,6 +59,9 @@ CONNECT_TIMEOUT_S = 5  # a wrong scheduler address fails after this long
 RETRIES = 2
 INSTALL_HINT = 'Dask is not installed: pip install -e ".[dask]"'
 TRIM_VARIABLE = "MALLOC_TRIM_THRESHOLD_"  # what a Dask nanny sets (module docstring)
+# The worker's own threads that take the GIL from a job's thread (module docstring, **GIL**):
+# the statistical profiler (every 10 ms) off, the event loop's blocked-loop check every 1 s.
+QUIET_WORKERS = {"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s"}
 # glibc's mallopt parameters and the values a torch job runs with: heap memory is reused up
 # to 32 MiB blocks (glibc's own dynamic maximum) and trimmed only past 128 MiB free.
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
@@ -237,11 +248,18 @@ def dask_client(workers: int, scheduler: str | None = None) -> Iterator[Any]:
 
         environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
                    if k != TRIM_VARIABLE}  # glibc's own thresholds (module docstring, **Allocator**)
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), \
-                distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True) as cluster, \
-                distributed.Client(cluster) as client:
-            print(f"Dask dashboard (local cluster, {workers} workers): {client.dashboard_link}", file=sys.stderr)
-            yield client
+        # a cluster started earlier in this process with Dask's defaults left the variable in
+        # os.environ (a nanny sets it there before spawning), and spawned workers inherit it
+        inherited = os.environ.pop(TRIM_VARIABLE, None)
+        try:
+            with dask.config.set({"distributed.nanny.pre-spawn-environ": environ, **QUIET_WORKERS}), \
+                    distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True) as cluster, \
+                    distributed.Client(cluster) as client:
+                print(f"Dask dashboard (local cluster, {workers} workers): {client.dashboard_link}", file=sys.stderr)
+                yield client
+        finally:
+            if inherited is not None:
+                os.environ[TRIM_VARIABLE] = inherited
         return
     try:
         client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT_S)

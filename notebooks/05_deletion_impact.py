@@ -299,7 +299,7 @@ for kind in ("BA", "ER"):
 
 # %% [markdown]
 # (ch5-variants)=
-# ## Why Table 2 differs from the paper: the setup variants
+# ## What moves Table 2: the setup variants
 #
 # The paper leaves many choices of its deletion unstated. Each variant below changes one of
 # them and reruns the sweep on the {glue:text}`variant_layers`-layer models of both graphs
