@@ -68,12 +68,12 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # editors: Paper A's future work, other deleting methods beside ROME (always run), each on
     # editor_max_entities entities spread over the degree order.
     # variants (issue 12): every setup variant of kedit_utils.deletion_variants on the
-    # variant_layers-layer models; quick: 30 entities per sweep and 30 epochs for the trained-on
+    # variant_layers-layer models; quick: 20 entities per sweep and 20 epochs for the trained-on
     # models (the peer's 100 at paper scale), sized to fit the book's budget. sequence_*: the
     # deletions that accumulate (kedit_utils.deletion_sequence), per degree order.
     "05_deletion_impact": _with_training(
         dict(seeds=[0], n_trace_facts=40, workers=2, editors=["rome", "memit", "ft_l"], editor_max_entities=16,
-             variants=None, variant_layers=6, variant_entities=30, trained_epochs=30, sequence_deletions=30,
+             variants=None, variant_layers=6, variant_entities=20, trained_epochs=20, sequence_deletions=30,
              sequence_every=3, **GRID),
         dict(seeds=[0, 1, 2], n_trace_facts=200, workers=2, editors=["rome", "memit", "ft_l"],
              editor_max_entities=60, variants=None, variant_layers=6, variant_entities=None, trained_epochs=100,
