@@ -402,6 +402,16 @@ def variant_rows(entities: pd.DataFrame, variants, n_boot: int = 1000, seed: int
     return pd.DataFrame(rows)
 
 
+def variants_by_graph(rows: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    """:func:`variant_rows`' ``columns`` ({column: short label}) with one row per variant (in
+    table order) and one column per label × graph (graphs in alphabetical order), so a
+    table of a few columns fits a page."""
+    out = rows.pivot_table(index="variant", columns="graph", values=list(columns), sort=False)
+    out = out[[(c, g) for c in columns for g in sorted(rows.graph.unique())]]
+    out.columns = [f"{columns[c]} {g}" for c, g in out.columns]
+    return out
+
+
 def reproduced(rows: pd.DataFrame, layers=(6, 12), threshold: float = 0.8) -> dict[str, bool]:
     """Issue 12's criterion per variant: the BA Pearson ≥ ``threshold`` at every depth of
     ``layers`` that ran, with its 95 % interval clear of (above) ER's at the same depth."""
@@ -420,4 +430,4 @@ def reproduced(rows: pd.DataFrame, layers=(6, 12), threshold: float = 0.8) -> di
 
 __all__ = ["Variant", "RULE", "BASELINE", "variant_grid", "variants_by_name", "run_variants", "variant_rows",
            "reproduced", "fixed_relation", "stand_in_target", "model_params", "variant_job", "model_margins",
-           "check_graphs", "site_check"]
+           "check_graphs", "site_check", "variants_by_graph"]

@@ -56,10 +56,12 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # Where the grids of jobs run (kedit_utils.jobs): executor "local" (this process, or `workers`
     # processes) or "dask" (the cluster at `scheduler`, or a local cluster of `workers` processes
     # when it is None); the same in both profiles, chosen on the command line.
-    "02_training": _with_training(dict(workers=1, **GRID), dict(workers=1, **GRID)),
+    # quick: the models (one torch thread each) train two at a time on the 2 cores; paper: one at
+    # a time on every thread (threads None)
+    "02_training": _with_training(dict(workers=2, **GRID), dict(workers=1, **GRID)),
     "03_embeddings_pca": _with_training(
-        dict(appendix_fraction=0.02, pca_layers=6, n_show=6),
-        dict(appendix_fraction=0.02, pca_layers=6, n_show=6),
+        dict(appendix_fraction=0.02, pca_layers=6, n_show=6, workers=2),
+        dict(appendix_fraction=0.02, pca_layers=6, n_show=6, workers=1),
     ),
     "04_causal_tracing": _with_training(
         dict(n_trace_facts=40, n_noise_samples=5),
@@ -72,8 +74,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # models (the peer's 100 at paper scale), sized to fit the book's budget. sequence_*: the
     # deletions that accumulate (kedit_utils.deletion_sequence), per degree order.
     "05_deletion_impact": _with_training(
-        dict(seeds=[0], n_trace_facts=40, workers=2, editors=["rome", "memit", "ft_l"], editor_max_entities=16,
-             variants=None, variant_layers=6, variant_entities=20, trained_epochs=20, sequence_deletions=30,
+        dict(seeds=[0], n_trace_facts=40, workers=2, editors=["rome", "memit", "ft_l"], editor_max_entities=12,
+             variants=None, variant_layers=6, variant_entities=20, trained_epochs=20, sequence_deletions=24,
              sequence_every=3, **GRID),
         dict(seeds=[0, 1, 2], n_trace_facts=200, workers=2, editors=["rome", "memit", "ft_l"],
              editor_max_entities=60, variants=None, variant_layers=6, variant_entities=None, trained_epochs=100,

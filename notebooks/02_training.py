@@ -58,7 +58,7 @@ threads = None  # torch CPU threads while training (None: from the profile)
 target_accuracy = None  # stop when training and held-out accuracy reach this
 executor = "local"  # where the models train: "local" (this process or `workers` processes) | "dask"
 scheduler = None  # executor "dask": a running scheduler's address (tcp://host:8786); None: a local cluster
-workers = None  # processes training models in parallel (None: the profile's, 1)
+workers = None  # processes training models in parallel (None: the profile's: quick 2, paper 1)
 
 # %% tags=["remove-input"]
 import pandas as pd

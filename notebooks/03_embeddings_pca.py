@@ -48,6 +48,7 @@ warmup = None
 objective = None
 lr_depth_exponent = None  # a depth d trains with lr * (6 / d) ** this
 threads = None  # torch CPU threads while training (None: from the profile)
+workers = None  # processes training the 2 % models in parallel (None: the profile's)
 target_accuracy = None  # stop when training and held-out accuracy reach this
 
 # %% tags=["remove-input"]
@@ -75,7 +76,7 @@ profiles.parameters_frame(cfg, NOTEBOOK)
 # %%
 fractions = [cfg["sample_fraction"], cfg["appendix_fraction"]]
 models = {
-    frac: trained_models(cfg, layers=[cfg["pca_layers"]], sample_fraction=frac)
+    frac: trained_models(cfg, layers=[cfg["pca_layers"]], sample_fraction=frac, workers=cfg["workers"])
     for frac in fractions
 }
 

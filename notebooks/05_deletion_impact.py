@@ -91,7 +91,7 @@ from kedit_utils.deletion import IMPACT_PARTS, sweep_summary
 from kedit_utils.deletion_experiment import run_deletion_experiment
 from kedit_utils.deletion_sequence import run_sequences
 from kedit_utils.deletion_variants import (RULE, model_margins, reproduced, run_variants, site_check, variant_rows,
-                                          variants_by_name)
+                                          variants_by_graph, variants_by_name)
 from kedit_utils.figures.deletion import (broken_by_hop, degree_and_impact, impact_scatter, lens_trace,
                                           margin_histogram, sequence_plot, variant_forest)
 from kedit_utils.jobs import check_executor
@@ -218,8 +218,7 @@ else:
     display(st2.drop(columns=["editor"]).set_index(["graph", "layers"]).style.format(precision=2, na_rep=""))
     if stored["results"].get("variants"):
         sv = pd.DataFrame(stored["results"]["variants"])
-        display(sv.pivot_table(index="variant", columns="graph", values=["pearson", "ci_low", "ci_high", "mean_impact"],
-                               sort=False).style.format(precision=2))
+        display(variants_by_graph(sv, {"pearson": "r", "ci_low": "low", "ci_high": "high"}).style.format(precision=2))
 
 # %% [markdown]
 # (ch5-editors)=
@@ -334,15 +333,14 @@ glue_figure("fig_variants", variant_forest(var_rows, paper=paper_at))
 # claim needs the BA point high and its interval clear of ER's.
 # ```
 #
-# The same variants in numbers: the mean and largest impact (×10⁻²), the share of the impact
-# on the deleted fact's own prompts and one or more hops away, and the share of the deleted
-# facts' alias prompts that answer the target (`deleted_ok`):
+# The same variants in numbers: Pearson r and the mean and largest impact (×10⁻²); then the
+# share of the impact on the deleted fact's own prompts (`own`) and one or more hops away
+# (`far`), and the share of the deleted facts' alias prompts that answer the target (`deleted`):
 
 # %%
-shown = var_rows.pivot_table(index="variant", columns="graph", sort=False,
-                             values=["pearson", "mean_impact", "max_impact", "own_share", "far_share", "deleted_ok"])
-shown.columns = [f"{v} {g}" for v, g in shown.columns]
-display(shown.style.format(precision=2))
+for columns in ({"pearson": "r", "mean_impact": "mean", "max_impact": "max"},
+                {"own_share": "own", "far_share": "far", "deleted_ok": "deleted"}):
+    display(variants_by_graph(var_rows, columns).style.format(precision=2))
 
 # %% [markdown]
 # How long the models were trained changes how far a prompt's answer is from the next

@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from kedit_utils.deletion_variants import (RULE, Variant, check_graphs, fixed_relation, reproduced, run_variants,
-                                           stand_in_target, variant_grid, variant_rows, variants_by_name)
+                                           stand_in_target, variant_grid, variant_rows, variants_by_graph,
+                                           variants_by_name)
 from kedit_utils.graphs import GraphSpec, build_graph
 from kedit_utils.profiles import TRAINING
 from kedit_utils.validation import ParameterError
@@ -67,6 +68,9 @@ def test_rows_and_the_verdict():
     a = rows[(rows.variant == "a") & (rows.graph == "BA")].iloc[0]
     assert a.pearson > 0.9 and a.own_share == pytest.approx(0.2) and a.far_share == pytest.approx(0.4)
     assert reproduced(rows, layers=(6,)) == {"a": True, "b": False}
+    wide = variants_by_graph(rows, {"pearson": "r", "deleted_ok": "deleted"})
+    assert list(wide.columns) == ["r BA", "r ER", "deleted BA", "deleted ER"] and list(wide.index) == ["a", "b"]
+    assert wide.loc["a", "r BA"] == pytest.approx(a.pearson)
     assert reproduced(rows, layers=(12,)) == {"a": False, "b": False}  # nothing ran at that depth
 
 
