@@ -380,7 +380,9 @@ glue_figure("fig_margins", fig)
 # %%
 sites = site_check(cfg, kinds=graph_kinds, n_layers=cfg["variant_layers"],
                    orientations=sorted({v.orientation for v in grid}), n_facts=cfg["n_trace_facts"])
-display(sites.set_index(["orientation", "graph", "window"]).style.format(precision=3))
+display(sites.drop(columns=["layers"]).rename(columns={
+    "peak_layer": "peak layer", "peak_token": "peak token", "first_layer_subject": "MLP 0 at subject",
+    "first_layer_relation": "MLP 0 at relation"}).set_index(["orientation", "graph", "window"]).style.format(precision=3))
 
 # %% tags=["remove-cell"]
 at_subject = sites[sites.peak_token == "subject"]
