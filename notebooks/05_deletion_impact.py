@@ -375,14 +375,15 @@ glue_figure("fig_margins", fig)
 # at the *subject* token; chapter 4 finds the effect at the relation token. The trace here
 # uses the paper's corruption (noise of 3σ on the subject's embedding only) on the models of
 # both orientations, restoring one layer's MLP (window 1, the paper's "one state") or ROME's
-# window of 10: the peak's layer and token, and the first layer's effect at each token.
+# window of 10: the peak's layer and token, and the first layer's MLP effect at the subject
+# (`L0 subj.`) and at the relation token (`L0 rel.`).
 
 # %%
 sites = site_check(cfg, kinds=graph_kinds, n_layers=cfg["variant_layers"],
                    orientations=sorted({v.orientation for v in grid}), n_facts=cfg["n_trace_facts"])
 display(sites.drop(columns=["layers"]).rename(columns={
-    "peak_layer": "peak layer", "peak_token": "peak token", "first_layer_subject": "MLP 0 at subject",
-    "first_layer_relation": "MLP 0 at relation"}).set_index(["orientation", "graph", "window"]).style.format(precision=3))
+    "peak_layer": "peak", "peak_token": "token", "first_layer_subject": "L0 subj.",
+    "first_layer_relation": "L0 rel."}).set_index(["orientation", "graph", "window"]).style.format(precision=3))
 
 # %% tags=["remove-cell"]
 at_subject = sites[sites.peak_token == "subject"]
