@@ -81,14 +81,22 @@ def torch_job(steps: int) -> float:
     return time.perf_counter() - t0
 
 
+def report(title: str, times: dict[str, list[float]]) -> None:
+    """Each executor's mean seconds per job and its overhead over the first one's (the local pool)."""
+    from statistics import mean
+
+    base = mean(next(iter(times.values())))
+    print(title)
+    for name, xs in times.items():
+        print(f"  {name:<46} {mean(xs):6.2f} s  ({100 * (mean(xs) / base - 1):+5.1f} %)  runs: "
+              + " ".join(f"{x:.1f}" for x in xs))
+
+
 def micro(workers: int, steps: int = 150) -> None:
     """The allocator diagnosis (module docstring, ``--micro``): mean seconds of a job."""
     import distributed
 
     from kedit_utils.jobs import run_in_worker, run_jobs
-
-    def mean(xs) -> float:
-        return sum(xs) / len(xs)
 
     local = run_jobs(torch_job, [steps] * workers, workers=workers, progress=False)
     with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=":0") as cluster, \
@@ -97,11 +105,9 @@ def micro(workers: int, steps: int = 150) -> None:
         kept = client.gather([client.submit(run_in_worker, torch_job, steps, 1, "", pure=False)
                               for _ in range(workers)])
     fixed = run_jobs(torch_job, [steps] * workers, executor="dask", workers=workers, progress=False)
-    print(f"one torch job ({steps} steps), mean of {workers} workers:")
-    for name, xs in (("local pool", local), ("Dask defaults (MALLOC_TRIM_THRESHOLD_=65536)", raw),
-                     ("same workers, job in run_in_worker (mallopt)", kept),
-                     ("run_jobs' LocalCluster (variable left out)", fixed)):
-        print(f"  {name:<46} {mean(xs):6.2f} s  ({100 * (mean(xs) / mean(local) - 1):+5.1f} %)")
+    report(f"one torch job ({steps} steps), mean of {workers} workers:", {
+        "local pool": local, "Dask defaults (MALLOC_TRIM_THRESHOLD_=65536)": raw,
+        "same workers, job in run_in_worker (mallopt)": kept, "run_jobs' LocalCluster (variable left out)": fixed})
 
 
 def probe_job(n_entities: int) -> float:
@@ -124,7 +130,6 @@ def probe_job(n_entities: int) -> float:
 
 def probe(workers: int, repeats: int, n_entities: int = 12) -> None:
     """The GIL diagnosis (module docstring, ``--probe``)."""
-    import dask
     import distributed
 
     from kedit_utils.jobs import run_jobs
@@ -132,19 +137,14 @@ def probe(workers: int, repeats: int, n_entities: int = 12) -> None:
     times: dict[str, list[float]] = {"local pool": [], "Dask defaults": [], "run_jobs' LocalCluster": []}
     for _ in range(repeats):
         times["local pool"] += run_jobs(probe_job, [n_entities] * workers, workers=workers, progress=False)
-        with dask.config.set({"distributed.dashboard.enabled": False}), \
-                distributed.LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=":0") as cluster, \
+        with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=":0") as cluster, \
                 distributed.Client(cluster) as client:
             times["Dask defaults"] += client.gather([client.submit(probe_job, n_entities, pure=False)
                                                      for _ in range(workers)])
         times["run_jobs' LocalCluster"] += run_jobs(probe_job, [n_entities] * workers, executor="dask",
                                                     workers=workers, progress=False)
-    base = sum(times["local pool"]) / len(times["local pool"])
-    print(f"ROME deleting {n_entities} entities' facts (paper BA 6 layers), mean of {repeats} x {workers} jobs:")
-    for name, xs in times.items():
-        mean = sum(xs) / len(xs)
-        print(f"  {name:<24} {mean:6.2f} s  ({100 * (mean / base - 1):+5.1f} %)  runs: "
-              + " ".join(f"{x:.1f}" for x in xs))
+    report(f"ROME deleting {n_entities} entities' facts (paper BA 6 layers), mean of {repeats} x {workers} jobs:",
+           times)
 
 
 def main() -> None:

@@ -22,16 +22,17 @@ the job again on another worker.
 **Allocator.** A Dask nanny starts its workers with ``MALLOC_TRIM_THRESHOLD_=65536``
 (``distributed.nanny.pre-spawn-environ``). Setting that variable turns off glibc's dynamic
 mmap threshold, so every tensor over 128 KiB is a fresh ``mmap`` whose pages fault in again
-at each allocation: a torch CPU job ran 40-45 % slower in such a worker than in the local
-pool (``bench/dask_overhead.py --micro``). The LocalCluster started here leaves the variable
+at each allocation: a torch CPU job of matrix products ran 7-15 % slower in such a worker
+than in the local pool (``bench/dask_overhead.py --micro``). The LocalCluster started here leaves the variable
 out, and a job run in a worker that has it (a cluster started with ``dask worker``) raises
 the two thresholds with ``mallopt`` while it runs and puts them back after.
 
 **GIL.** A Dask worker runs a job in a thread beside its event loop, whose statistical
 profiler samples every thread's stack every 10 ms and whose tick runs every 20 ms; each takes
-the GIL from the job, which releases it at every torch call. On chapter 5's paper-scale
-sweep this cost about 8 % (``bench/dask_overhead.py --probe``); the LocalCluster started
-here turns the profiler off and ticks once a second. A cluster you start yourself can do the
+the GIL from the job, which releases it at every torch call. With both (this and the
+allocator) as Dask leaves them, a piece of chapter 5's paper-scale sweep ran 84 % slower
+than in the local pool, and 7 % slower with the settings here (``bench/dask_overhead.py
+--probe``): the LocalCluster started here turns the profiler off and ticks once a second. A cluster you start yourself can do the
 same: ``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False`` and
 ``DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL=1s`` in the workers' environment.
 """
