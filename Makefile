@@ -13,6 +13,8 @@ TORCH_VERSION ?= 2.13.0
 TORCH_PIP_ARGS ?=
 SMOLLM2_VERSION ?= 0.1.2
 LAB_ARGS ?=
+# pytest-xdist processes for `make test` (tests/conftest.py schedules a test file as a unit)
+TEST_WORKERS ?= 2
 PY := $(VENV)/bin/python
 KEDIT := $(VENV)/bin/kedit
 SETUP_STAMP := $(VENV)/.kedit-setup
@@ -28,8 +30,9 @@ ASSETS_STAMP := book/_assets/.complete
 book: setup
 	$(KEDIT) book --profile $(PROFILE)
 
+# One OpenMP thread per process (the notebooks' kernels too): TEST_WORKERS processes share the cores.
 test: setup browser $(TEST_STAMP) $(LAB_SETTINGS)
-	$(PY) -m pytest tests -q -ra
+	OMP_NUM_THREADS=1 $(PY) -m pytest tests -q -ra -n $(TEST_WORKERS)
 
 # Work live: JupyterLab on notebooks/, kernel "Python 3 (kedit)"; a double-click opens a chapter
 # as a notebook (LAB_SETTINGS), and saving leaves its .py unchanged (notebooks/jupytext.toml).

