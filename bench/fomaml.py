@@ -141,7 +141,7 @@ def run(args) -> list[dict]:
 
     global HEAD_AT_EVERY_POSITION, LOWER_REUSED
     if "answer-logits" in args.without:
-        ft._answer_logits = lambda model, ids, mask, rows, pos: \
+        ft.position_logits = lambda model, ids, mask, rows, pos: \
             model(input_ids=ids, attention_mask=mask).logits[rows, pos]
         HEAD_AT_EVERY_POSITION = True
     if "lower-reuse" in args.without:

@@ -160,7 +160,7 @@ def answer_batch(tok, requests, objective: str):
     return ids, mask, targets, last
 
 
-def _answer_logits(model, ids, mask, rows, pos) -> torch.Tensor:
+def position_logits(model, ids, mask, rows, pos) -> torch.Tensor:
     """Logits (N, V) at the N (row, position) pairs only.
 
     A Hugging Face causal LM (GPT-2, Llama, Qwen2: a decoder ``base_model`` whose last
@@ -185,7 +185,7 @@ def answer_loss(model, ids, mask, targets, last) -> torch.Tensor:
 
     ids, mask, targets: (B, T) from :func:`answer_batch`; ``last``: its (row, position,
     token) triples (``prompt_last``) or empty (``target_new``, the tokens are ``targets``).
-    The log-softmax is taken at the answer positions only (:func:`_answer_logits`).
+    The log-softmax is taken at the answer positions only (:func:`position_logits`).
     """
     if last:
         rows = torch.tensor([x[0] for x in last], device=ids.device)
@@ -194,7 +194,7 @@ def answer_loss(model, ids, mask, targets, last) -> torch.Tensor:
     else:
         rows, pos = (targets != -100).nonzero(as_tuple=True)
         tok_ids = targets[rows, pos]
-    logp = _answer_logits(model, ids, mask, rows, pos).float().log_softmax(-1)  # (N, V)
+    logp = position_logits(model, ids, mask, rows, pos).float().log_softmax(-1)  # (N, V)
     nll = -logp.gather(1, tok_ids[:, None])[:, 0]
     per = torch.zeros(ids.shape[0], device=ids.device).index_add(0, rows, nll)
     cnt = torch.zeros(ids.shape[0], device=ids.device).index_add(0, rows, torch.ones_like(nll))

@@ -42,7 +42,7 @@ from .. import architectures as A
 from ..validation import ParameterError, check_float, check_int
 from .base import EditHandle, Editor, trained_component_inputs, weights_guard
 from .ft import QA, answer_batch, answer_loss
-from .ft import _answer_logits as answer_logits
+from .ft import position_logits as answer_logits
 from .hparams import HyperParams, check_layers
 from .requests import EditRequest, as_requests
 from .rome.compute_v import frozen
