@@ -38,7 +38,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .corpus import AliasCorpus
-from .evaluation import PromptScores, score_prompts
+from .evaluation import PromptScores, entity_margins, score_prompts
 from .graphs import KnowledgeGraph, hop_distances
 from .validation import ParameterError
 
@@ -81,11 +81,13 @@ class DeletionOutcome:
 
 @dataclass
 class SweepResult:
-    """entities: one row per entity; by_hop / by_relation: where the broken prompts lie."""
+    """entities: one row per entity; by_hop / by_relation: where the broken prompts lie;
+    by_margin: how many of them were answered by a thin margin before the edit."""
 
     entities: pd.DataFrame
     by_hop: pd.DataFrame
     by_relation: pd.DataFrame
+    by_margin: pd.DataFrame
     acc_pre: float
     seconds: float
 
@@ -95,6 +97,20 @@ def _own_prompts(corpus: AliasCorpus, triple: int) -> np.ndarray:
 
 
 IMPACT_PARTS = ("own", "subject", "object", "hop1", "far")
+# The tables of a sweep (SweepResult), as the caches of chapter 5's sweeps store them.
+SWEEP_TABLES = ("entities", "by_hop", "by_relation", "by_margin")
+# Bins of a correctly answered prompt's margin before the edit (nats: log p(object) − log p(best
+# other entity), :func:`kedit_utils.evaluation.entity_margins`): does a deletion break the
+# prompts the model answers by a hair (issue 12: the models stop training at .995)?
+MARGIN_EDGES = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def margin_bin_labels() -> list[str]:
+    """"< 0.5", "0.5–1", ..., "≥ 8": one label per bin of :data:`MARGIN_EDGES`. The first bin
+    also holds the few prompts whose top token is an alias of the object while another
+    entity's aliases have more probability together (margin ≤ 0, yet counted correct)."""
+    e = MARGIN_EDGES
+    return [f"< {e[1]:g}"] + [f"{e[i]:g}–{e[i + 1]:g}" for i in range(1, len(e) - 1)] + [f"≥ {e[-1]:g}"]
 
 
 def impact_part_of_prompts(corpus: AliasCorpus, entity: int, triple: int) -> np.ndarray:
@@ -186,7 +202,8 @@ def deletion_sweep(model, corpus: AliasCorpus, edit_fn, entities=None, progress:
     Returns per-entity rows (``label`` columns such as graph/layers/seed are prepended) and
     the prompts the deletion broke, outside the deleted fact: ``by_hop`` groups them by the
     hop distance of their subject from the deleted entity (0 = the entity's other facts,
-    3 = three or more hops), ``by_relation`` by whether they share the deleted relation.
+    3 = three or more hops), ``by_relation`` by whether they share the deleted relation,
+    ``by_margin`` by the margin the unedited model answered them with (:data:`MARGIN_EDGES`).
     relation / target_of: which fact and which target (:func:`delete_and_measure`).
     """
     kg = corpus.kg
@@ -196,9 +213,11 @@ def deletion_sweep(model, corpus: AliasCorpus, edit_fn, entities=None, progress:
             raise ParameterError("entities", e, f"every entity must be in [0, {kg.n_entities})")
     t0 = time.perf_counter()
     base = score_prompts(model, corpus.prompts, corpus.prompt_object, corpus.vocab)
+    margin = entity_margins(model, corpus.prompts, corpus.prompt_object, corpus.vocab)
+    mbin = np.digitize(margin, MARGIN_EDGES[1:])  # 0 .. len(MARGIN_EDGES) - 1
     subj = kg.triples[corpus.prompt_triple, 0]
     rel = kg.triples[corpus.prompt_triple, 1]
-    rows, hop_rows, rel_rows = [], [], []
+    rows, hop_rows, rel_rows, margin_rows = [], [], [], []
     label = label or {}
     for e in tqdm(entities, desc="deleting", disable=not progress, mininterval=2):
         out = delete_and_measure(model, corpus, e, edit_fn, base, relation=relation, target_of=target_of)
@@ -219,10 +238,25 @@ def deletion_sweep(model, corpus: AliasCorpus, edit_fn, entities=None, progress:
             sel = ((rel == out.row["relation"]) == same) & ~own
             rel_rows.append({**label, "entity": e, "same_relation": same, "prompts": int(sel.sum()),
                              "broken": int(broken[sel].sum())})
+        for b, name in enumerate(margin_bin_labels()):  # the prompts answered before, by margin
+            sel = base.correct & ~own & (mbin == b)
+            margin_rows.append({**label, "entity": e, "margin_bin": name, "margin_low": MARGIN_EDGES[b],
+                                "prompts": int(sel.sum()), "broken": int(broken[sel].sum())})
     return SweepResult(
         entities=pd.DataFrame(rows), by_hop=pd.DataFrame(hop_rows), by_relation=pd.DataFrame(rel_rows),
+        by_margin=pd.DataFrame(margin_rows),
         acc_pre=float(base.correct.mean()), seconds=time.perf_counter() - t0,
     )
+
+
+def margin_breakage(by_margin: pd.DataFrame, keys=("graph", "layers")) -> pd.DataFrame:
+    """Share of the prompts in each margin bin that deletions broke (the deleted fact's own
+    prompts left out), over every entity of each ``keys`` group: one row per group and bin,
+    ``{*keys, margin_bin, margin_low, prompts, broken, share}``; bins in order."""
+    keys = list(keys)
+    g = by_margin.groupby(keys + ["margin_low", "margin_bin"], as_index=False)[["prompts", "broken"]].sum()
+    g["share"] = g.broken / g.prompts.clip(lower=1)
+    return g.sort_values(keys + ["margin_low"]).reset_index(drop=True)
 
 
 def sweep_summary(entities: pd.DataFrame, by_relation: pd.DataFrame, by_hop: pd.DataFrame,

@@ -103,6 +103,7 @@ class DeletionExperiment:
     panel_model: object = None
     panel_corpus: object = None
     panel_edit_fn: object = None
+    by_margin: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 PAPER_EDITOR = "rome"
@@ -129,11 +130,11 @@ def _sweep_cached(tm: TrainedModel, layer: int, hparams, entities: np.ndarray,
 
     def build(tmp: Path) -> None:
         res = deletion.deletion_sweep(tm.model, tm.corpus, edit_fn, entities, progress, label)
-        for name in ("entities", "by_hop", "by_relation"):
+        for name in deletion.SWEEP_TABLES:
             getattr(res, name).to_csv(tmp / f"{name}.csv", index=False)
 
     path = cache.cached(ARTIFACT_KIND, inputs, version, build)
-    tables = {name: pd.read_csv(path / f"{name}.csv") for name in ("entities", "by_hop", "by_relation")}
+    tables = {name: pd.read_csv(path / f"{name}.csv") for name in deletion.SWEEP_TABLES}
     for t in tables.values():
         t.insert(0, "editor", method)
     return tables
@@ -293,8 +294,8 @@ def sweep_jobs(params: dict, seeds, models: dict, edit_tokens, edit_layer: int |
 
 def sweep_tables(outs: list[dict]) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """The results of :func:`model_sweeps` jobs, in job order, as one table each:
-    ({"entities", "by_hop", "by_relation"}: DataFrame, layers_used DataFrame)."""
-    names = ("entities", "by_hop", "by_relation")
+    ({name: DataFrame for name in deletion.SWEEP_TABLES}, layers_used DataFrame)."""
+    names = deletion.SWEEP_TABLES
     tables = {k: pd.concat([t[k] for out in outs for t in out["tables"]], ignore_index=True) for k in names}
     return tables, pd.DataFrame([row for out in outs for row in out["used"]])
 
@@ -337,6 +338,7 @@ def run_deletion_experiment(params: dict, seeds, edit_layer: int | None = None, 
     exp = DeletionExperiment(*(pd.DataFrame() for _ in range(4)))
     tables, exp.layers_used = sweep_tables(outs)
     exp.entities, exp.by_hop, exp.by_relation = tables["entities"], tables["by_hop"], tables["by_relation"]
+    exp.by_margin = tables["by_margin"]
     first = edit_tokens[0]
     for row in (row for out in outs for row in out["used"]):  # the first seed's models, ROME at the first token
         if row["editor"] != PAPER_EDITOR or row["seed"] != seeds[0] or (first is not None and row["edit_token"] != first):

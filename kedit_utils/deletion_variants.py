@@ -257,11 +257,11 @@ def variant_job(job: dict) -> dict[str, pd.DataFrame]:
         target_of = None if variant.target == "untrained" else (lambda t: stand_in_target(kg, t))
         res = deletion.deletion_sweep(tm.model, tm.corpus, variant_edit_fn(tm, variant, hparams), entities,
                                       job["progress"], label, relation=relation, target_of=target_of)
-        for name in ("entities", "by_hop", "by_relation"):
+        for name in deletion.SWEEP_TABLES:
             getattr(res, name).to_csv(tmp / f"{name}.csv", index=False)
 
     path = cache.cached(ARTIFACT_KIND, inputs, version, build)
-    return {name: pd.read_csv(path / f"{name}.csv") for name in ("entities", "by_hop", "by_relation")}
+    return {name: pd.read_csv(path / f"{name}.csv") for name in deletion.SWEEP_TABLES}
 
 
 def run_variants(params: dict, variants, kinds=("er", "ba"), n_layers: int = 6, max_entities: int | None = 40,
@@ -297,7 +297,7 @@ def run_variants(params: dict, variants, kinds=("er", "ba"), n_layers: int = 6, 
     for job, out in zip(jobs, outs):
         by_key.setdefault(repr(sorted(job["variant"].sweep_key().items())), []).append(out)
     tables = {}
-    for name in ("entities", "by_hop", "by_relation"):
+    for name in deletion.SWEEP_TABLES:
         parts = []
         for v in variants:
             for out in by_key[repr(sorted(v.sweep_key().items()))]:

@@ -70,12 +70,14 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # editors: Paper A's future work, other deleting methods beside ROME (always run), each on
     # editor_max_entities entities spread over the degree order.
     # variants (issue 12): every setup variant of kedit_utils.deletion_variants on the
-    # variant_layers-layer models; quick: 20 entities per sweep and 20 epochs for the trained-on
-    # models (the peer's 100 at paper scale), sized to fit the book's budget. sequence_*: the
+    # variant_layers-layer models; quick: 16 entities per sweep and 20 epochs for the trained-on
+    # models (the peer's 100 at paper scale), sized to fit the book's budget: at 20 entities, and
+    # 12 for the other editors, the grid took 285 s and the chapter 630 s of a cold build of
+    # 25 min 18 s at 7c59183. sequence_*: the
     # deletions that accumulate (kedit_utils.deletion_sequence), per degree order.
     "05_deletion_impact": _with_training(
-        dict(seeds=[0], n_trace_facts=40, workers=2, editors=["rome", "memit", "ft_l"], editor_max_entities=12,
-             variants=None, variant_layers=6, variant_entities=20, trained_epochs=20, sequence_deletions=24,
+        dict(seeds=[0], n_trace_facts=40, workers=2, editors=["rome", "memit", "ft_l"], editor_max_entities=10,
+             variants=None, variant_layers=6, variant_entities=16, trained_epochs=20, sequence_deletions=24,
              sequence_every=3, **GRID),
         dict(seeds=[0, 1, 2], n_trace_facts=200, workers=2, editors=["rome", "memit", "ft_l"],
              editor_max_entities=60, variants=None, variant_layers=6, variant_entities=None, trained_epochs=100,

@@ -87,7 +87,7 @@ import pandas as pd
 from IPython.display import display
 
 from kedit_utils import profiles
-from kedit_utils.deletion import IMPACT_PARTS, sweep_summary
+from kedit_utils.deletion import IMPACT_PARTS, margin_breakage, sweep_summary
 from kedit_utils.deletion_experiment import run_deletion_experiment
 from kedit_utils.deletion_sequence import run_sequences
 from kedit_utils.deletion_variants import (RULE, model_margins, reproduced, run_variants, site_check, variant_rows,
@@ -133,10 +133,12 @@ display(exp.entities.groupby(["editor", "edit_token", "graph", "layers"]).agg(
     deleted_ok=("deleted_ok", "mean"), seconds=("seconds", "sum")))
 # The paper's analysis (Fig. 4, Tables 2-3) uses ROME's sweep at edit_token.
 rome = {name: t[t.editor == "rome"] for name, t in
-        (("entities", exp.entities), ("by_hop", exp.by_hop), ("by_relation", exp.by_relation))}
+        (("entities", exp.entities), ("by_hop", exp.by_hop), ("by_relation", exp.by_relation),
+         ("by_margin", exp.by_margin))}
 ents = rome["entities"][rome["entities"].edit_token == edit_token]
 by_hop = rome["by_hop"][rome["by_hop"].edit_token == edit_token]
 by_relation = rome["by_relation"][rome["by_relation"].edit_token == edit_token]
+by_margin = rome["by_margin"][rome["by_margin"].edit_token == edit_token]
 
 # %% tags=["remove-cell"]
 glue_number("first_seed", cfg["seeds"][0])
@@ -371,6 +373,19 @@ glue_figure("fig_margins", fig)
 # ```
 
 # %% [markdown]
+# Did the wider margins protect the other facts? The share of their prompts that the
+# variants' deletions broke, by the margin each prompt had before the edit (%; the bins of
+# {ref}`ch5-margins-broken`):
+
+# %%
+vm = var_tables["by_margin"]
+trained_margins = margin_breakage(vm[vm.variant.isin([v.name for v in margin_models.values()])],
+                                  keys=["variant", "graph"])
+display(trained_margins.assign(share=100 * trained_margins.share).pivot_table(
+    index=["variant", "graph"], columns="margin_low", values="share").rename(
+    columns=dict(zip(trained_margins.margin_low, trained_margins.margin_bin))).style.format(precision=2))
+
+# %% [markdown]
 # **Where is the fact read?** The paper's causal trace (its Fig. 6) finds the first-layer MLP
 # at the *subject* token; chapter 4 finds the effect at the relation token. The trace here
 # uses the paper's corruption (noise of 3σ on the subject's embedding only) on the models of
@@ -464,6 +479,44 @@ glue_figure("fig_by_hop", broken_by_hop(by_hop))
 rel = by_relation.groupby(["graph", "same_relation"])[["broken", "prompts"]].sum()
 rel["share broken"] = rel.broken / rel.prompts.clip(lower=1)
 display(rel)
+
+# %% [markdown]
+# (ch5-margins-broken)=
+# ### Do the thinly answered prompts break?
+#
+# The models stop training once they answer 99.5 % of the prompts, so many prompts are
+# answered by a thin margin (log p(object) − log p(best other entity), in nats, before the
+# edit). If the damage were a thin margin tipping over, the share broken would fall steeply
+# with the margin. Per depth and graph, the share of the other facts' prompts a deletion broke,
+# by the margin they were answered with before it (%; every deleted entity pooled):
+
+# %%
+margin_table = margin_breakage(by_margin)
+shown_margins = margin_table.assign(share=100 * margin_table.share).pivot_table(
+    index=["graph", "layers"], columns="margin_low", values="share")
+shown_margins.columns = [dict(zip(margin_table.margin_low, margin_table.margin_bin))[c] for c in shown_margins.columns]
+display(shown_margins.style.format(precision=2))
+
+# %% tags=["remove-cell"]
+pooled = margin_breakage(by_margin, keys=["layers"]).groupby("margin_low")[["prompts", "broken"]].sum()
+thin, thick = pooled.loc[pooled.index < 1.0].sum(), pooled.loc[pooled.index >= 4.0].sum()
+thin_share, thick_share = thin.broken / max(thin.prompts, 1), thick.broken / max(thick.prompts, 1)
+glue_number("margin_thin_share", thin_share, ".2%")
+glue_number("margin_thick_share", thick_share, ".2%")
+glue_number("margin_thin_of_broken", thin.broken / max(pooled.broken.sum(), 1), ".0%")
+glue_number("margin_thin_of_all", thin.prompts / max(pooled.prompts.sum(), 1), ".0%")
+glue_number("margin_ratio", thin_share / thick_share if thick_share > 0 else float("inf"), ".1f")
+thin_part = thin.broken / max(pooled.broken.sum(), 1)
+glue_number("margin_verdict", "most of the damage falls on thinly answered prompts, so thin margins carry it"
+          if thin_part > 0.5 else "most of the damage falls on prompts answered by 1 nat or more, so thin "
+          "margins are not what carries it")
+
+# %% [markdown]
+# Pooled over depths and graphs, {glue:text}`margin_thin_share` of the prompts answered by
+# less than 1 nat broke, against {glue:text}`margin_thick_share` of those answered by 4 nats or
+# more ({glue:text}`margin_ratio` times as often). The thin ones are
+# {glue:text}`margin_thin_of_all` of the prompts and {glue:text}`margin_thin_of_broken` of the
+# broken ones: {glue:text}`margin_verdict`.
 
 # %% [markdown]
 # (ch5-deleted)=
@@ -586,6 +639,8 @@ save_results(NOTEBOOK, {
     "site_check": sites.to_dict("records"),
     "sequential": curves.to_dict("records"),
     "median_margins": margins,
+    "margin_breakage": margin_table[["graph", "layers", "margin_bin", "margin_low", "prompts", "broken", "share"]]
+    .to_dict("records"),
 }, parameters=cfg)
 
 # %% [markdown]
@@ -613,7 +668,9 @@ save_results(NOTEBOOK, {
 #
 # Where does the impact come from? Averaged over depths, the part most correlated with degree
 # is {glue:text}`ba_carrier` on BA and {glue:text}`er_carrier` on ER; the largest part is
-# {glue:text}`ba_largest` on BA and {glue:text}`er_largest` on ER.
+# {glue:text}`ba_largest` on BA and {glue:text}`er_largest` on ER. Prompts answered by less
+# than 1 nat broke {glue:text}`margin_ratio` times as often as those answered by 4 nats or
+# more; {glue:text}`margin_verdict` ({glue:text}`margin_thin_of_broken` of the broken prompts).
 #
 # Why the paper's Table 2 is not what this build finds: of {glue:text}`variants_run` setup
 # variants at {glue:text}`variant_layers` layers, the paper's claim (BA r ≥ .8 with its interval

@@ -1,5 +1,6 @@
 """Integration fixtures: every chapter run through papermill with tiny parameters, and the
 book built from those runs into a temporary folder (the developer's own build is untouched)."""
+import functools
 import os
 import shutil
 from contextlib import contextmanager
@@ -43,6 +44,25 @@ TINY = {
 }
 
 
+def shared_gguf_reading(get):
+    """A stand-in for ``pretrained._smollm2_from_gguf`` that returns ``get()`` (the session's
+    reading) instead of reading the file. It carries the real reader as ``__wrapped__``: the
+    cache key of an entry hashes the reader's source (``cache.code_version``), so an entry
+    built through the stand-in is the one `make book` looks up."""
+
+    @functools.wraps(_READ_GGUF)
+    def read(path):
+        return get()
+
+    return read
+
+
+@pytest.fixture
+def gguf_stand_in(smollm2_gguf):
+    """:func:`shared_gguf_reading` of the ``smollm2_gguf`` fixture."""
+    return shared_gguf_reading(lambda: smollm2_gguf)
+
+
 @contextmanager
 def _gguf_read_from(request):
     """While open, a SmolLM2 cache entry that has to be built takes the session's one
@@ -51,7 +71,7 @@ def _gguf_read_from(request):
     from kedit_utils import pretrained
 
     saved = pretrained._smollm2_from_gguf
-    pretrained._smollm2_from_gguf = lambda path: request.getfixturevalue("smollm2_gguf")
+    pretrained._smollm2_from_gguf = shared_gguf_reading(lambda: request.getfixturevalue("smollm2_gguf"))
     try:
         yield
     finally:
@@ -84,6 +104,30 @@ def smollm2_gguf():
     return _READ_GGUF(pretrained.smollm2_gguf())
 
 
+# The tiny chapters run in two lanes side by side (each chapter is its own kernel process):
+# chapter 6 (SmolLM2, the longest, about 60 s) then 5 in one; 1-4 and 7 in the other, so chapter
+# 2's tiny models are in the cache before chapter 5 asks for them (if not, it trains them too:
+# the cache's writes are atomic, only time is lost). A chapter not named here joins lane two.
+LANES = (("06_meta_learning_propagation", "05_deletion_impact"),
+         ("01_knowledge_graphs", "02_training", "03_embeddings_pca", "04_causal_tracing", "07_editing_methods"))
+
+
+def _run_in_lanes(chapters, output_dir: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    named = [n for lane in LANES for n in lane]
+    lanes = [[n for n in LANES[0] if n in chapters],
+             [n for n in LANES[1] if n in chapters] + [n for n in chapters if n not in named]]
+
+    def run(lane):
+        for name in lane:
+            runner.run_notebook(name, TINY[name], output_dir=output_dir, progress=False)
+
+    with ThreadPoolExecutor(len(lanes)) as pool:
+        for done in [pool.submit(run, lane) for lane in lanes]:
+            done.result()  # a failed chapter raises here
+
+
 @pytest.fixture(scope="session")
 def tiny_book(tmp_path_factory, request):
     """Run every chapter with TINY parameters, build the book; returns (book dir, results dir)."""
@@ -102,7 +146,8 @@ def tiny_book(tmp_path_factory, request):
     try:
         missing = set(runner.list_pages()) - set(TINY)
         assert not missing, f"no tiny parameters for {missing}"
-        for name in runner.list_pages():  # the chapters, then the scorecard
+        _run_in_lanes(runner.list_notebooks(), book / "chapters")
+        for name in runner.list_pages()[len(runner.list_notebooks()):]:  # the scorecard reads every chapter
             runner.run_notebook(name, TINY[name], output_dir=book / "chapters", progress=False)
         runner.build_book(book)
     finally:

@@ -11,11 +11,14 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not smollm2_available(), reason=f"SmolLM2 weights not installed ({INSTALL_HINT})")]
 
 
-def test_cached_smollm2_is_the_gguf_model(smollm2_gguf, tmp_path, monkeypatch):
+def test_cached_smollm2_is_the_gguf_model(smollm2_gguf, gguf_stand_in, tmp_path, monkeypatch):
     from kedit_utils import pretrained
+    from kedit_utils.cache import code_version
 
     gguf_model, gguf_tok = smollm2_gguf  # the session's one de-quantised reading (conftest)
-    monkeypatch.setattr(pretrained, "_smollm2_from_gguf", lambda path: smollm2_gguf)  # no second reading
+    real = code_version(pretrained._smollm2_from_gguf)
+    monkeypatch.setattr(pretrained, "_smollm2_from_gguf", gguf_stand_in)  # no second reading
+    assert code_version(pretrained._smollm2_from_gguf) == real  # the project entry keeps its key
     project_model, _ = load_smollm2()  # the project cache's entry (built from that reading if missing)
     monkeypatch.setenv("KEDIT_CACHE", str(tmp_path))
     cached_model, cached_tok = load_smollm2()  # builds a cache entry here

@@ -148,3 +148,27 @@ def test_canonical_impact_counts_the_canonical_prompts_only_and_the_target_is_wh
     again = delete_and_measure(model, corpus, hub, noop_edit, base, target_of=lambda t: old)
     own = corpus.prompts_of_triple(out.triple)
     assert again.row["deleted_ok"] == pytest.approx(base.correct[own].mean())
+
+
+def test_margin_bins_hold_every_answered_prompt_and_every_broken_one(train_tiny_ba):
+    from kedit_utils.deletion import MARGIN_EDGES, margin_breakage, margin_bin_labels
+    from kedit_utils.evaluation import entity_margins, score_prompts
+
+    model, corpus, _ = train_tiny_ba(ModelSpec(n_layers=2, n_embd=32, n_head=2), "margin-test")
+    res = deletion_sweep(model, corpus, embedding_edit(corpus), progress=False, label={"graph": "BA", "layers": 2})
+    base = score_prompts(model, corpus.prompts, corpus.prompt_object, corpus.vocab)
+    assert base.correct.mean() > 0.5
+    margin = entity_margins(model, corpus.prompts, corpus.prompt_object, corpus.vocab)
+    assert np.median(margin[base.correct]) > 0  # the bins read the margin of the answered prompts
+    done = res.entities[~res.entities.skipped]
+    by_m = res.by_margin.groupby("entity")[["prompts", "broken"]].sum()
+    by_h = res.by_hop.groupby("entity")[["broken"]].sum()  # both leave the deleted fact's prompts out
+    assert (by_m.loc[done.entity, "broken"] == by_h.loc[done.entity, "broken"]).all()
+    assert by_m.broken.sum() > 0  # the embedding edit does break other prompts
+    for e in done.entity:  # every prompt answered before, outside the deleted fact, in one bin
+        own = corpus.prompts_of_triple(deletion_fact(corpus.kg, int(e)))
+        assert by_m.loc[e, "prompts"] == base.correct.sum() - base.correct[own].sum()
+    table = margin_breakage(res.by_margin)
+    assert list(table.margin_bin) == margin_bin_labels() and list(table.margin_low) == list(MARGIN_EDGES)
+    assert table.broken.sum() == res.by_margin.broken.sum()
+    assert ((table.share >= 0) & (table.share <= 1)).all()
