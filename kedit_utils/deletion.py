@@ -259,6 +259,27 @@ def margin_breakage(by_margin: pd.DataFrame, keys=("graph", "layers")) -> pd.Dat
     return g.sort_values(keys + ["margin_low"]).reset_index(drop=True)
 
 
+def margin_breakage_wide(table: pd.DataFrame, index) -> pd.DataFrame:
+    """:func:`margin_breakage`'s rows as a table to show: one row per ``index`` group, one
+    column per margin bin (its label), the share broken in %."""
+    wide = table.assign(share=100 * table.share).pivot_table(index=list(index), columns="margin_low", values="share")
+    wide.columns = [margin_bin_labels()[MARGIN_EDGES.index(low)] for low in wide.columns]
+    return wide
+
+
+def margin_contrast(by_margin: pd.DataFrame, thin_below: float = 1.0, thick_from: float = 4.0) -> dict[str, float]:
+    """Everything in ``by_margin`` pooled: the share broken among prompts answered by less
+    than ``thin_below`` nats (``thin_share``) and by ``thick_from`` or more (``thick_share``),
+    and the thin prompts' part of all prompts (``thin_of_all``) and of the broken ones
+    (``thin_of_broken``)."""
+    pooled = margin_breakage(by_margin, keys=[]).set_index("margin_low")
+    thin, thick = pooled[pooled.index < thin_below], pooled[pooled.index >= thick_from]
+    return {"thin_share": thin.broken.sum() / max(thin.prompts.sum(), 1),
+            "thick_share": thick.broken.sum() / max(thick.prompts.sum(), 1),
+            "thin_of_all": thin.prompts.sum() / max(pooled.prompts.sum(), 1),
+            "thin_of_broken": thin.broken.sum() / max(pooled.broken.sum(), 1)}
+
+
 def sweep_summary(entities: pd.DataFrame, by_relation: pd.DataFrame, by_hop: pd.DataFrame,
                   keys=("edit_token", "graph", "layers")) -> pd.DataFrame:
     """One row per ``keys`` group of a sweep: does the deletion work, and what does it break.

@@ -86,9 +86,12 @@ def answer_argmax(model, tok, prompts: Sequence[str], answers: Sequence[str], co
         for s in range(0, len(order), batch_size):
             chunk = order[s:s + batch_size]
             ids, mask = pad_right([rows[i][0] for i in chunk], getattr(tok, "pad_token_id", None) or 0)
-            which = [(k, start + j) for k, i in enumerate(chunk) for start, t in [rows[i][1:]] for j in range(len(t))]
-            r = torch.tensor([k for k, _ in which], device=device)
-            pos = torch.tensor([q for _, q in which], device=device)
+            r, pos = [], []  # (row in the batch, position) of every answer token
+            for k, i in enumerate(chunk):
+                _seq, start, t = rows[i]
+                r += [k] * len(t)
+                pos += range(start, start + len(t))
+            r, pos = torch.tensor(r, device=device), torch.tensor(pos, device=device)
             pred = position_logits(model, ids.to(device), mask.to(device), r, pos).argmax(-1).tolist()
             at = 0
             for i in chunk:

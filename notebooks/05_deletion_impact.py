@@ -87,7 +87,8 @@ import pandas as pd
 from IPython.display import display
 
 from kedit_utils import profiles
-from kedit_utils.deletion import IMPACT_PARTS, margin_breakage, sweep_summary
+from kedit_utils.deletion import (IMPACT_PARTS, margin_breakage, margin_breakage_wide, margin_contrast,
+                                  sweep_summary)
 from kedit_utils.deletion_experiment import run_deletion_experiment
 from kedit_utils.deletion_sequence import run_sequences
 from kedit_utils.deletion_variants import (RULE, model_margins, reproduced, run_variants, site_check, variant_rows,
@@ -381,9 +382,7 @@ glue_figure("fig_margins", fig)
 vm = var_tables["by_margin"]
 trained_margins = margin_breakage(vm[vm.variant.isin([v.name for v in margin_models.values()])],
                                   keys=["variant", "graph"])
-display(trained_margins.assign(share=100 * trained_margins.share).pivot_table(
-    index=["variant", "graph"], columns="margin_low", values="share").rename(
-    columns=dict(zip(trained_margins.margin_low, trained_margins.margin_bin))).style.format(precision=2))
+display(margin_breakage_wide(trained_margins, ["variant", "graph"]).style.format(precision=2))
 
 # %% [markdown]
 # **Where is the fact read?** The paper's causal trace (its Fig. 6) finds the first-layer MLP
@@ -492,24 +491,19 @@ display(rel)
 
 # %%
 margin_table = margin_breakage(by_margin)
-shown_margins = margin_table.assign(share=100 * margin_table.share).pivot_table(
-    index=["graph", "layers"], columns="margin_low", values="share")
-shown_margins.columns = [dict(zip(margin_table.margin_low, margin_table.margin_bin))[c] for c in shown_margins.columns]
-display(shown_margins.style.format(precision=2))
+display(margin_breakage_wide(margin_table, ["graph", "layers"]).style.format(precision=2))
 
 # %% tags=["remove-cell"]
-pooled = margin_breakage(by_margin, keys=["layers"]).groupby("margin_low")[["prompts", "broken"]].sum()
-thin, thick = pooled.loc[pooled.index < 1.0].sum(), pooled.loc[pooled.index >= 4.0].sum()
-thin_share, thick_share = thin.broken / max(thin.prompts, 1), thick.broken / max(thick.prompts, 1)
-glue_number("margin_thin_share", thin_share, ".2%")
-glue_number("margin_thick_share", thick_share, ".2%")
-glue_number("margin_thin_of_broken", thin.broken / max(pooled.broken.sum(), 1), ".0%")
-glue_number("margin_thin_of_all", thin.prompts / max(pooled.prompts.sum(), 1), ".0%")
-glue_number("margin_ratio", thin_share / thick_share if thick_share > 0 else float("inf"), ".1f")
-thin_part = thin.broken / max(pooled.broken.sum(), 1)
+contrast = margin_contrast(by_margin, thin_below=1.0, thick_from=4.0)
+for key in ("thin_share", "thick_share"):
+    glue_number(f"margin_{key}", contrast[key], ".2%")
+for key in ("thin_of_broken", "thin_of_all"):
+    glue_number(f"margin_{key}", contrast[key], ".0%")
+glue_number("margin_ratio", contrast["thin_share"] / contrast["thick_share"] if contrast["thick_share"] > 0
+            else float("inf"), ".1f")
 glue_number("margin_verdict", "most of the damage falls on thinly answered prompts, so thin margins carry it"
-          if thin_part > 0.5 else "most of the damage falls on prompts answered by 1 nat or more, so thin "
-          "margins are not what carries it")
+            if contrast["thin_of_broken"] > 0.5 else "most of the damage falls on prompts answered by 1 nat or "
+            "more, so thin margins are not what carries it")
 
 # %% [markdown]
 # Pooled over depths and graphs, {glue:text}`margin_thin_share` of the prompts answered by
