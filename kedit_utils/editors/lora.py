@@ -19,7 +19,7 @@ import torch
 from .. import architectures as A
 from ..validation import ParameterError, check_choice, check_float, check_int
 from .base import EditHandle, Editor, weights_guard
-from .ft import MODULES, OBJECTIVES, answer_batch, answer_loss
+from .ft import MODULES, OBJECTIVES, adamw, answer_batch, answer_loss
 from .hparams import HyperParams, check_layers
 
 PEFT_HINT = "LoRA needs the peft package: pip install peft"
@@ -156,7 +156,7 @@ class LoRA(Editor):
             losses = []
             try:
                 params = [p for n, p in wrapped.named_parameters() if "lora_" in n]
-                opt = torch.optim.AdamW(params, lr=hparams.lr, weight_decay=hparams.weight_decay)
+                opt = adamw(params, lr=hparams.lr, weight_decay=hparams.weight_decay)
                 wrapped.eval()
                 with torch.enable_grad():
                     for _ in range(hparams.num_steps):

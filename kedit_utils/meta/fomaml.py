@@ -233,8 +233,8 @@ def related_loss(model, tok, related) -> float:
 
 
 def make_outer_optimizer(model, names: Sequence[str], config: FOMAMLConfig) -> torch.optim.AdamW:
-    return torch.optim.AdamW([model.get_parameter(n) for n in names], lr=config.outer_lr,
-                             weight_decay=config.outer_weight_decay)
+    return _ft.adamw([model.get_parameter(n) for n in names], lr=config.outer_lr,
+                     weight_decay=config.outer_weight_decay)
 
 
 @dataclass(frozen=True)
