@@ -198,3 +198,19 @@ def test_training_split_avoids_evaluated_subjects_and_later_edits():
     assert len(training_split(cands, evaluated, 2, avoid=later)) == 2
     with pytest.raises(ParameterError, match="train_edits"):
         training_split(cands[:2], evaluated, 10)
+
+
+def test_pretrained_grid_rows_from_workers_keep_run_grids_order():
+    """The grid's per-method jobs (survey.experiment, one per worker) come back in run_grid's
+    order: action, then method in the given order, then request."""
+    import pandas as pd
+
+    from kedit_utils.survey.experiment import _grid_in_order
+
+    requests = {"insert": [1, 2], "modify": [1, 2], "erase": []}
+    frames = {m: pd.DataFrame([{"method": m, "action": a, "i": i} for a in ("insert", "modify") for i in (0, 1)])
+              for m in ("rome", "ice")}
+    out = _grid_in_order(frames, ["rome", "ice"], requests)
+    assert list(zip(out.action, out.method, out.i)) == [
+        ("insert", "rome", 0), ("insert", "rome", 1), ("insert", "ice", 0), ("insert", "ice", 1),
+        ("modify", "rome", 0), ("modify", "rome", 1), ("modify", "ice", 0), ("modify", "ice", 1)]
