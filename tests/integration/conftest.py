@@ -32,11 +32,12 @@ TINY = {
                                sequence_every=2),
     # SmolLM2 (no tiny stand-in: the chapter is about a pretrained model's second hops), one
     # case per split, one inner step, one layer, no ROME/MEMIT/AlphaEdit (their covariances
-    # would take a minute in the test's empty cache)
+    # would take a minute in the test's empty cache); the graph section on a 12-entity graph
     "06_meta_learning_propagation": dict(
         n_train=2, n_id=1, n_ood=1, n_mquake=1, n_mquake_subset=1, n_check_countries=6, n_style_cases=1,
         alphas=[1e-4], n_alpha_cases=1, scopes=["attn+mlp"], table1_layers="layer", sweep_layers=[8],
-        inner_steps=1, checkpoint_every=1, baselines=[], threads=1),
+        inner_steps=1, checkpoint_every=1, baselines=[], threads=1,
+        kg_entities=12, kg_relations=5, kg_ba_m=2, kg_new=16, kg_layers=1, kg_embd=32, kg_locality=5),
     # chapter 7 without SmolLM2 (run_pretrained=False): the KG model's grid, two methods
     "07_editing_methods": dict(_TINY_MODELS, run_pretrained=False, kg_methods=["rome", "ft_l", "ice"], kg_n_edits=2,
                                kg_layers=2, sequential_edits=3, reversibility_edits=2, n_trace_facts=4, n_boot=20),

@@ -1,0 +1,415 @@
+"""Paper B's experiment on chapter 1's knowledge graph, where every fact is controlled
+(issue 11 §4, "beyond the paper"; Paper B §3 on the tiny models of Paper A §3.2).
+
+Paper B meta-trains a pretrained LLM so that a plain FT edit of a *new* fact about an
+invented entity ("Smith Innovation PLC's headquarters is in Greece") also changes the
+answer to a 2-hop question that needs it ("the currency of the country that hosted ...").
+Here the same experiment runs on a from-scratch GPT-2 whose whole knowledge is one graph:
+
+* **The language model** (:func:`load_or_train_two_hop`) is trained on every fact of the
+  graph as ``"s r o"`` (one alias per entity and relation: the experiment is about
+  propagation, not aliases) and on every composed 2-hop question ``"s r1 r2"`` → the
+  object of ``(o, r2)`` for each fact ``(s, r1, o)`` and each fact ``(o, r2, o2)`` of its
+  object, the loss on the answer token only. It reaches the accuracy it is asked for on
+  both kinds, so the unedited model knows every first and second hop (Paper B keeps only
+  the second hops its model knows; here all of them are known by construction).
+* **New entities** play CRE's invented companies: ``n_new`` extra entity tokens that occur
+  in no training sentence. A case (:func:`two_hop_cases`) gives a new entity ``x`` a fact
+  ``(x, r1, o)`` with ``o`` an entity of the graph, and asks ``"x r1 r2"`` → ``r2(o)`` for a
+  fact ``(o, r2, r2(o))`` of the graph. The new entities are split between meta-training
+  tasks and evaluation cases, so the evaluated subjects are unseen in both the language
+  model's training and meta-training (Paper B's split by entity).
+* **Meta-training and evaluation** are chapter 6's own: :func:`kedit_utils.meta.fomaml.meta_train`
+  and the FT edit of the inner loop's settings, on the base and on the meta-trained model.
+  The answer is the argmax next token after the question (exact: one word is one token,
+  where containment in a generation would let ``e1_0`` match inside ``e11_0``).
+
+Shapes: a training sequence is 4 token ids, ``(s, r, o, <pad>)`` or ``(s, r1, r2, o2)``;
+the loss is read at position 1 or 2.
+"""
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import cache
+from ..datasets.cases import PropagationCase
+from ..devices import resolve_device
+from ..editors.requests import EditRequest
+from ..graphs import GraphSpec, KnowledgeGraph, build_graph
+from ..models import ModelSpec, gpt2_from_scratch
+from ..training import _quiet_hub_bars
+from ..validation import ParameterError, check_float, check_fraction, check_int
+from ..vocabulary import PAD, Vocabulary, hf_tokenizer
+
+CACHE_KIND = "kg-two-hop-lm"
+
+
+@dataclass(frozen=True)
+class TwoHopSpec:
+    """Everything that determines the 2-hop language model and its cases.
+
+    graph: chapter 1's graph spec (kind, |E|, |R|, m, seed).
+    n_new: new entities (CRE's invented subjects), split into meta-training and evaluation.
+    eval_share: share of the new entities kept for evaluation.
+    model: the GPT-2's size (``n_positions`` is 4: the 2-hop sequences).
+    lr, batch_size, max_epochs, target_accuracy: AdamW training until the training accuracy
+        on the first hops and on the 2-hop questions both reach ``target_accuracy``
+        (checked every 10 epochs), or ``max_epochs``.
+    seed: the model's initialisation, the batches and the cases.
+    """
+
+    graph: GraphSpec = GraphSpec()
+    n_new: int = 200
+    eval_share: float = 0.25
+    model: ModelSpec = ModelSpec(n_layers=4, n_embd=128, n_head=4, n_positions=4)
+    lr: float = 3e-3
+    batch_size: int = 256
+    max_epochs: int = 600
+    target_accuracy: float = 0.99
+    seed: int = 0
+
+    def __post_init__(self):
+        if not isinstance(self.graph, GraphSpec):
+            raise ParameterError("graph", self.graph, "must be a GraphSpec")
+        if not isinstance(self.model, ModelSpec):
+            raise ParameterError("model", self.model, "must be a ModelSpec")
+        if self.model.n_positions < 4:
+            raise ParameterError("model.n_positions", self.model.n_positions, "must be >= 4 (s r1 r2 o2)")
+        check_int("n_new", self.n_new, minimum=2)
+        check_fraction("eval_share", self.eval_share)
+        if not 0 < self.eval_share < 1:
+            raise ParameterError("eval_share", self.eval_share, "must lie strictly between 0 and 1")
+        check_float("lr", self.lr, low=0.0, low_open=True)
+        check_int("batch_size", self.batch_size, minimum=1)
+        check_int("max_epochs", self.max_epochs, minimum=10)
+        check_float("target_accuracy", self.target_accuracy, low=0.0, high=1.0)
+        check_int("seed", self.seed, minimum=0)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "graph": self.graph.to_dict(), "model": self.model.to_dict()}
+
+
+def two_hop_vocabulary(kg: KnowledgeGraph, n_new: int) -> Vocabulary:
+    """One alias per entity; entities ``kg.n_entities .. + n_new - 1`` are the new ones.
+
+    (The vocabulary's ``<deleted>`` token is unused here.)"""
+    return Vocabulary(kg.n_entities + n_new, kg.n_relations, n_aliases=1)
+
+
+def two_hop_chains(kg: KnowledgeGraph) -> np.ndarray:
+    """(n_chains, 5) int: every ``(s, r1, o, r2, o2)`` with ``(s, r1, o)`` and ``(o, r2, o2)``
+    facts of ``kg``, in triple order then ``o``'s facts in relation order."""
+    rows = []
+    for s, r1, o in kg.triples.tolist():
+        for _, r2, o2 in sorted(kg.facts_of(o).tolist(), key=lambda t: t[1]):
+            rows.append((s, r1, o, r2, o2))
+    return np.asarray(rows, dtype=np.int64).reshape(-1, 5)
+
+
+def training_sequences(kg: KnowledgeGraph, vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray]:
+    """The language model's data: ``(ids (n, 4), answer_position (n,))``, the first hops
+    ``(s, r, o, <pad>)`` (answer at position 1) then the 2-hop questions
+    ``(s, r1, r2, o2)`` (answer at position 2)."""
+    ent, rel = vocab.entity_ids[:, 0], vocab.relation_ids[:, 0]
+    pad = vocab.tokens.index(PAD)
+    s, r, o = kg.triples.T
+    one = np.stack([ent[s], rel[r], ent[o], np.full_like(s, pad)], axis=1)
+    ch = two_hop_chains(kg)
+    two = np.stack([ent[ch[:, 0]], rel[ch[:, 1]], rel[ch[:, 3]], ent[ch[:, 4]]], axis=1)
+    ids = np.concatenate([one, two]).astype(np.int64)
+    pos = np.concatenate([np.ones(len(one), np.int64), np.full(len(two), 2, np.int64)])
+    return ids, pos
+
+
+def _accuracy(model, ids: torch.Tensor, pos: torch.Tensor) -> tuple[float, float]:
+    """Training accuracy (argmax at the answer position) on the first hops and the 2-hop questions."""
+    with torch.no_grad():
+        logits = model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits  # (n, 4, V)
+        rows = torch.arange(len(ids))
+        pred = logits[rows, pos].argmax(-1)
+        ok = pred == ids[rows, pos + 1]
+    one, two = ok[pos == 1], ok[pos == 2]
+    return float(one.float().mean()), float(two.float().mean()) if len(two) else 1.0
+
+
+def train_two_hop(spec: TwoHopSpec, device: str = "cpu", progress: bool = True):
+    """Train the language model (module docstring). Returns ``(model, log)``; the log has
+    the accuracies every 10 epochs, the epochs and the seconds."""
+    from tqdm.auto import tqdm
+
+    kg = build_graph(spec.graph)
+    vocab = two_hop_vocabulary(kg, spec.n_new)
+    ids_np, pos_np = training_sequences(kg, vocab)
+    dev = torch.device(device)
+    model = gpt2_from_scratch(vocab, spec.model, seed=spec.seed).to(dev)
+    ids, pos = torch.as_tensor(ids_np, device=dev), torch.as_tensor(pos_np, device=dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=0.0, betas=(0.9, 0.98))
+    gen = torch.Generator().manual_seed(spec.seed)
+    log, t0, epoch = [], time.perf_counter(), 0
+    bar = tqdm(total=spec.max_epochs, desc="2-hop LM", disable=not progress, mininterval=2)
+    model.train()
+    for epoch in range(1, spec.max_epochs + 1):
+        order = torch.randperm(len(ids), generator=gen).to(dev)
+        for b in range(0, len(ids), spec.batch_size):
+            idx = order[b:b + spec.batch_size]
+            x, p = ids[idx], pos[idx]
+            rows = torch.arange(len(idx), device=dev)
+            # the pad after a first hop comes after its answer: causal attention never reads it
+            hidden = model.transformer(input_ids=x, attention_mask=torch.ones_like(x)).last_hidden_state[rows, p]  # (B, d)
+            loss = torch.nn.functional.cross_entropy(model.lm_head(hidden), x[rows, p + 1])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        bar.update(1)
+        if epoch % 10 == 0:
+            model.eval()
+            one, two = _accuracy(model, ids, pos)
+            model.train()
+            log.append({"epoch": epoch, "loss": float(loss.detach()), "acc_one_hop": one, "acc_two_hop": two,
+                        "seconds": time.perf_counter() - t0})
+            bar.set_postfix(one=f"{one:.3f}", two=f"{two:.3f}")
+            if min(one, two) >= spec.target_accuracy:
+                break
+    bar.close()
+    model.eval()
+    return model, {"log": log, "epochs": epoch, "seconds": time.perf_counter() - t0,
+                   "n_one_hop": int((pos_np == 1).sum()), "n_two_hop": int((pos_np == 2).sum())}
+
+
+@dataclass
+class TwoHopModel:
+    """The trained language model, its tokenizer, graph, vocabulary and training log."""
+
+    spec: TwoHopSpec
+    model: object
+    tok: object
+    kg: KnowledgeGraph
+    vocab: Vocabulary
+    log: dict
+    path: Path
+
+    @property
+    def model_id(self) -> str:
+        return f"{CACHE_KIND}/{self.path.name}"
+
+
+def load_or_train_two_hop(spec: TwoHopSpec, device: str = "auto", progress: bool = True) -> TwoHopModel:
+    """The language model for ``spec``, from the artifact cache (safetensors and JSON, keyed by
+    every input and this module's code) or trained and cached."""
+    from transformers import GPT2LMHeadModel
+
+    if not isinstance(spec, TwoHopSpec):
+        raise ParameterError("spec", spec, "must be a TwoHopSpec")
+    dev = resolve_device(device)
+    kg = build_graph(spec.graph)
+    vocab = two_hop_vocabulary(kg, spec.n_new)
+    inputs = {"spec": spec.to_dict(), "device_type": dev.type, "torch": torch.__version__.split("+")[0]}
+
+    def build(tmp: Path) -> None:
+        model, log = train_two_hop(spec, str(dev), progress)
+        with _quiet_hub_bars():
+            model.to("cpu").save_pretrained(tmp / "model", safe_serialization=True)
+        cache.write_json_atomic(tmp / "train_log.json", log)
+
+    version = cache.code_version(train_two_hop, training_sequences, two_hop_chains, two_hop_vocabulary, _accuracy,
+                                 gpt2_from_scratch)
+    path = cache.cached(CACHE_KIND, inputs, version, build)
+    with _quiet_hub_bars():
+        model = GPT2LMHeadModel.from_pretrained(path / "model", use_safetensors=True).float().to(dev)
+    model.eval()
+    log = json.loads((path / "train_log.json").read_text())
+    return TwoHopModel(spec, model, hf_tokenizer(vocab), kg, vocab, log, path)
+
+
+def two_hop_cases(kg: KnowledgeGraph, vocab: Vocabulary, entities, seed: int = 0) -> list[PropagationCase]:
+    """One case per new entity in ``entities``: a seeded first hop ``(x, r1, o)`` to a graph
+    entity ``o`` with facts, and the 2-hop question ``"x r1 r2"`` answered by ``r2(o)`` for one
+    of ``o``'s facts (drawn). The case's single hop is the edited prompt itself."""
+    rng = random.Random(f"two-hop-{seed}")
+    with_facts = [e for e in range(kg.n_entities) if len(kg.facts_of(e))]
+    if not with_facts:
+        raise ParameterError("graph", kg.n_entities, "has no entity with a fact")
+    e_tok = lambda e: vocab.entity_token(int(e), 0)  # noqa: E731
+    r_tok = lambda r: vocab.relation_token(int(r), 0)  # noqa: E731
+    cases = []
+    for x in entities:
+        x = int(x)
+        if not kg.n_entities <= x < vocab.n_entities:
+            raise ParameterError("entities", x, f"must be new entities in [{kg.n_entities}, {vocab.n_entities})")
+        o = rng.choice(with_facts)
+        r1 = rng.randrange(kg.n_relations)
+        _, r2, o2 = (int(v) for v in rng.choice(kg.facts_of(o).tolist()))
+        prompt = f"{e_tok(x)} {r_tok(r1)}"
+        edit = EditRequest(prompt=prompt, subject=e_tok(x), target_new=e_tok(o))
+        cases.append(PropagationCase(f"x{x}-r{r1}-r{r2}", (edit,), (f"{prompt} {r_tok(r2)}",), (e_tok(o2),),
+                                     single_hops=((prompt, e_tok(o)),)))
+    return cases
+
+
+def split_new_entities(spec: TwoHopSpec, kg: KnowledgeGraph) -> tuple[list[int], list[int]]:
+    """(meta-training, evaluation) new entities, a seeded split of the ``n_new``."""
+    new = list(range(kg.n_entities, kg.n_entities + spec.n_new))
+    random.Random(f"split-{spec.seed}").shuffle(new)
+    n_eval = max(1, int(round(spec.eval_share * spec.n_new)))
+    return sorted(new[n_eval:]), sorted(new[:n_eval])
+
+
+def next_token_correct(model, tok, prompts, answers) -> np.ndarray:
+    """(n,) bool: the argmax next token after each prompt is its answer (one token each)."""
+    ids = torch.tensor([tok.convert_tokens_to_ids(p.split()) for p in prompts], device=next(model.parameters()).device)
+    want = torch.tensor(tok.convert_tokens_to_ids(list(answers)), device=ids.device)
+    with torch.no_grad():
+        pred = model(input_ids=ids).logits[:, -1].argmax(-1)
+    return (pred == want).cpu().numpy()
+
+
+def evaluate_two_hop(model, tok, cases, hparams, locality_prompts=(), locality_answers=()) -> dict:
+    """The FT edit of each case (restored bit for bit after it): the 2-hop question answered
+    with ``r2(o)`` (``two_hop``), the edited prompt with ``o`` (``single_hop``), and the share
+    of ``locality_prompts`` (other facts of the graph) still answered as before (``locality``).
+
+    Returns ``{"two_hop": (n,) bool, "single_hop": (n,) bool, "locality": (n,) float}``."""
+    from ..editors.registry import get_editor
+
+    ft = get_editor("ft")
+    hp = ft.resolve_hparams(model, hparams)
+    loc_p, loc_a = list(locality_prompts), list(locality_answers)
+    before = next_token_correct(model, tok, loc_p, loc_a) if loc_p else None
+    two, one, loc = [], [], []
+    for c in cases:
+        with ft.apply(model, tok, list(c.edits), hp):
+            two.append(bool(next_token_correct(model, tok, list(c.questions), [c.answers[0]])[0]))
+            one.append(bool(next_token_correct(model, tok, [c.single_hops[0][0]], [c.single_hops[0][1]])[0]))
+            if loc_p:
+                after = next_token_correct(model, tok, loc_p, loc_a)
+                loc.append(float((after == before).mean()))
+            else:
+                loc.append(float("nan"))
+    return {"two_hop": np.array(two), "single_hop": np.array(one), "locality": np.array(loc)}
+
+
+def locality_facts(kg: KnowledgeGraph, vocab: Vocabulary, n: int, seed: int = 0) -> tuple[list[str], list[str]]:
+    """``n`` facts of the graph (seeded) as (prompts, answers), for the locality check."""
+    check_int("n", n, minimum=0)
+    rng = random.Random(f"locality-{seed}")
+    triples = kg.triples.tolist()
+    picks = rng.sample(triples, min(n, len(triples)))
+    return ([f"{vocab.entity_token(s)} {vocab.relation_token(r)}" for s, r, _ in picks],
+            [vocab.entity_token(o) for _, _, o in picks])
+
+
+# --------------------------------------------------------------------------- the chapter's run
+KG_PARAMETERS = ("kg_graph", "kg_entities", "kg_relations", "kg_ba_m", "kg_new", "kg_layers", "kg_embd", "kg_alpha",
+                 "kg_beta", "kg_epochs", "kg_locality")
+
+
+def check_kg_parameters(cfg: dict) -> None:
+    """Chapter 6's ``kg_*`` parameters, before any work (the error names the parameter)."""
+    from ..graphs import GRAPH_KINDS
+    from ..validation import check_choice
+
+    check_choice("kg_graph", cfg["kg_graph"], GRAPH_KINDS)
+    check_int("kg_entities", cfg["kg_entities"], minimum=4)
+    check_int("kg_relations", cfg["kg_relations"], minimum=2)
+    check_int("kg_ba_m", cfg["kg_ba_m"], minimum=1, maximum=cfg["kg_entities"] - 1)
+    check_int("kg_new", cfg["kg_new"], minimum=8)
+    check_int("kg_layers", cfg["kg_layers"], minimum=1)
+    check_int("kg_embd", cfg["kg_embd"], minimum=4)
+    if cfg["kg_embd"] % 4:
+        raise ParameterError("kg_embd", cfg["kg_embd"], "must be a multiple of 4 (the model's 4 heads)")
+    for name in ("kg_alpha", "kg_beta"):
+        check_float(name, cfg[name], low=0.0, low_open=True)
+    check_int("kg_epochs", cfg["kg_epochs"], minimum=1)
+    check_int("kg_locality", cfg["kg_locality"], minimum=0)
+
+
+def spec_from_parameters(cfg: dict, seed: int) -> TwoHopSpec:
+    """The :class:`TwoHopSpec` of chapter 6's ``kg_*`` parameters (both profiles: chapter 1's
+    graph, 200 entities, 50 relations, m = 3)."""
+    return TwoHopSpec(graph=GraphSpec(kind=cfg["kg_graph"], n_entities=cfg["kg_entities"],
+                                      n_relations=cfg["kg_relations"], ba_m=cfg["kg_ba_m"], seed=seed),
+                      n_new=cfg["kg_new"], model=ModelSpec(n_layers=cfg["kg_layers"], n_embd=cfg["kg_embd"], n_head=4,
+                                                           n_positions=4),
+                      seed=seed)
+
+
+def paired_gain(before: np.ndarray, after: np.ndarray) -> tuple[float, float, float]:
+    """Mean of ``after - before`` over paired 0/1 outcomes and its 95 % normal interval
+    (the same cases edited on both models): (gain, low, high)."""
+    d = after.astype(float) - before.astype(float)
+    n = len(d)
+    if n == 0:
+        return (float("nan"),) * 3
+    half = 1.959963984540054 * (d.std(ddof=1) / np.sqrt(n) if n > 1 else 0.0)
+    return float(d.mean()), float(d.mean() - half), float(d.mean() + half)
+
+
+@dataclass
+class TwoHopRun:
+    """The experiment's outcome: per model (``"base"``, ``"meta"``) the evaluation dict of
+    :func:`evaluate_two_hop`, the language model, the case counts and the meta-training's
+    seconds per task."""
+
+    lm: TwoHopModel
+    outcomes: dict
+    n_train: int
+    n_eval: int
+    seconds_per_task: float
+    config: object
+
+    def rows(self) -> list[dict]:
+        """One row per model: 2-hop accuracy with its Wilson interval, single hop, locality, n."""
+        from .propagation_eval import wilson_interval
+
+        out = []
+        for name, r in self.outcomes.items():
+            k, n = int(r["two_hop"].sum()), len(r["two_hop"])
+            lo, hi = wilson_interval(k, n)
+            out.append({"model": name, "two_hop_acc": k / n, "low": lo, "high": hi,
+                        "single_hop": float(r["single_hop"].mean()), "locality": float(np.nanmean(r["locality"]))
+                        if len(r["locality"]) and not np.isnan(r["locality"]).all() else float("nan"), "n": n})
+        return out
+
+    def gain(self) -> tuple[float, float, float]:
+        """The meta-trained model's 2-hop accuracy minus the base's, paired, with its interval."""
+        return paired_gain(self.outcomes["base"]["two_hop"], self.outcomes["meta"]["two_hop"])
+
+
+def run_kg_two_hop(cfg: dict, seed: int = 0, device: str = "cpu", progress: bool = True) -> TwoHopRun:
+    """Chapter 6's "beyond the paper" section: train (or load) the 2-hop language model on
+    chapter 1's graph, meta-train it with FOMAML (attention + MLP of every layer, the
+    ``kg_*`` rates) on the training new entities' cases, and evaluate the same FT edit on
+    the base and on the meta-trained model on the held-out new entities. The model is left
+    with its base weights."""
+    from .fomaml import FOMAMLConfig, meta_train
+
+    check_kg_parameters(cfg)
+    spec = spec_from_parameters(cfg, seed)
+    lm = load_or_train_two_hop(spec, device, progress)
+    train_ents, eval_ents = split_new_entities(spec, lm.kg)
+    train = two_hop_cases(lm.kg, lm.vocab, train_ents, seed=seed)
+    evals = two_hop_cases(lm.kg, lm.vocab, eval_ents, seed=seed + 1)
+    loc_p, loc_a = locality_facts(lm.kg, lm.vocab, cfg["kg_locality"], seed)
+    config = FOMAMLConfig(scope="attn+mlp", layers=None, inner_lr=cfg["kg_alpha"], outer_lr=cfg["kg_beta"],
+                          inner_steps=10, epochs=cfg["kg_epochs"], seed=seed)
+    hp = config.ft_hparams(lm.model)
+    base = evaluate_two_hop(lm.model, lm.tok, evals, hp, loc_p, loc_a)
+    result = meta_train(lm.model, lm.tok, train, config, model_id=lm.model_id, progress=progress)
+    try:
+        meta = evaluate_two_hop(lm.model, lm.tok, evals, hp, loc_p, loc_a)
+    finally:
+        result.restore()
+    return TwoHopRun(lm, {"base": base, "meta": meta}, len(train), len(evals), result.seconds_per_task, config)
+
+
+__all__ = ["KG_PARAMETERS", "TwoHopModel", "TwoHopRun", "check_kg_parameters", "paired_gain", "run_kg_two_hop",
+           "spec_from_parameters", "TwoHopSpec", "evaluate_two_hop", "load_or_train_two_hop", "locality_facts",
+           "next_token_correct", "split_new_entities", "training_sequences", "two_hop_cases", "two_hop_chains",
+           "two_hop_vocabulary"]
