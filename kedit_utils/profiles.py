@@ -49,11 +49,12 @@ def _with_training(quick: dict, paper: dict) -> dict[str, dict[str, Any]]:
 
 
 # Chapter 6 beyond the paper (kedit_utils.meta.kg_two_hop): Paper B's experiment on chapter 1's
-# graph (both profiles: chapter 1's 200 entities, 50 relations, m = 3) with a from-scratch GPT-2 trained on its facts and composed 2-hop questions. quick: 2
-# layers of width 64 (trained in ~20 s on 2 cores; 4 x 128 took 100 s), 400 new entities (300
-# meta-training tasks, 100 evaluation cases), α 1e-3 (1e-2 broke two thirds of the other
-# facts), β 3e-4, one epoch (three epochs at β 3e-3 fitted the training entities, 78 %, and
-# lowered the held-out ones). paper: a larger model and more new entities, same rates.
+# graph (both profiles: its 200 entities, 50 relations, m = 3) with a from-scratch GPT-2 trained
+# on its facts and composed 2-hop questions. quick: 2 layers of width 64 (at target in 20 epochs,
+# about 10 s on 2 cores; 4 x 128 took 100 s; the whole section 28 s of a cold build), 400 new
+# entities (300 meta-training tasks, 100 evaluation cases), α 1e-3 (1e-2 broke two thirds of the
+# other facts), β 3e-4, one epoch (three epochs at β 3e-3 fitted the training entities, 78 %,
+# and lowered the held-out ones). paper: a larger model and more new entities, same rates.
 KG_TWO_HOP = {
     "quick": dict(kg_graph="ba", kg_entities=200, kg_relations=50, kg_ba_m=3, kg_new=400, kg_layers=2, kg_embd=64, kg_alpha=1e-3, kg_beta=3e-4, kg_epochs=1,
                   kg_locality=50),
