@@ -10,6 +10,9 @@ requests checked on a model (:mod:`.facts`).
     from kedit_utils.datasets import cre, mquake       # Paper B's data (chapter 6)
     splits = cre.generate_cre(4000, 500, 350)          # CRE-style train / in-dist / OOD cases
     cases = mquake.load_mquake("MQuAKE-CF-3k-v2.json")  # PropagationCase list
+
+:mod:`.kg_two_hop` (chapter 6's graph section): a knowledge graph's composed 2-hop questions
+and CRE-like cases about new entities; :mod:`.kg_requests`: chapter 7's requests on a graph.
 """
 from . import cases, facts, world
 from .facts import (ACTIONS, ERASE_TARGET, Fact, FactRequest, KnownFacts, Probe, RELATIONS, easyedit_batch,

@@ -4,7 +4,8 @@
 Paper B meta-trains a pretrained LLM so that a plain FT edit of a *new* fact about an
 invented entity ("Smith Innovation PLC's headquarters is in Greece") also changes the
 answer to a 2-hop question that needs it ("the currency of the country that hosted ...").
-Here the same experiment runs on a from-scratch GPT-2 whose whole knowledge is one graph:
+Here the same experiment runs on a from-scratch GPT-2 whose whole knowledge is one graph
+(the data: :mod:`kedit_utils.datasets.kg_two_hop`):
 
 * **The language model** (:func:`load_or_train_two_hop`) is trained on every fact of the
   graph as ``"s r o"`` (one alias per entity and relation: the experiment is about
@@ -14,23 +15,18 @@ Here the same experiment runs on a from-scratch GPT-2 whose whole knowledge is o
   both kinds, so the unedited model knows every first and second hop (Paper B keeps only
   the second hops its model knows; here all of them are known by construction).
 * **New entities** play CRE's invented companies: ``n_new`` extra entity tokens that occur
-  in no training sentence. A case (:func:`two_hop_cases`) gives a new entity ``x`` a fact
-  ``(x, r1, o)`` with ``o`` an entity of the graph, and asks ``"x r1 r2"`` → ``r2(o)`` for a
-  fact ``(o, r2, r2(o))`` of the graph. The new entities are split between meta-training
-  tasks and evaluation cases, so the evaluated subjects are unseen in both the language
-  model's training and meta-training (Paper B's split by entity).
+  in no training sentence. A case gives a new entity ``x`` a fact ``(x, r1, o)`` with ``o``
+  an entity of the graph, and asks ``"x r1 r2"`` → ``r2(o)``. The new entities are split
+  between meta-training tasks and evaluation cases, so the evaluated subjects are unseen in
+  both the language model's training and meta-training (Paper B's split by entity).
 * **Meta-training and evaluation** are chapter 6's own: :func:`kedit_utils.meta.fomaml.meta_train`
   and the FT edit of the inner loop's settings, on the base and on the meta-trained model.
   The answer is the argmax next token after the question (exact: one word is one token,
   where containment in a generation would let ``e1_0`` match inside ``e11_0``).
-
-Shapes: a training sequence is 4 token ids, ``(s, r, o, <pad>)`` or ``(s, r1, r2, o2)``;
-the loss is read at position 1 or 2.
 """
 from __future__ import annotations
 
 import json
-import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,14 +35,14 @@ import numpy as np
 import torch
 
 from .. import cache
-from ..datasets.cases import PropagationCase
+from ..datasets.kg_two_hop import (locality_facts, split_new_entities, training_sequences, two_hop_cases,
+                                   two_hop_chains, two_hop_vocabulary)
 from ..devices import resolve_device
-from ..editors.requests import EditRequest
 from ..graphs import GraphSpec, KnowledgeGraph, build_graph
 from ..models import ModelSpec, gpt2_from_scratch
 from ..training import _quiet_hub_bars
 from ..validation import ParameterError, check_float, check_fraction, check_int
-from ..vocabulary import PAD, Vocabulary, hf_tokenizer
+from ..vocabulary import Vocabulary, hf_tokenizer
 
 CACHE_KIND = "kg-two-hop-lm"
 
@@ -94,38 +90,6 @@ class TwoHopSpec:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "graph": self.graph.to_dict(), "model": self.model.to_dict()}
-
-
-def two_hop_vocabulary(kg: KnowledgeGraph, n_new: int) -> Vocabulary:
-    """One alias per entity; entities ``kg.n_entities .. + n_new - 1`` are the new ones.
-
-    (The vocabulary's ``<deleted>`` token is unused here.)"""
-    return Vocabulary(kg.n_entities + n_new, kg.n_relations, n_aliases=1)
-
-
-def two_hop_chains(kg: KnowledgeGraph) -> np.ndarray:
-    """(n_chains, 5) int: every ``(s, r1, o, r2, o2)`` with ``(s, r1, o)`` and ``(o, r2, o2)``
-    facts of ``kg``, in triple order then ``o``'s facts in relation order."""
-    rows = []
-    for s, r1, o in kg.triples.tolist():
-        for _, r2, o2 in sorted(kg.facts_of(o).tolist(), key=lambda t: t[1]):
-            rows.append((s, r1, o, r2, o2))
-    return np.asarray(rows, dtype=np.int64).reshape(-1, 5)
-
-
-def training_sequences(kg: KnowledgeGraph, vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray]:
-    """The language model's data: ``(ids (n, 4), answer_position (n,))``, the first hops
-    ``(s, r, o, <pad>)`` (answer at position 1) then the 2-hop questions
-    ``(s, r1, r2, o2)`` (answer at position 2)."""
-    ent, rel = vocab.entity_ids[:, 0], vocab.relation_ids[:, 0]
-    pad = vocab.tokens.index(PAD)
-    s, r, o = kg.triples.T
-    one = np.stack([ent[s], rel[r], ent[o], np.full_like(s, pad)], axis=1)
-    ch = two_hop_chains(kg)
-    two = np.stack([ent[ch[:, 0]], rel[ch[:, 1]], rel[ch[:, 3]], ent[ch[:, 4]]], axis=1)
-    ids = np.concatenate([one, two]).astype(np.int64)
-    pos = np.concatenate([np.ones(len(one), np.int64), np.full(len(two), 2, np.int64)])
-    return ids, pos
 
 
 def _accuracy(model, ids: torch.Tensor, pos: torch.Tensor) -> tuple[float, float]:
@@ -202,7 +166,7 @@ class TwoHopModel:
 
 def load_or_train_two_hop(spec: TwoHopSpec, device: str = "auto", progress: bool = True) -> TwoHopModel:
     """The language model for ``spec``, from the artifact cache (safetensors and JSON, keyed by
-    every input and this module's code) or trained and cached."""
+    every input and the training code) or trained and cached."""
     from transformers import GPT2LMHeadModel
 
     if not isinstance(spec, TwoHopSpec):
@@ -228,88 +192,41 @@ def load_or_train_two_hop(spec: TwoHopSpec, device: str = "auto", progress: bool
     return TwoHopModel(spec, model, hf_tokenizer(vocab), kg, vocab, log, path)
 
 
-def two_hop_cases(kg: KnowledgeGraph, vocab: Vocabulary, entities, seed: int = 0) -> list[PropagationCase]:
-    """One case per new entity in ``entities``: a seeded first hop ``(x, r1, o)`` to a graph
-    entity ``o`` with facts, and the 2-hop question ``"x r1 r2"`` answered by ``r2(o)`` for one
-    of ``o``'s facts (drawn). The case's single hop is the edited prompt itself."""
-    rng = random.Random(f"two-hop-{seed}")
-    with_facts = [e for e in range(kg.n_entities) if len(kg.facts_of(e))]
-    if not with_facts:
-        raise ParameterError("graph", kg.n_entities, "has no entity with a fact")
-    e_tok = lambda e: vocab.entity_token(int(e), 0)  # noqa: E731
-    r_tok = lambda r: vocab.relation_token(int(r), 0)  # noqa: E731
-    cases = []
-    for x in entities:
-        x = int(x)
-        if not kg.n_entities <= x < vocab.n_entities:
-            raise ParameterError("entities", x, f"must be new entities in [{kg.n_entities}, {vocab.n_entities})")
-        o = rng.choice(with_facts)
-        r1 = rng.randrange(kg.n_relations)
-        _, r2, o2 = (int(v) for v in rng.choice(kg.facts_of(o).tolist()))
-        prompt = f"{e_tok(x)} {r_tok(r1)}"
-        edit = EditRequest(prompt=prompt, subject=e_tok(x), target_new=e_tok(o))
-        cases.append(PropagationCase(f"x{x}-r{r1}-r{r2}", (edit,), (f"{prompt} {r_tok(r2)}",), (e_tok(o2),),
-                                     single_hops=((prompt, e_tok(o)),)))
-    return cases
-
-
-def split_new_entities(spec: TwoHopSpec, kg: KnowledgeGraph) -> tuple[list[int], list[int]]:
-    """(meta-training, evaluation) new entities, a seeded split of the ``n_new``."""
-    new = list(range(kg.n_entities, kg.n_entities + spec.n_new))
-    random.Random(f"split-{spec.seed}").shuffle(new)
-    n_eval = max(1, int(round(spec.eval_share * spec.n_new)))
-    return sorted(new[n_eval:]), sorted(new[:n_eval])
+def next_token_argmax(model, tok, prompts) -> np.ndarray:
+    """(n,) token ids: the argmax next token after each (whitespace-tokenised) prompt."""
+    ids = torch.tensor([tok.convert_tokens_to_ids(p.split()) for p in prompts], device=next(model.parameters()).device)
+    with torch.no_grad():
+        return model(input_ids=ids).logits[:, -1].argmax(-1).cpu().numpy()
 
 
 def next_token_correct(model, tok, prompts, answers) -> np.ndarray:
     """(n,) bool: the argmax next token after each prompt is its answer (one token each)."""
-    ids = torch.tensor([tok.convert_tokens_to_ids(p.split()) for p in prompts], device=next(model.parameters()).device)
-    want = torch.tensor(tok.convert_tokens_to_ids(list(answers)), device=ids.device)
-    with torch.no_grad():
-        pred = model(input_ids=ids).logits[:, -1].argmax(-1)
-    return (pred == want).cpu().numpy()
+    return next_token_argmax(model, tok, prompts) == np.asarray(tok.convert_tokens_to_ids(list(answers)))
 
 
-def evaluate_two_hop(model, tok, cases, hparams, locality_prompts=(), locality_answers=()) -> dict:
+def evaluate_two_hop(model, tok, cases, hparams, locality_prompts=()) -> dict:
     """The FT edit of each case (restored bit for bit after it): the 2-hop question answered
     with ``r2(o)`` (``two_hop``), the edited prompt with ``o`` (``single_hop``), and the share
-    of ``locality_prompts`` (other facts of the graph) still answered as before (``locality``).
+    of ``locality_prompts`` (other facts of the graph) whose argmax next token is unchanged
+    (``locality``, EasyEdit's definition).
 
     Returns ``{"two_hop": (n,) bool, "single_hop": (n,) bool, "locality": (n,) float}``."""
     from ..editors.registry import get_editor
 
     ft = get_editor("ft")
     hp = ft.resolve_hparams(model, hparams)
-    loc_p, loc_a = list(locality_prompts), list(locality_answers)
-    before = next_token_correct(model, tok, loc_p, loc_a) if loc_p else None
+    loc_p = list(locality_prompts)
+    before = next_token_argmax(model, tok, loc_p) if loc_p else None
     two, one, loc = [], [], []
     for c in cases:
         with ft.apply(model, tok, list(c.edits), hp):
             two.append(bool(next_token_correct(model, tok, list(c.questions), [c.answers[0]])[0]))
             one.append(bool(next_token_correct(model, tok, [c.single_hops[0][0]], [c.single_hops[0][1]])[0]))
-            if loc_p:
-                after = next_token_correct(model, tok, loc_p, loc_a)
-                loc.append(float((after == before).mean()))
-            else:
-                loc.append(float("nan"))
+            loc.append(float((next_token_argmax(model, tok, loc_p) == before).mean()) if loc_p else float("nan"))
     return {"two_hop": np.array(two), "single_hop": np.array(one), "locality": np.array(loc)}
 
 
-def locality_facts(kg: KnowledgeGraph, vocab: Vocabulary, n: int, seed: int = 0) -> tuple[list[str], list[str]]:
-    """``n`` facts of the graph (seeded) as (prompts, answers), for the locality check."""
-    check_int("n", n, minimum=0)
-    rng = random.Random(f"locality-{seed}")
-    triples = kg.triples.tolist()
-    picks = rng.sample(triples, min(n, len(triples)))
-    return ([f"{vocab.entity_token(s)} {vocab.relation_token(r)}" for s, r, _ in picks],
-            [vocab.entity_token(o) for _, _, o in picks])
-
-
 # --------------------------------------------------------------------------- the chapter's run
-KG_PARAMETERS = ("kg_graph", "kg_entities", "kg_relations", "kg_ba_m", "kg_new", "kg_layers", "kg_embd", "kg_alpha",
-                 "kg_beta", "kg_epochs", "kg_locality")
-
-
 def check_kg_parameters(cfg: dict) -> None:
     """Chapter 6's ``kg_*`` parameters, before any work (the error names the parameter)."""
     from ..graphs import GRAPH_KINDS
@@ -393,23 +310,22 @@ def run_kg_two_hop(cfg: dict, seed: int = 0, device: str = "cpu", progress: bool
     check_kg_parameters(cfg)
     spec = spec_from_parameters(cfg, seed)
     lm = load_or_train_two_hop(spec, device, progress)
-    train_ents, eval_ents = split_new_entities(spec, lm.kg)
+    train_ents, eval_ents = split_new_entities(lm.kg, spec.n_new, spec.eval_share, spec.seed)
     train = two_hop_cases(lm.kg, lm.vocab, train_ents, seed=seed)
     evals = two_hop_cases(lm.kg, lm.vocab, eval_ents, seed=seed + 1)
-    loc_p, loc_a = locality_facts(lm.kg, lm.vocab, cfg["kg_locality"], seed)
+    loc_p, _ = locality_facts(lm.kg, lm.vocab, cfg["kg_locality"], seed)
     config = FOMAMLConfig(scope="attn+mlp", layers=None, inner_lr=cfg["kg_alpha"], outer_lr=cfg["kg_beta"],
                           inner_steps=10, epochs=cfg["kg_epochs"], seed=seed)
     hp = config.ft_hparams(lm.model)
-    base = evaluate_two_hop(lm.model, lm.tok, evals, hp, loc_p, loc_a)
+    base = evaluate_two_hop(lm.model, lm.tok, evals, hp, loc_p)
     result = meta_train(lm.model, lm.tok, train, config, model_id=lm.model_id, progress=progress)
     try:
-        meta = evaluate_two_hop(lm.model, lm.tok, evals, hp, loc_p, loc_a)
+        meta = evaluate_two_hop(lm.model, lm.tok, evals, hp, loc_p)
     finally:
         result.restore()
     return TwoHopRun(lm, {"base": base, "meta": meta}, len(train), len(evals), result.seconds_per_task, config)
 
 
-__all__ = ["KG_PARAMETERS", "TwoHopModel", "TwoHopRun", "check_kg_parameters", "paired_gain", "run_kg_two_hop",
-           "spec_from_parameters", "TwoHopSpec", "evaluate_two_hop", "load_or_train_two_hop", "locality_facts",
-           "next_token_correct", "split_new_entities", "training_sequences", "two_hop_cases", "two_hop_chains",
-           "two_hop_vocabulary"]
+__all__ = ["TwoHopModel", "TwoHopRun", "TwoHopSpec", "check_kg_parameters", "evaluate_two_hop",
+           "load_or_train_two_hop", "next_token_argmax", "next_token_correct", "paired_gain", "run_kg_two_hop", "spec_from_parameters",
+           "train_two_hop"]

@@ -1,12 +1,14 @@
-"""Chapter 6 beyond the paper: Paper B's experiment on chapter 1's graph (kedit_utils.meta.kg_two_hop)."""
+"""Chapter 6 beyond the paper: Paper B's experiment on chapter 1's graph (kedit_utils.datasets.kg_two_hop,
+kedit_utils.meta.kg_two_hop)."""
 import numpy as np
 import pytest
 import torch
 
 from kedit_utils.graphs import GraphSpec, build_graph
+from kedit_utils.datasets.kg_two_hop import (split_new_entities, training_sequences, two_hop_cases, two_hop_chains,
+                                             two_hop_vocabulary)
 from kedit_utils.meta.kg_two_hop import (check_kg_parameters, evaluate_two_hop, load_or_train_two_hop, paired_gain,
-                                         run_kg_two_hop, split_new_entities, spec_from_parameters, training_sequences,
-                                         two_hop_cases, two_hop_chains, two_hop_vocabulary)
+                                         run_kg_two_hop, spec_from_parameters)
 from kedit_utils.validation import ParameterError
 
 TINY = dict(kg_graph="ba", kg_entities=12, kg_relations=5, kg_ba_m=2, kg_new=16, kg_layers=1, kg_embd=32,
@@ -59,10 +61,11 @@ def test_cases_give_new_entities_a_first_hop_and_ask_its_second(kg):
 
 
 def test_split_is_disjoint_and_seeded(kg):
-    spec = spec_from_parameters({**TINY, "kg_new": 20}, seed=0)
-    train, held = split_new_entities(spec, build_graph(spec.graph))
+    train, held = split_new_entities(kg, 20, 0.25, seed=0)
     assert len(held) == 5 and len(train) == 15 and not set(train) & set(held)
-    assert (train, held) == split_new_entities(spec, build_graph(spec.graph))
+    assert set(train) | set(held) == set(range(kg.n_entities, kg.n_entities + 20))
+    assert (train, held) == split_new_entities(kg, 20, 0.25, seed=0)
+    assert (train, held) != split_new_entities(kg, 20, 0.25, seed=1)
 
 
 def test_paired_gain():
@@ -86,13 +89,15 @@ def test_tiny_run_end_to_end_restores_the_model(tmp_path, monkeypatch):
     spec = spec_from_parameters(TINY, seed=0)
     lm = load_or_train_two_hop(spec, "cpu", progress=False)
     assert lm.log["n_one_hop"] == lm.kg.n_triples
+    last = lm.log["log"][-1]
+    assert min(last["acc_one_hop"], last["acc_two_hop"]) >= spec.target_accuracy  # it knows every first and second hop
     before = {k: v.clone() for k, v in lm.model.state_dict().items()}
-    train, held = split_new_entities(spec, lm.kg)
+    train, held = split_new_entities(lm.kg, spec.n_new, spec.eval_share, spec.seed)
     cases = two_hop_cases(lm.kg, lm.vocab, held, seed=1)
     from kedit_utils.meta import FOMAMLConfig
 
-    out = evaluate_two_hop(lm.model, lm.tok, cases, FOMAMLConfig(inner_lr=1e-2).ft_hparams(lm.model),
-                           ["e0_0 r0_0"], [lm.vocab.entity_token(lm.kg.object_of.get((0, 0), 0))])
+    out = evaluate_two_hop(lm.model, lm.tok, cases, FOMAMLConfig(inner_lr=1e-2).ft_hparams(lm.model), ["e0_0 r0_0"])
+    assert out["locality"].shape == (len(cases),) and ((0 <= out["locality"]) & (out["locality"] <= 1)).all()
     assert out["single_hop"].mean() > 0.5  # the FT edit lands on the new entity
     assert all(torch.equal(before[k], v) for k, v in lm.model.state_dict().items())
     run = run_kg_two_hop(TINY, seed=0, progress=False)
