@@ -151,12 +151,12 @@ _LOADED: dict = {}  # a grid worker's pretrained model, loaded once per process
 
 
 def _pretrained_grid_job(job: dict) -> pd.DataFrame:
-    """One method's rows of :func:`pretrained_study`'s grid, in a worker process on one torch
-    thread: the model is loaded once per process, and the known facts, the covariances and the
+    """One method's rows of :func:`pretrained_study`'s grid, in a worker process on
+    ``job["threads"]`` torch threads: the model is loaded once per process, and the known facts, the covariances and the
     trained components come from the cache the calling process filled first."""
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(job["threads"])
     key = (job["model"], job["device"])
     if key not in _LOADED:
         _LOADED.clear()
@@ -180,8 +180,9 @@ def pretrained_study(model: str, methods, n_edits: int, seed: int = 0, fluency_t
     """The grid on a pretrained model (module docstring). ``loaded``: an already loaded
     ``load_pretrained(...)`` tuple. ``pool``: a ``concurrent.futures`` executor of spawned
     processes; the grid then runs one job per method there (:func:`_pretrained_grid_job`,
-    slowest first) while this process computes the unedited baseline; the rows are the same
-    as in one process (every edit on one thread either way)."""
+    slowest first) on this process's torch threads, while this process computes the unedited
+    baseline: the same rows as in this process (:func:`run_studies` runs both ways on one
+    thread; other thread counts may change the last float digits)."""
     from .. import architectures as A
 
     methods = check_methods(methods)
@@ -202,12 +203,20 @@ def pretrained_study(model: str, methods, n_edits: int, seed: int = 0, fluency_t
 
     def rows_in_workers() -> pd.DataFrame:
         setup()  # the covariances and trained components into the cache, here, once
+        import torch
+
         job = {"model": model, "device": str(device), "n_edits": n_edits, "seed": seed,
-               "fluency_tokens": fluency_tokens, "covariance_texts": covariance_texts}
+               "fluency_tokens": fluency_tokens, "covariance_texts": covariance_texts,
+               "threads": torch.get_num_threads()}
         order = sorted(methods, key=lambda x: _SLOW_FIRST.index(x) if x in _SLOW_FIRST else len(_SLOW_FIRST))
         futures = {x: pool.submit(_pretrained_grid_job, {**job, "method": x}) for x in order}
-        baseline()  # meanwhile
-        return _grid_in_order({x: f.result() for x, f in futures.items()}, methods, requests)
+        try:
+            baseline()  # meanwhile
+            return _grid_in_order({x: f.result() for x, f in futures.items()}, methods, requests)
+        except BaseException:
+            for f in futures.values():  # a failed job stops the grid: the pending ones are not started
+                f.cancel()
+            raise
 
     compute = (lambda: grid.run_grid(setup(), methods, requests)) if pool is None else rows_in_workers
     rows = _frame_cached("survey-grid", inputs, _version(), compute)
@@ -303,8 +312,9 @@ def _kg_job(job: dict) -> Study:
 
 def run_studies(pretrained_kwargs: dict | None, kg_kwargs: dict, workers: int = 2) -> tuple[Study | None, Study]:
     """:func:`pretrained_study` and :func:`kg_study` — with ``workers`` = 2, on two spawned
-    processes of one torch thread each (on a 2-core CPU two one-thread processes do more than
-    one process with two threads, whose matrices are too small to split well): the KG study
+    processes of half the torch threads each (one each on a 2-core CPU, where two one-thread
+    processes do more than one process with two threads, whose matrices are too small to
+    split well): the KG study
     in one while this process prepares the pretrained grid (known facts, covariances, trained
     components), then the grid's methods on both as they come free, while this process
     computes the unedited baseline. Cached studies return at once either way."""

@@ -470,3 +470,22 @@ def test_serac_routes_in_scope_prompts_to_the_counterfactual_model_and_others_to
     assert all(h2.condition(p) == h.condition(p) for p in (edit.prompt, edit.rephrase_prompts[0], "e6_0 r0_0"))
     with pytest.raises(ParameterError, match="threshold"):
         SERACHyperParams(threshold=1.5)
+
+
+def test_fused_adamw_matches_the_plain_one():
+    """FT's optimiser (editors.ft.adamw): torch's fused kernel where it has one, the same
+    update to float32 rounding; float64 tensors get the plain AdamW."""
+    from kedit_utils.editors.ft import adamw
+
+    torch.manual_seed(0)
+    w = torch.randn(64, 32)
+    fused, plain = torch.nn.Parameter(w.clone()), torch.nn.Parameter(w.clone())
+    opt_f, opt_p = adamw([fused], lr=1e-2, weight_decay=0.01), torch.optim.AdamW([plain], lr=1e-2, weight_decay=0.01)
+    for _ in range(10):
+        g = torch.randn(64, 32)
+        fused.grad, plain.grad = g.clone(), g.clone()
+        opt_f.step()
+        opt_p.step()
+    assert torch.allclose(fused, plain, atol=1e-6) and not torch.equal(fused, w)
+    assert not adamw([torch.nn.Parameter(torch.zeros(3, dtype=torch.float64))], lr=1e-3,
+                     weight_decay=0.0).defaults.get("fused")
