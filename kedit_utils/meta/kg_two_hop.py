@@ -143,7 +143,13 @@ def train_two_hop(spec: TwoHopSpec, device: str = "cpu", progress: bool = True):
                 break
     bar.close()
     model.eval()
-    return model, {"log": log, "epochs": epoch, "seconds": time.perf_counter() - t0,
+    reached = bool(log) and min(log[-1]["acc_one_hop"], log[-1]["acc_two_hop"]) >= spec.target_accuracy
+    if not reached:
+        import warnings
+
+        warnings.warn(f"the 2-hop language model stopped at max_epochs={spec.max_epochs} below target_accuracy="
+                      f"{spec.target_accuracy}: it does not know every first and second hop", stacklevel=2)
+    return model, {"log": log, "epochs": epoch, "seconds": time.perf_counter() - t0, "reached_target": reached,
                    "n_one_hop": int((pos_np == 1).sum()), "n_two_hop": int((pos_np == 2).sum())}
 
 
@@ -182,8 +188,10 @@ def load_or_train_two_hop(spec: TwoHopSpec, device: str = "auto", progress: bool
             model.to("cpu").save_pretrained(tmp / "model", safe_serialization=True)
         cache.write_json_atomic(tmp / "train_log.json", log)
 
-    version = cache.code_version(train_two_hop, training_sequences, two_hop_chains, two_hop_vocabulary, _accuracy,
-                                 gpt2_from_scratch)
+    from .. import graphs, models, vocabulary
+    from ..datasets import kg_two_hop as data
+
+    version = cache.code_version(graphs, vocabulary, models, data, train_two_hop, _accuracy)
     path = cache.cached(CACHE_KIND, inputs, version, build)
     with _quiet_hub_bars():
         model = GPT2LMHeadModel.from_pretrained(path / "model", use_safetensors=True).float().to(dev)
@@ -204,26 +212,35 @@ def next_token_correct(model, tok, prompts, answers) -> np.ndarray:
     return next_token_argmax(model, tok, prompts) == np.asarray(tok.convert_tokens_to_ids(list(answers)))
 
 
-def evaluate_two_hop(model, tok, cases, hparams, locality_prompts=()) -> dict:
+def evaluate_two_hop(model, tok, cases, hparams, locality_prompts=(), facts=((), ())) -> dict:
     """The FT edit of each case (restored bit for bit after it): the 2-hop question answered
-    with ``r2(o)`` (``two_hop``), the edited prompt with ``o`` (``single_hop``), and the share
-    of ``locality_prompts`` (other facts of the graph) whose argmax next token is unchanged
-    (``locality``, EasyEdit's definition).
+    with ``r2(o)`` after the edit (``two_hop``) and before it (``two_hop_unedited``: the new
+    entity has no first hop yet, so this is the model's guess from ``r1 r2`` alone, the
+    control), the edited prompt answered with ``o`` (``single_hop``), and the share of
+    ``locality_prompts`` (other facts of the graph) whose argmax next token is unchanged
+    (``locality``, EasyEdit's definition). ``facts``: (prompts, answers) of the graph, whose
+    accuracy on the unedited model is ``facts_known``.
 
-    Returns ``{"two_hop": (n,) bool, "single_hop": (n,) bool, "locality": (n,) float}``."""
+    Returns ``{"two_hop", "two_hop_unedited", "single_hop": (n,) bool, "locality": (n,) float,
+    "facts_known": float}``."""
     from ..editors.registry import get_editor
 
     ft = get_editor("ft")
     hp = ft.resolve_hparams(model, hparams)
     loc_p = list(locality_prompts)
     before = next_token_argmax(model, tok, loc_p) if loc_p else None
+    questions = [c.questions[0] for c in cases]
+    answers = [c.answers[0] for c in cases]
+    unedited = next_token_correct(model, tok, questions, answers) if cases else np.zeros(0, bool)
+    known = float(next_token_correct(model, tok, list(facts[0]), list(facts[1])).mean()) if len(facts[0]) else float("nan")
     two, one, loc = [], [], []
     for c in cases:
         with ft.apply(model, tok, list(c.edits), hp):
-            two.append(bool(next_token_correct(model, tok, list(c.questions), [c.answers[0]])[0]))
+            two.append(bool(next_token_correct(model, tok, [c.questions[0]], [c.answers[0]])[0]))
             one.append(bool(next_token_correct(model, tok, [c.single_hops[0][0]], [c.single_hops[0][1]])[0]))
             loc.append(float((next_token_argmax(model, tok, loc_p) == before).mean()) if loc_p else float("nan"))
-    return {"two_hop": np.array(two), "single_hop": np.array(one), "locality": np.array(loc)}
+    return {"two_hop": np.array(two, bool), "two_hop_unedited": np.asarray(unedited, bool),
+            "single_hop": np.array(one, bool), "locality": np.array(loc), "facts_known": known}
 
 
 # --------------------------------------------------------------------------- the chapter's run
@@ -245,6 +262,11 @@ def check_kg_parameters(cfg: dict) -> None:
         check_float(name, cfg[name], low=0.0, low_open=True)
     check_int("kg_epochs", cfg["kg_epochs"], minimum=1)
     check_int("kg_locality", cfg["kg_locality"], minimum=0)
+    try:
+        build_graph(GraphSpec(kind=cfg["kg_graph"], n_entities=cfg["kg_entities"], n_relations=cfg["kg_relations"],
+                              ba_m=cfg["kg_ba_m"]))
+    except ParameterError as e:  # a graph the generator cannot make (e.g. a hub with more facts than relations)
+        raise ParameterError("kg_relations", cfg["kg_relations"], f"cannot make chapter 1's graph here: {e}") from None
 
 
 def spec_from_parameters(cfg: dict, seed: int) -> TwoHopSpec:
@@ -258,14 +280,30 @@ def spec_from_parameters(cfg: dict, seed: int) -> TwoHopSpec:
 
 
 def paired_gain(before: np.ndarray, after: np.ndarray) -> tuple[float, float, float]:
-    """Mean of ``after - before`` over paired 0/1 outcomes and its 95 % normal interval
-    (the same cases edited on both models): (gain, low, high)."""
-    d = after.astype(float) - before.astype(float)
-    n = len(d)
+    """The difference of two paired proportions (the same cases on both models: 0/1
+    outcomes), ``mean(after) - mean(before)``, and its 95 % interval by Newcombe's hybrid
+    score method for paired data (Newcombe 1998, method 10: Wilson intervals of both
+    proportions combined with the phi correlation of the pairs), which keeps its coverage
+    when few pairs differ, where a normal interval collapses. (gain, low, high)."""
+    from .propagation_eval import wilson_interval
+
+    x, y = np.asarray(before, bool), np.asarray(after, bool)
+    if x.shape != y.shape:
+        raise ParameterError("after", y.shape, f"must pair with before, shape {x.shape}")
+    n = int(x.size)
     if n == 0:
         return (float("nan"),) * 3
-    half = 1.959963984540054 * (d.std(ddof=1) / np.sqrt(n) if n > 1 else 0.0)
-    return float(d.mean()), float(d.mean() - half), float(d.mean() + half)
+    a, b = int((x & y).sum()), int((x & ~y).sum())
+    c, d = int((~x & y).sum()), int((~x & ~y).sum())
+    p1, p2 = (a + b) / n, (a + c) / n
+    l1, u1 = wilson_interval(a + b, n)
+    l2, u2 = wilson_interval(a + c, n)
+    denom = (a + b) * (c + d) * (a + c) * (b + d)
+    phi = (a * d - b * c) / np.sqrt(denom) if denom else 0.0
+    gain = p2 - p1
+    low = gain - np.sqrt(max((p2 - l2) ** 2 - 2 * phi * (p2 - l2) * (u1 - p1) + (u1 - p1) ** 2, 0.0))
+    high = gain + np.sqrt(max((u2 - p2) ** 2 - 2 * phi * (u2 - p2) * (p1 - l1) + (p1 - l1) ** 2, 0.0))
+    return float(gain), float(low), float(high)
 
 
 @dataclass
@@ -290,13 +328,20 @@ class TwoHopRun:
             k, n = int(r["two_hop"].sum()), len(r["two_hop"])
             lo, hi = wilson_interval(k, n)
             out.append({"model": name, "two_hop_acc": k / n, "low": lo, "high": hi,
+                        "two_hop_unedited": float(r["two_hop_unedited"].mean()),
                         "single_hop": float(r["single_hop"].mean()), "locality": float(np.nanmean(r["locality"]))
-                        if len(r["locality"]) and not np.isnan(r["locality"]).all() else float("nan"), "n": n})
+                        if len(r["locality"]) and not np.isnan(r["locality"]).all() else float("nan"),
+                        "facts_known": r["facts_known"], "n": n})
         return out
 
     def gain(self) -> tuple[float, float, float]:
         """The meta-trained model's 2-hop accuracy minus the base's, paired, with its interval."""
         return paired_gain(self.outcomes["base"]["two_hop"], self.outcomes["meta"]["two_hop"])
+
+    def edit_effect(self, model: str = "base") -> tuple[float, float, float]:
+        """The 2-hop accuracy after the edit minus before it (the control), paired, on ``model``."""
+        r = self.outcomes[model]
+        return paired_gain(r["two_hop_unedited"], r["two_hop"])
 
 
 def run_kg_two_hop(cfg: dict, seed: int = 0, device: str = "cpu", progress: bool = True) -> TwoHopRun:
@@ -314,13 +359,14 @@ def run_kg_two_hop(cfg: dict, seed: int = 0, device: str = "cpu", progress: bool
     train = two_hop_cases(lm.kg, lm.vocab, train_ents, seed=seed)
     evals = two_hop_cases(lm.kg, lm.vocab, eval_ents, seed=seed + 1)
     loc_p, _ = locality_facts(lm.kg, lm.vocab, cfg["kg_locality"], seed)
+    facts = locality_facts(lm.kg, lm.vocab, lm.kg.n_triples, seed)  # every fact of the graph
     config = FOMAMLConfig(scope="attn+mlp", layers=None, inner_lr=cfg["kg_alpha"], outer_lr=cfg["kg_beta"],
                           inner_steps=10, epochs=cfg["kg_epochs"], seed=seed)
     hp = config.ft_hparams(lm.model)
-    base = evaluate_two_hop(lm.model, lm.tok, evals, hp, loc_p)
+    base = evaluate_two_hop(lm.model, lm.tok, evals, hp, loc_p, facts)
     result = meta_train(lm.model, lm.tok, train, config, model_id=lm.model_id, progress=progress)
     try:
-        meta = evaluate_two_hop(lm.model, lm.tok, evals, hp, loc_p)
+        meta = evaluate_two_hop(lm.model, lm.tok, evals, hp, loc_p, facts)
     finally:
         result.restore()
     return TwoHopRun(lm, {"base": base, "meta": meta}, len(train), len(evals), result.seconds_per_task, config)

@@ -68,13 +68,24 @@ def test_split_is_disjoint_and_seeded(kg):
     assert (train, held) != split_new_entities(kg, 20, 0.25, seed=1)
 
 
-def test_paired_gain():
-    before = np.array([0, 0, 1, 1, 0, 0])
-    after = np.array([1, 0, 1, 0, 1, 1])
+def test_paired_gain_is_newcombes_interval():
+    before = np.array([0, 0, 1, 1, 0, 0] * 10, bool)
+    after = np.array([1, 0, 1, 0, 1, 1] * 10, bool)
     gain, low, high = paired_gain(before, after)
     assert gain == pytest.approx(2 / 6)
-    assert low < gain < high
-    assert paired_gain(before, before) == (0.0, 0.0, 0.0)
+    assert 0 < low < gain < high < 1
+    # identical outcomes: no gain, and an interval that still has width (a normal one collapses)
+    g, lo, hi = paired_gain(before, before)
+    assert g == 0 and lo < 0 < hi
+    # with many pairs it agrees with the normal interval of the paired differences
+    rng = np.random.default_rng(0)
+    x = rng.random(20000) < 0.3
+    y = np.where(rng.random(20000) < 0.8, x, rng.random(20000) < 0.5)
+    d = y.astype(float) - x.astype(float)
+    half = 1.96 * d.std(ddof=1) / np.sqrt(d.size)
+    assert paired_gain(x, y) == pytest.approx((d.mean(), d.mean() - half, d.mean() + half), abs=1e-3)
+    with pytest.raises(ParameterError, match="after"):
+        paired_gain(before, after[:3])
 
 
 @pytest.mark.parametrize("name, value", [("kg_graph", "ws"), ("kg_new", 2), ("kg_embd", 30), ("kg_alpha", 0.0),
@@ -98,10 +109,14 @@ def test_tiny_run_end_to_end_restores_the_model(tmp_path, monkeypatch):
 
     out = evaluate_two_hop(lm.model, lm.tok, cases, FOMAMLConfig(inner_lr=1e-2).ft_hparams(lm.model), ["e0_0 r0_0"])
     assert out["locality"].shape == (len(cases),) and ((0 <= out["locality"]) & (out["locality"] <= 1)).all()
+    assert out["two_hop_unedited"].shape == (len(cases),) and np.isnan(out["facts_known"])
     assert out["single_hop"].mean() > 0.5  # the FT edit lands on the new entity
     assert all(torch.equal(before[k], v) for k, v in lm.model.state_dict().items())
     run = run_kg_two_hop(TINY, seed=0, progress=False)
     assert [r["model"] for r in run.rows()] == ["base", "meta"] and run.rows()[0]["n"] == len(held)
+    assert run.rows()[0]["facts_known"] >= spec.target_accuracy  # the unedited model answers the graph's facts
+    assert all(np.isfinite(run.edit_effect("base")))
     assert run.n_train == len(train)
     assert run.lm.path == lm.path  # the language model came from the cache
     assert all(torch.equal(before[k], v) for k, v in run.lm.model.state_dict().items())  # base weights after
+
