@@ -38,10 +38,11 @@ from .. import cache
 from ..datasets.kg_two_hop import (locality_facts, split_new_entities, training_sequences, two_hop_cases,
                                    two_hop_chains, two_hop_vocabulary)
 from ..devices import resolve_device
-from ..graphs import GraphSpec, KnowledgeGraph, build_graph
+from ..graphs import GRAPH_KINDS, GraphSpec, KnowledgeGraph, build_graph
 from ..models import ModelSpec, gpt2_from_scratch
+from ..prefix_scoring import last_logits
 from ..training import _quiet_hub_bars
-from ..validation import ParameterError, check_float, check_fraction, check_int
+from ..validation import ParameterError, check_choice, check_float, check_fraction, check_int
 from ..vocabulary import Vocabulary, hf_tokenizer
 
 CACHE_KIND = "kg-two-hop-lm"
@@ -204,7 +205,7 @@ def next_token_argmax(model, tok, prompts) -> np.ndarray:
     """(n,) token ids: the argmax next token after each (whitespace-tokenised) prompt."""
     ids = torch.tensor([tok.convert_tokens_to_ids(p.split()) for p in prompts], device=next(model.parameters()).device)
     with torch.no_grad():
-        return model(input_ids=ids).logits[:, -1].argmax(-1).cpu().numpy()
+        return last_logits(model, ids).argmax(-1).cpu().numpy()
 
 
 def next_token_correct(model, tok, prompts, answers) -> np.ndarray:
@@ -246,9 +247,6 @@ def evaluate_two_hop(model, tok, cases, hparams, locality_prompts=(), facts=((),
 # --------------------------------------------------------------------------- the chapter's run
 def check_kg_parameters(cfg: dict) -> None:
     """Chapter 6's ``kg_*`` parameters, before any work (the error names the parameter)."""
-    from ..graphs import GRAPH_KINDS
-    from ..validation import check_choice
-
     check_choice("kg_graph", cfg["kg_graph"], GRAPH_KINDS)
     check_int("kg_entities", cfg["kg_entities"], minimum=4)
     check_int("kg_relations", cfg["kg_relations"], minimum=2)
@@ -327,10 +325,11 @@ class TwoHopRun:
         for name, r in self.outcomes.items():
             k, n = int(r["two_hop"].sum()), len(r["two_hop"])
             lo, hi = wilson_interval(k, n)
+            loc = r["locality"][np.isfinite(r["locality"])]  # NaN where no locality prompts were given
             out.append({"model": name, "two_hop_acc": k / n, "low": lo, "high": hi,
                         "two_hop_unedited": float(r["two_hop_unedited"].mean()),
-                        "single_hop": float(r["single_hop"].mean()), "locality": float(np.nanmean(r["locality"]))
-                        if len(r["locality"]) and not np.isnan(r["locality"]).all() else float("nan"),
+                        "single_hop": float(r["single_hop"].mean()),
+                        "locality": float(loc.mean()) if loc.size else float("nan"),
                         "facts_known": r["facts_known"], "n": n})
         return out
 
@@ -373,5 +372,5 @@ def run_kg_two_hop(cfg: dict, seed: int = 0, device: str = "cpu", progress: bool
 
 
 __all__ = ["TwoHopModel", "TwoHopRun", "TwoHopSpec", "check_kg_parameters", "evaluate_two_hop",
-           "load_or_train_two_hop", "next_token_argmax", "next_token_correct", "paired_gain", "run_kg_two_hop", "spec_from_parameters",
-           "train_two_hop"]
+           "load_or_train_two_hop", "next_token_argmax", "next_token_correct", "paired_gain", "run_kg_two_hop",
+           "spec_from_parameters", "train_two_hop"]
