@@ -14,10 +14,11 @@ the per-layer update. Also printed: the batch's reliability (teacher-forced) and
 change; the z optimisation's steps are printed with the time).
 
 Also printed: the z optimisation's floating-point work, counted for these requests and the
-steps each took (forward and activation backward of the blocks above the z layer, the
-unembedding at the positions the loss reads; the blocks below are replayed), the rate it ran
-at, and the time it would take at this machine's float32 matmul rate (bench/train.py's
-``matmul_gflops``): the floor for the published settings (steps, KL rows) on this CPU.
+steps each took (forward and activation backward of the blocks above the z layer from δ's
+position on, the unembedding at the positions the loss reads; the blocks below are replayed
+and the positions before δ's run once), the rate it ran at, and the time it would take at
+this machine's float32 matmul rate (bench/train.py's ``matmul_gflops``): the floor for the
+published settings (steps, KL rows) on this CPU.
 """
 from __future__ import annotations
 
@@ -42,10 +43,12 @@ from kedit_utils.survey import experiment as E, grid as G
 
 
 def z_flops(model, tok, requests, hp, steps) -> float:
-    """FLOPs of the z optimisation (module docstring): per request and step, its rows' tokens
-    through the blocks above the z layer, forward and activation backward (2 x 2 x tokens x
-    matmul weights, plus attention 2 x 2 x T^2 x d per block), and the unembedding at the
-    positions read (2 x 2 x d x V each)."""
+    """FLOPs of the z optimisation as computed (module docstring, ``SPEED.prefix_once``): per
+    request and step, each row's positions from δ's to the last one its loss reads (not the
+    pads) through the blocks above the z layer, forward and activation backward (2 x 2 x
+    tokens x matmul weights, plus attention 2 x 2 x tokens x row length x d per block), and the
+    unembedding at the positions read (2 x 2 x d x V each); once per request, the prefixes
+    before δ's position through every block (forward: 2 x tokens x matmul weights)."""
     from kedit_utils.editors.rome.compute_v import delta_batch
 
     z_layer, n = max(hp.layers), A.n_layers(model)
@@ -54,10 +57,13 @@ def z_flops(model, tok, requests, hp, steps) -> float:
     total = 0.0
     for r, k in zip(requests, steps):
         b = delta_batch(tok, [r], hp, "cpu")
-        lens = b.mask.sum(1).tolist()
-        read = int((b.targets != -100).sum()) + int((~b.rewrite).sum())
-        fwd = sum(2 * t * per_block + 4 * t * t * d for t in lens) * (n - 1 - z_layer) + 2 * read * d * V
-        total += 2 * fwd * k
+        read_rows = torch.cat([torch.nonzero(b.targets != -100)[:, 0], torch.nonzero(~b.rewrite)[:, 0]])
+        read_cols = torch.cat([torch.nonzero(b.targets != -100)[:, 1], b.look[~b.rewrite]])
+        ends = torch.zeros(len(b.look), dtype=torch.long).scatter_reduce_(0, read_rows, read_cols + 1, reduce="amax")
+        suffix = (ends - b.look).tolist()
+        fwd = sum(2 * t * per_block + 4 * t * e * d for t, e in zip(suffix, ends.tolist())) * (n - 1 - z_layer) \
+            + 2 * len(read_rows) * d * V
+        total += 2 * fwd * k + 2 * int(b.look.sum()) * per_block * n
     return total
 
 

@@ -7,14 +7,16 @@ the speed-up, switched on one after another, on 1 and 2 threads:
 0. baseline: a full forward (and full logits) per v* step, the reference's stopping rule;
 1. ``reuse_lower``: the blocks below the edited layer run once, replayed afterwards;
 2. ``logits_at_targets``: the unembedding only at the positions the loss reads;
-3. ``early_stop_prob=0.9`` (a change of the method): stop v* once the target's mean
+3. ``prefix_once``: the positions before the subject's last token (δ's) run once, their keys
+   and values kept; each step runs the rest of the prompt and the target;
+4. ``early_stop_prob=0.9`` (a change of the method): stop v* once the target's mean
    probability reaches 0.9;
-4. two context prefixes (``"{}"``, ``"Fun fact: {}"``) instead of five (a change of the
+5. two context prefixes (``"{}"``, ``"Fun fact: {}"``) instead of five (a change of the
    method: k* and the NLL are averaged over fewer contexts): the SmolLM2 preset now.
 
-Steps 0-2 use the preset as it was before (five prefixes, no early_stop_prob).
+Steps 0-3 use the preset as it was before (five prefixes, no early_stop_prob).
 
-Steps 1-2 do not change the method (tests/unit/test_edit_speed.py); for step 3 the success
+Steps 1-3 do not change the method (tests/unit/test_edit_speed.py); for step 4 the success
 rate (greedy next token = the target's first token) and the target's probability after the
 edit are printed with and without it on ``--success-edits`` counterfactual edits. ``--profile``
 first times the parts of one edit. ``--batch N`` times MEMIT and AlphaEdit on a batch of N
@@ -49,14 +51,15 @@ CASES = [
     ("The Great Pyramid is located in the country of", "The Great Pyramid", "Mexico"),
     ("Isaac Newton was born in the country of", "Isaac Newton", "France"),
 ]
-SLOW = dict(reuse_lower=False, logits_at_targets=False, batch_requests=1)
+SLOW = dict(reuse_lower=False, logits_at_targets=False, batch_requests=1, prefix_once=False)
 REF = dict(early_stop_prob=None, context_templates=CONTEXT_TEMPLATES_5)  # the SmolLM2 preset before §6
 STEPS = [
     ("0 baseline (full forward per step, reference stop)", SLOW, REF),
     ("1 + blocks below the layer replayed", dict(SLOW, reuse_lower=True), REF),
-    ("2 + logits only where the loss reads", dict(batch_requests=1), REF),
-    ("3 + early_stop_prob 0.9", dict(batch_requests=1), dict(REF, early_stop_prob=0.9)),
-    ("4 + 2 context prefixes instead of 5 (= preset)", dict(batch_requests=1), {}),
+    ("2 + logits only where the loss reads", dict(batch_requests=1, prefix_once=False), REF),
+    ("3 + positions before the subject's last token once", dict(batch_requests=1), REF),
+    ("4 + early_stop_prob 0.9", dict(batch_requests=1), dict(REF, early_stop_prob=0.9)),
+    ("5 + 2 context prefixes instead of 5 (= preset)", dict(batch_requests=1), {}),
 ]
 
 
@@ -124,7 +127,7 @@ def bench_rome(model, tok, cov, args) -> None:
         print(f"| {t} | {label} | {s:.2f} | ×{x:.1f} | {st:.1f} |")
     if args.success_edits:
         torch.set_num_threads(args.threads[-1])
-        cfgs = [(label, changes) for label, _o, changes in STEPS[2:]]
+        cfgs = [(label, changes) for label, _o, changes in STEPS[3:]]
         print(f"\nsuccess on {args.success_edits} edits (fast path; top-1 = the target's first token, p = its "
               "probability after the edit, steps = v* forward passes):")
         print("| edit | before | " + " | ".join(f"step {label[0]}: top-1, p, steps" for label, _c in cfgs) + " |\n|---|---|"

@@ -23,22 +23,26 @@ def lowest_block(model, params) -> int:
 
 
 @contextmanager
-def frozen_blocks_reused(model, below: int) -> Iterator[None]:
+def frozen_blocks_reused(model, below: int, key=None) -> Iterator[None]:
     """Inside the block, blocks ``0 .. below-1`` compute once and then give back what they
     gave the first time (FT's loop: the same input every step and no trained weight below
     the lowest trained block, so their outputs cannot change; on SmolLM2 with layer 8 that is
     8 of 30 blocks' forward saved at every step after the first). Only for a loop over one
     fixed input with those blocks frozen. The blocks' forward hooks still run on the replayed
-    output (ROME's and MEMIT's δ is added by one at the site, which may be the last block)."""
+    output (ROME's and MEMIT's δ is added by one at the site, which may be the last block).
+    ``key``: a function of no argument naming the fixed input the next forward is on (a loop
+    over several fixed inputs, as δ's row groups: :func:`.rome.compute_v.optimise_delta`);
+    each input's outputs are kept and replayed apart."""
     blocks = [A.layer_module(model, i) for i in range(below)]
-    saved: dict[int, object] = {}
+    saved: dict[tuple, object] = {}
 
     def patched(i, original):
         def forward(*args, **kwargs):
-            if i not in saved:
+            k = (i, key() if key is not None else None)
+            if k not in saved:
                 with torch.no_grad():
-                    saved[i] = original(*args, **kwargs)
-            return saved[i]
+                    saved[k] = original(*args, **kwargs)
+            return saved[k]
         return forward
 
     own = [b.__dict__.get("forward") for b in blocks]  # an instance forward (accelerate's hooks) is kept

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from kedit_utils import architectures as A
-from kedit_utils.editors import get_editor
+from kedit_utils.editors import EditRequest, get_editor
 from kedit_utils.editors.memit import MEMITHyperParams, compute_z, compute_zs
 from kedit_utils.editors.rome import ROMEHyperParams, key_covariance
 from kedit_utils.editors.rome.compute_k import contextual_prompts
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from test_editors import CORPUS, MORE, N_LAYERS, REQUESTS, TOK, snapshot, tiny_gpt2, tiny_llama, top  # noqa: E402
 
 RTOL = 1e-5
-SLOW = dict(reuse_lower=False, logits_at_targets=False, batch_requests=1)
+SLOW = dict(reuse_lower=False, logits_at_targets=False, batch_requests=1, prefix_once=False)
 
 
 def reference_compute_v(model, tok, request, hparams):
@@ -155,3 +155,41 @@ def test_early_stop_prob_stops_earlier_and_still_edits(model):
     with get_editor("rome").apply(model, TOK, req, hp.with_(early_stop_prob=0.5), cov=covs) as h:
         assert top(model, req.prompt) == req.target_new
         assert h.info["rome"][0].value.steps == early.steps
+
+
+# subjects at the start (δ at position 0: no prefix), in the middle, of two tokens; two-token
+# targets; a paraphrase; a context prefix; KL prompts with the subject first and alone
+PREFIX_REQUESTS = [EditRequest("e1_0 r2_1 r0_0", "e1_0", "e4_1 e5_0"),
+                   EditRequest("r1_0 e2_0 e3_1 r0_1", "e2_0 e3_1", "e5_1", paraphrases=(("e2_0 e3_1 r0_1", "e2_0 e3_1"),)),
+                   EditRequest("e6_1 r3_0", "e6_1", "e0_1")]
+
+
+@pytest.mark.parametrize("loss_layer", [None, 1])
+def test_prefix_once_equals_full_rows(model, loss_layer):
+    """``prefix_once`` (the positions before δ's computed once, each step from δ's position on)
+    gives the same z and steps as full rows with the other speed-ups on, at the last layer's
+    loss and through the logit lens, on rows with and without a prefix."""
+    hp = MEMITHyperParams.tiny_gpt2(layers=(0,), fact_token="subject_last", early_stop_loss=0.0,
+                                    v_num_grad_steps=8, v_loss_layer=loss_layer,
+                                    context_templates=("{}", "e7_1 r0_0 {}"), kl_prompt_templates=("{} r3_0", "{}"))
+    fast = compute_zs(model, TOK, PREFIX_REQUESTS, hp, z_layer=0)
+    with speed(prefix_once=False):
+        full = compute_zs(model, TOK, PREFIX_REQUESTS, hp, z_layer=0)
+    assert fast[2] == full[2] == [8, 8, 8]
+    close(fast[1], full[1], rtol=1e-6)
+    close(fast[0], full[0])
+
+
+def test_length_buckets_cover_every_row_once_in_length_order():
+    from kedit_utils.editors.rome.row_groups import length_buckets
+
+    lengths = [3, 1, 1, 5, 2, 2, 2, 9, 1, 4]
+    buckets = length_buckets(lengths, min_rows=3)
+    assert sorted(i for b in buckets for i in b) == list(range(len(lengths)))
+    assert all(len(b) >= 3 for b in buckets)
+    flat = [lengths[i] for b in buckets for i in b]
+    assert flat == sorted(flat)
+    # a length is never split between two buckets
+    assert all(max(lengths[i] for i in a) < min(lengths[i] for i in b) for a, b in zip(buckets, buckets[1:]))
+    assert length_buckets(lengths, min_rows=100) == [sorted(range(10), key=lambda i: (lengths[i], i))]
+    assert length_buckets([2, 1], min_rows=1) == [[1], [0]]

@@ -17,9 +17,12 @@ norm and the unembedding at that layer (logit lens), as the reference does.
 The optimisation (:func:`optimise_delta`, shared with MEMIT's z) stops when the loss falls
 below ``early_stop_loss`` (the reference's rule) or, when ``early_stop_prob`` is set (not in
 the reference; ``None`` by default), once the target's mean probability over the rewriting
-prompts reaches it. Two ways of computing it that do not change the method (:class:`Speed`):
-the blocks below the edited layer run once, their output replayed on every later step, and the
-unembedding is applied only at the positions the loss reads.
+prompts reaches it. Three ways of computing it that do not change the method (:class:`Speed`):
+the blocks below the edited layer run once, their output replayed on every later step; the
+unembedding is applied only at the positions the loss reads; and, as attention is causal, the
+positions before δ's (the context prefix and the subject's first tokens) are computed once,
+their keys and values kept, and every step runs only the positions from δ's to the last one
+the loss reads (a KL row: δ's position alone).
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ from ... import architectures as A
 from ..replay import frozen_blocks_reused
 from ...validation import ParameterError
 from .compute_k import contextual_prompts
+from .row_groups import RowGroup, row_groups, suffix_hidden
 from .tokens import lookup, pad_right, target_token_ids
 
 
@@ -78,11 +82,19 @@ class Speed:
         positions the loss reads (the target tokens and the KL token), not at every position.
     batch_requests: MEMIT/AlphaEdit optimise the z of this many requests in one forward pass
         (1 = one request after another, as the reference).
+    prefix_once: attention is causal, so no position before δ's depends on δ: every row's
+        prefix (its tokens before δ's position) runs once through all blocks and its keys and
+        values are kept; each step then runs only the positions from δ's to the last one the
+        loss reads (:mod:`.row_groups`; a KL row: one position). Implies ``logits_at_targets``.
+    group_rows: with ``prefix_once``, rows are grouped by that length, at least this many
+        per group (one forward pass per group and step): fewer pads against more passes.
     """
 
     reuse_lower: bool = True
     logits_at_targets: bool = True
-    batch_requests: int = 32
+    batch_requests: int = 128
+    prefix_once: bool = True
+    group_rows: int = 32
 
 
 SPEED = Speed()
@@ -218,14 +230,47 @@ def optimise_delta(model, batch: DeltaBatch, hparams, site, n_lower: int, d: int
     reuse = SPEED.reuse_lower and n_lower > 0 and (loss_layer is None or loss_layer >= n_lower)
     unembed = model.get_output_embeddings()
 
+    groups: list[RowGroup] = []
+    current: dict = {}
+    if groups_on := SPEED.prefix_once:
+        state["init"] = torch.zeros(n_req, d, dtype=torch.float32, device=device)
+        seen: set[int] = set()
+
+    def add_delta_suffix(_m, _i, out):
+        """δ at column 0 (δ's position) of the current group's suffix."""
+        g = current["group"]
+        h = _block_out(out)
+        if id(g) not in seen:  # δ = 0 on a group's first pass: read z / v_init there
+            seen.add(id(g))
+            state["init"][batch.owner[g.rows[g.first]]] = h[g.first, 0].detach().float()
+        h = h.clone()
+        h[:, 0] = h[:, 0] + delta[batch.owner[g.rows]].to(h.dtype)
+        return (h, *out[1:]) if isinstance(out, tuple) else h
+
+    def log_probs_suffix():
+        """Each group from δ's position on; the read positions' hidden states in the loss's
+        order, then one unembedding."""
+        hs, idx = [], []
+        for g in groups:
+            current["group"] = g
+            h = suffix_hidden(model, g)
+            if lens:
+                h = A.final_norm_module(model)(state["lens"])
+            hs.append(h[g.read[:, 0], g.read[:, 1]])
+            idx.append(g.read_index)
+        order = torch.argsort(torch.cat(idx))
+        return unembed(torch.cat(hs)[order]).float().log_softmax(-1)
+
     def log_probs():
-        kw = dict(input_ids=batch.ids, attention_mask=batch.mask, use_cache=False, output_hidden_states=lens)
+        if groups_on:
+            return log_probs_suffix()
+        kw = dict(input_ids=batch.ids, attention_mask=batch.mask, use_cache=False)
         if fast_logits:
             out = model.base_model(**kw)
-            h = A.final_norm_module(model)(out.hidden_states[loss_layer + 1]) if lens else out.last_hidden_state
+            h = A.final_norm_module(model)(state["lens"]) if lens else out.last_hidden_state
             return unembed(h[g_rows, g_cols]).float().log_softmax(-1)
         out = model(**kw)
-        logits = unembed(A.final_norm_module(model)(out.hidden_states[loss_layer + 1])) if lens else out.logits
+        logits = unembed(A.final_norm_module(model)(state["lens"])) if lens else out.logits
         return logits[g_rows, g_cols].float().log_softmax(-1)
 
     opt = torch.optim.Adam([delta], lr=hparams.v_lr)
@@ -233,8 +278,17 @@ def optimise_delta(model, batch: DeltaBatch, hparams, site, n_lower: int, d: int
     steps = [0] * n_req
     losses, probs = [], []
     prob_stop = getattr(hparams, "early_stop_prob", None)
-    with frozen(model), torch.enable_grad(), frozen_blocks_reused(model, n_lower if reuse else 0):
-        handle = site.register_forward_hook(add_delta)
+    if groups_on:
+        with frozen(model):  # the prefixes' forward: in eval mode, before the replay and δ's hook
+            groups = row_groups(model, batch, torch.stack([g_rows, g_cols], 1), SPEED.group_rows)
+    replay_key = (lambda: id(current["group"])) if groups_on else None
+    with frozen(model), torch.enable_grad(), frozen_blocks_reused(model, n_lower if reuse else 0, key=replay_key):
+        handles = [site.register_forward_hook(add_delta_suffix if groups_on else add_delta)]
+        if lens:
+            # block loss_layer's output, read after δ's hook (registered after it: on the site
+            # itself it sees δ; HF's own hidden-state record may be taken before our hook)
+            handles.append(A.layer_module(model, loss_layer).register_forward_hook(
+                lambda _m, _i, out: state.__setitem__("lens", _block_out(out))))
         try:
             for it in range(hparams.v_num_grad_steps):
                 opt.zero_grad()
@@ -279,7 +333,8 @@ def optimise_delta(model, batch: DeltaBatch, hparams, site, n_lower: int, d: int
                     delta.mul_(scale[:, None])
                     delta[~active] = keep[~active]  # a stopped request keeps its δ
         finally:
-            handle.remove()
+            for h in handles:
+                h.remove()
     return DeltaResult(delta=delta.detach().clone(), init=state["init"], steps=steps, losses=losses, probs=probs)
 
 
