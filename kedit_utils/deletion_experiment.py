@@ -33,7 +33,7 @@ from .evaluation import score_prompts
 from .logit_lens import entity_probs_by_layer
 from .jobs import check_executor, run_jobs
 from .model_zoo import trained_model, trained_models, train_grid, training_jobs
-from .editors.rome import compute_k, compute_v, editor, update
+from .editors.rome import compute_k, compute_v, editor, row_groups, update
 from .editors.rome.covariance import key_covariance
 from .editors.rome.hparams import ROMEHyperParams
 from .editors.rome.requests import deletion_edit_fn, graph_request
@@ -113,7 +113,7 @@ def _sweep_inputs(tm: TrainedModel, layer: int, hparams, entities: np.ndarray,
                   label: dict, method: str = PAPER_EDITOR) -> tuple[dict, str]:
     inputs = {"model": str(tm.path), "layer": layer, "hparams": hparams.to_dict(),
               "entities": entities.tolist(), "label": label}
-    modules = [deletion, editor, compute_k, compute_v, update]
+    modules = [deletion, editor, compute_k, compute_v, row_groups, update]
     if method != PAPER_EDITOR:  # ROME's key stays as it was, so its cached sweeps stay valid
         import importlib
 

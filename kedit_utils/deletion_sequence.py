@@ -100,14 +100,14 @@ def sequence_job(job: dict) -> pd.DataFrame:
     n_layers, n_deletions, every, n_trace_facts. ROME deletes at chapter 5's site (the
     traced layer, the subject token) with the model's key covariance."""
     from .deletion_experiment import _deletion_fn, edit_sites
-    from .editors.rome import compute_k, compute_v, editor, update
+    from .editors.rome import compute_k, compute_v, editor, row_groups, update
     from .model_zoo import trained_model
 
     params = job["params"]
     tm = trained_model(params, job["kind"], job["n_layers"], progress=False)
     layer, token = edit_sites(tm, ["subject_last"], job["n_trace_facts"], params["seed"])[0]
     curves = sequence_curves(tm, _deletion_fn(tm, layer, token), job["n_deletions"], job["every"], params["seed"],
-                             version_of=(editor, compute_k, compute_v, update))
+                             version_of=(editor, compute_k, compute_v, row_groups, update))
     return curves.assign(graph=job["kind"].upper(), layers=job["n_layers"])
 
 

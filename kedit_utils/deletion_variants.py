@@ -48,7 +48,7 @@ import pandas as pd
 
 from . import cache, deletion
 from .deletion_experiment import edit_sites, pick_entities
-from .editors.rome import compute_k, compute_v, editor, update
+from .editors.rome import compute_k, compute_v, editor, row_groups, update
 from .editors.rome.covariance import key_covariance
 from .editors.rome.hparams import ROMEHyperParams
 from .editors.rome.requests import graph_request
@@ -251,7 +251,7 @@ def variant_job(job: dict) -> dict[str, pd.DataFrame]:
     key = {**variant.sweep_key(), "layer": layer}  # a fixed layer equal to the traced one: the same sweep
     inputs = {"model": str(tm.path), "hparams": hparams.to_dict(), "entities": entities.tolist(),
               "variant": key, "relation": relation, "label": label}
-    version = cache.code_version(deletion, editor, compute_k, compute_v, update, variant_edit_fn, stand_in_target)
+    version = cache.code_version(deletion, editor, compute_k, compute_v, row_groups, update, variant_edit_fn, stand_in_target)
 
     def build(tmp: Path) -> None:
         target_of = None if variant.target == "untrained" else (lambda t: stand_in_target(kg, t))

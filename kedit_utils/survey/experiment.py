@@ -86,11 +86,11 @@ def _frame_cached(kind: str, inputs: dict, version: str, compute) -> pd.DataFram
 
 def _version() -> str:
     from .. import metrics
-    from ..editors import alphaedit, base, ft, ft_l, ice, ike, lora, memit
-    from ..editors.rome import compute_v, method as rome_method
+    from ..editors import alphaedit, base, ft, ft_l, ice, ike, lora, memit, replay
+    from ..editors.rome import compute_k, compute_v, editor as rome_editor, method as rome_method, row_groups, update
 
-    return cache.code_version(grid, S, R, metrics, base, ft, ft_l, ice, ike, lora, memit, alphaedit, compute_v,
-                              rome_method, F, W)
+    return cache.code_version(grid, S, R, metrics, base, ft, ft_l, ice, ike, lora, memit, alphaedit, replay, compute_k,
+                              compute_v, row_groups, update, rome_editor, rome_method, F, W)
 
 
 def check_methods(methods) -> list[str]:
