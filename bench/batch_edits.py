@@ -49,7 +49,8 @@ def z_flops(model, tok, requests, hp, steps) -> float:
     tokens x matmul weights, plus attention 2 x 2 x tokens x row length x d per block), and the
     unembedding at the positions read (2 x 2 x d x V each); once per request, the prefixes
     before δ's position through every block (forward: 2 x tokens x matmul weights)."""
-    from kedit_utils.editors.rome.compute_v import delta_batch
+    from kedit_utils.editors.rome.compute_v import delta_batch, loss_reads
+    from kedit_utils.editors.rome.row_groups import suffix_ends
 
     z_layer, n = max(hp.layers), A.n_layers(model)
     d, V = model.config.hidden_size, model.config.vocab_size
@@ -57,12 +58,11 @@ def z_flops(model, tok, requests, hp, steps) -> float:
     total = 0.0
     for r, k in zip(requests, steps):
         b = delta_batch(tok, [r], hp, "cpu")
-        read_rows = torch.cat([torch.nonzero(b.targets != -100)[:, 0], torch.nonzero(~b.rewrite)[:, 0]])
-        read_cols = torch.cat([torch.nonzero(b.targets != -100)[:, 1], b.look[~b.rewrite]])
-        ends = torch.zeros(len(b.look), dtype=torch.long).scatter_reduce_(0, read_rows, read_cols + 1, reduce="amax")
+        reads = loss_reads(b)
+        ends = suffix_ends(b, reads)
         suffix = (ends - b.look).tolist()
         fwd = sum(2 * t * per_block + 4 * t * e * d for t, e in zip(suffix, ends.tolist())) * (n - 1 - z_layer) \
-            + 2 * len(read_rows) * d * V
+            + 2 * len(reads) * d * V
         total += 2 * fwd * k + 2 * int(b.look.sum()) * per_block * n
     return total
 

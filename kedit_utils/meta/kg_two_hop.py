@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -146,8 +147,6 @@ def train_two_hop(spec: TwoHopSpec, device: str = "cpu", progress: bool = True):
     model.eval()
     reached = bool(log) and min(log[-1]["acc_one_hop"], log[-1]["acc_two_hop"]) >= spec.target_accuracy
     if not reached:
-        import warnings
-
         warnings.warn(f"the 2-hop language model stopped at max_epochs={spec.max_epochs} below target_accuracy="
                       f"{spec.target_accuracy}: it does not know every first and second hop", stacklevel=2)
     return model, {"log": log, "epochs": epoch, "seconds": time.perf_counter() - t0, "reached_target": reached,

@@ -191,6 +191,14 @@ def _block_out(out):
     return out[0] if isinstance(out, tuple) else out
 
 
+def loss_reads(batch: DeltaBatch) -> torch.Tensor:
+    """(n, 2) the (row, column) positions δ's loss reads, in its order: the target tokens of
+    the rewriting rows (row by row), then each KL row's ``look``."""
+    kl_rows = torch.nonzero(~batch.rewrite)[:, 0]
+    kl = torch.stack([kl_rows, batch.look[kl_rows]], 1)
+    return torch.cat([torch.nonzero(batch.targets != -100), kl])
+
+
 def optimise_delta(model, batch: DeltaBatch, hparams, site, n_lower: int, d: int) -> DeltaResult:
     """Adam on one δ per request, added at ``site``'s output (a module: ROME's W2, MEMIT's block)
     at each row's ``look`` position, minimising each request's ROME loss (module docstring);
@@ -205,8 +213,8 @@ def optimise_delta(model, batch: DeltaBatch, hparams, site, n_lower: int, d: int
     kl_rows = torch.nonzero(~batch.rewrite)[:, 0]
     # the positions the loss reads: target tokens of the rewriting rows, the look of the KL rows
     p_rw = torch.nonzero(batch.targets != -100)
-    g_rows = torch.cat([p_rw[:, 0], kl_rows])
-    g_cols = torch.cat([p_rw[:, 1], batch.look[kl_rows]])
+    reads = loss_reads(batch)
+    g_rows, g_cols = reads[:, 0], reads[:, 1]
     n_g_rw = p_rw.shape[0]
     g_tgt = batch.targets[p_rw[:, 0], p_rw[:, 1]]
     count_rw = torch.zeros(n_req, device=device).index_add_(0, batch.owner[rw_rows], torch.ones(len(rw_rows), device=device))
@@ -280,7 +288,7 @@ def optimise_delta(model, batch: DeltaBatch, hparams, site, n_lower: int, d: int
     prob_stop = getattr(hparams, "early_stop_prob", None)
     if groups_on:
         with frozen(model):  # the prefixes' forward: in eval mode, before the replay and δ's hook
-            groups = row_groups(model, batch, torch.stack([g_rows, g_cols], 1), SPEED.group_rows)
+            groups = row_groups(model, batch, reads, SPEED.group_rows)
     replay_key = (lambda: id(current["group"])) if groups_on else None
     with frozen(model), torch.enable_grad(), frozen_blocks_reused(model, n_lower if reuse else 0, key=replay_key):
         handles = [site.register_forward_hook(add_delta_suffix if groups_on else add_delta)]

@@ -58,6 +58,14 @@ def length_buckets(lengths: list[int], min_rows: int) -> list[list[int]]:
     return buckets
 
 
+def suffix_ends(batch, reads: torch.Tensor) -> torch.Tensor:
+    """(B,) for each row of ``batch``, one past the last column of ``reads`` (n, 2) in it: a
+    row runs from its ``look`` to there."""
+    B = int(batch.ids.shape[0])
+    return torch.zeros(B, dtype=torch.long, device=batch.ids.device).scatter_reduce_(
+        0, reads[:, 0], reads[:, 1] + 1, reduce="amax")
+
+
 def row_groups(model, batch, reads: torch.Tensor, min_rows: int = 16) -> list[RowGroup]:
     """The :class:`RowGroup` s of ``batch`` whose loss reads ``reads`` (n, 2) (row, column),
     in the loss's order; each row runs from its look to the last column read in it. The
@@ -65,9 +73,7 @@ def row_groups(model, batch, reads: torch.Tensor, min_rows: int = 16) -> list[Ro
     row's prefix is never attended by a real token, and is masked in the steps)."""
     device = batch.ids.device
     B = int(batch.ids.shape[0])
-    ends = torch.zeros(B, dtype=torch.long, device=device).scatter_reduce_(0, reads[:, 0], reads[:, 1] + 1,
-                                                                             reduce="amax")
-    lengths = (ends - batch.look).tolist()
+    lengths = (suffix_ends(batch, reads) - batch.look).tolist()
     is_first = torch.zeros(B, dtype=torch.bool, device=device)
     is_first[batch.first] = True
     groups = []
@@ -104,4 +110,4 @@ def suffix_hidden(model, group: RowGroup) -> torch.Tensor:
     return out.last_hidden_state
 
 
-__all__ = ["RowGroup", "length_buckets", "row_groups", "suffix_hidden"]
+__all__ = ["RowGroup", "length_buckets", "row_groups", "suffix_ends", "suffix_hidden"]
