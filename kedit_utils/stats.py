@@ -2,7 +2,9 @@
 
 Table 2 correlates entity degree with deletion impact; here with Pearson and Spearman
 coefficients, averaged over several seeds of the whole pipeline (graph, training, deletion),
-and a 95 % confidence interval from a bootstrap over entities within each seed. Table 3
+and two 95 % intervals: a bootstrap over entities within each seed (how well each seed's
+entities pin r down) and, with two or more seeds, Student's t-interval of the per-seed r
+(how much r moves when the graph, the training and the deletions are drawn again). Table 3
 summarises the impact I (max / min / mean / std, in units of 1e-2 as the paper prints it).
 """
 from __future__ import annotations
@@ -49,6 +51,42 @@ def spearman(x, y) -> float:
     return pearson(rankdata(x), rankdata(y))
 
 
+def t_quantile(q: float, dof: int) -> float:
+    """The ``q`` quantile of Student's t with ``dof`` degrees of freedom (0.5 < q < 1), by
+    bisection on the tail integrated with Simpson's rule (no SciPy here); within 1e-5 of the
+    tables (4.3027 for q .975 and 2 dof)."""
+    import math
+
+    check_int("dof", dof, minimum=1)
+    if not 0.5 < q < 1:
+        raise ParameterError("q", q, "must lie in (0.5, 1)")
+    log_c = math.lgamma((dof + 1) / 2) - math.lgamma(dof / 2) - 0.5 * math.log(dof * math.pi)
+
+    def upper_tail(t: float) -> float:  # P(T > t), t >= 0; with x = sqrt(dof) tan(θ) the
+        theta = np.linspace(np.arctan(t / np.sqrt(dof)), np.pi / 2, 2001)  # density is ∝ cos^(dof-1) θ
+        f = np.cos(theta) ** (dof - 1)
+        h = theta[1] - theta[0]
+        simpson = h / 3 * (f[0] + f[-1] + 4 * f[1:-1:2].sum() + 2 * f[2:-1:2].sum())
+        return float(math.exp(log_c) * math.sqrt(dof) * simpson)
+
+    lo, hi = 0.0, 1.0
+    while upper_tail(hi) > 1 - q:
+        hi *= 2
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if upper_tail(mid) > 1 - q else (lo, mid)
+    return (lo + hi) / 2
+
+
+def seed_interval(values, level: float = 0.95) -> tuple[float, float]:
+    """Student's t-interval of the mean of per-seed values; (nan, nan) for a single seed."""
+    v = np.asarray(values, dtype=float)
+    if v.size < 2:
+        return float("nan"), float("nan")
+    half = t_quantile((1 + level) / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size)
+    return float(v.mean() - half), float(v.mean() + half)
+
+
 def correlation_with_ci(
     degrees: list[np.ndarray],
     impacts: list[np.ndarray],
@@ -59,9 +97,10 @@ def correlation_with_ci(
     """Degree-impact correlation over several seeds, with a bootstrap CI over entities.
 
     degrees, impacts: one array of shape (n_entities,) per seed of the pipeline.
-    Returns pearson and spearman (means over seeds), the per-seed values, and the
-    ``level`` percentile interval of the seed-averaged Pearson r under resampling of
-    entities within each seed.
+    Returns pearson and spearman (means over seeds), the per-seed values, the ``level``
+    percentile interval of the seed-averaged Pearson r under resampling of entities within
+    each seed (ci_low, ci_high), and the t-interval of the per-seed Pearson r across seeds
+    (seeds_low, seeds_high; NaN for one seed).
     """
     if len(degrees) != len(impacts) or not degrees:
         raise ParameterError("degrees/impacts", (len(degrees), len(impacts)), "one array per seed, same count")
@@ -77,6 +116,7 @@ def correlation_with_ci(
             vals.append(pearson(np.asarray(d)[idx], np.asarray(i)[idx]))
         boots[b] = np.mean(vals)
     alpha = (1 - level) / 2
+    seeds_low, seeds_high = seed_interval(per_seed_p, level)
     return {
         "pearson": float(np.mean(per_seed_p)),
         "spearman": float(np.mean(per_seed_s)),
@@ -84,6 +124,8 @@ def correlation_with_ci(
         "spearman_per_seed": per_seed_s,
         "ci_low": float(np.quantile(boots, alpha)),
         "ci_high": float(np.quantile(boots, 1 - alpha)),
+        "seeds_low": seeds_low,
+        "seeds_high": seeds_high,
         "n_seeds": len(degrees),
     }
 
@@ -97,7 +139,8 @@ def impact_summary(impacts, scale: float = 1e-2) -> dict:
 def degree_impact_table(frame, keys, n_boot: int = 1000, seed: int = 0):
     """Table 2 rows: one per ``keys`` group of ``frame`` (per-entity rows with columns seed,
     degree, impact, side_effect): Pearson and Spearman of degree and impact with the
-    bootstrap CI (:func:`correlation_with_ci`, seeds kept apart), the number of seeds and of
+    bootstrap CI over entities and the t-interval across seeds (:func:`correlation_with_ci`:
+    ci_low / ci_high, seeds_low / seeds_high, NaN for one seed), the number of seeds and of
     entity rows ``n``, and Pearson of degree and side effect. A group with fewer than three
     entities in a seed gets NaN (no correlation to measure)."""
     import pandas as pd
@@ -109,14 +152,16 @@ def degree_impact_table(frame, keys, n_boot: int = 1000, seed: int = 0):
         if min(len(g) for g in per_seed) < 3:  # too few entities for a correlation: no numbers
             nan = float("nan")
             rows.append({**dict(zip(keys, group)), "pearson": nan, "spearman": nan, "ci_low": nan, "ci_high": nan,
-                         "n_seeds": len(per_seed), "n": len(part), "r (side effect)": nan})
+                         "seeds_low": nan, "seeds_high": nan, "n_seeds": len(per_seed), "n": len(part),
+                         "r (side effect)": nan})
             continue
         res = correlation_with_ci([g.degree.to_numpy() for g in per_seed], [g.impact.to_numpy() for g in per_seed],
                                   n_boot=n_boot, seed=seed)
         side = correlation_with_ci([g.degree.to_numpy() for g in per_seed],
                                    [g.side_effect.to_numpy() for g in per_seed], n_boot=1, seed=seed)
         rows.append({**dict(zip(keys, group)), "pearson": res["pearson"], "spearman": res["spearman"],
-                     "ci_low": res["ci_low"], "ci_high": res["ci_high"], "n_seeds": res["n_seeds"],
+                     "ci_low": res["ci_low"], "ci_high": res["ci_high"], "seeds_low": res["seeds_low"],
+                     "seeds_high": res["seeds_high"], "n_seeds": res["n_seeds"],
                      "n": len(part), "r (side effect)": side["pearson"]})
     return pd.DataFrame(rows)
 

@@ -97,7 +97,7 @@ from kedit_utils.figures.deletion import (broken_by_hop, degree_and_impact, impa
                                           margin_histogram, sequence_plot, variant_forest)
 from kedit_utils.jobs import check_executor
 from kedit_utils.paper_numbers import PAPER_A_TABLE2, PAPER_A_TABLE3
-from kedit_utils.results import glue_figure, glue_number, save_results
+from kedit_utils.results import frame_records, glue_figure, glue_number, save_results
 from kedit_utils.stored_results import load_stored
 from kedit_utils.stats import decomposition_table, degree_impact_table, disjoint_intervals, impact_summary
 from kedit_utils.style import subplots
@@ -188,9 +188,12 @@ glue_figure("fig_impact_scatter", fig)
 # (ch5-table2)=
 # ## Table 2: correlation of degree and impact
 #
-# Pearson and Spearman coefficients (means over seeds); the 95 % interval is a bootstrap over
-# entities within each seed. The paper reports one Pearson-type coefficient per cell, for
-# ROME; the other editors' rows are over their subset of entities (`n`).
+# Pearson and Spearman coefficients (means over seeds); `ci_low`–`ci_high` is the 95 % bootstrap
+# interval over entities within each seed. With two or more seeds, `seeds_low`–`seeds_high` is
+# the 95 % t-interval of the per-seed Pearson r: how far r moves when the graph, the training and
+# the deletions are drawn again (with three seeds it is wide: t = 4.3). The paper reports one
+# Pearson-type coefficient per cell, for ROME; the other editors' rows are over their subset of
+# entities (`n`).
 
 # %%
 all_done = exp.entities[(exp.entities.edit_token == edit_token) & ~exp.entities.skipped]
@@ -199,7 +202,9 @@ table2["paper"] = [PAPER_A_TABLE2.get((g, n)) if e == "rome" else None
                    for e, g, n in zip(table2.editor, table2.graph, table2.layers)]
 table2["editor"] = pd.Categorical(table2.editor, ["rome"] + sorted(set(table2.editor) - {"rome"}))
 table2 = table2.sort_values(["editor", "graph", "layers"]).reset_index(drop=True)
-display(table2.drop(columns=["n_seeds"]).set_index(["editor", "graph", "layers"]).style.format(precision=2, na_rep=""))
+one_seed = ["seeds_low", "seeds_high"] if table2.n_seeds.max() < 2 else []  # no interval across one seed
+display(table2.drop(columns=["n_seeds", *one_seed]).set_index(["editor", "graph", "layers"])
+        .style.format(precision=2, na_rep=""))
 
 # %% [markdown]
 # (ch5-stored)=
@@ -623,8 +628,9 @@ glue_number("deleted_ok", done.deleted_ok.mean(), ".0%")
 glue_number("old_still", done.old_still_correct.mean(), ".0%")
 save_results(NOTEBOOK, {
     "edit_token": edit_token,
-    "table2": table2.assign(editor=table2.editor.astype(str))[
-        ["editor", "graph", "layers", "pearson", "spearman", "ci_low", "ci_high", "n_seeds", "n"]].to_dict("records"),
+    "table2": frame_records(table2.assign(editor=table2.editor.astype(str))[
+        ["editor", "graph", "layers", "pearson", "spearman", "ci_low", "ci_high", "seeds_low", "seeds_high", "n_seeds",
+         "n"]]),
     "table3": table3[["graph", "layers", "max", "min", "mean", "std"]].to_dict("records"),
     "entities": done[["graph", "layers", "seed", "entity", "degree", "impact", "side_effect", "deleted_ok"]].to_dict("records"),
     "token_comparison": token_summary.to_dict("records"),

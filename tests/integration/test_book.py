@@ -62,7 +62,8 @@ SCHEMAS = {
         "rome_demos": {"model", "prompt", "target_new", "before", "after", "seconds"},
     },
     "05_deletion_impact": {
-        "table2": {"editor", "graph", "layers", "pearson", "spearman", "ci_low", "ci_high", "n_seeds"},
+        "table2": {"editor", "graph", "layers", "pearson", "spearman", "ci_low", "ci_high", "seeds_low", "seeds_high",
+                   "n_seeds"},
         "table3": {"graph", "layers", "max", "min", "mean", "std"},
         "entities": {"graph", "layers", "seed", "entity", "degree", "impact", "side_effect", "deleted_ok"},
         "decomposition": {"graph", "layers", "part", "mean", "corr_with_degree"},

@@ -63,3 +63,32 @@ def test_degree_impact_table_and_disjoint_intervals():
     assert disjoint_intervals(table) == ["BA 6L (memit vs rome)"]
     same = table.assign(ci_low=-1.0, ci_high=1.0)
     assert disjoint_intervals(same) == []
+
+
+def test_t_quantile_matches_the_tables():
+    for q, dof, table in ((0.975, 1, 12.7062), (0.975, 2, 4.3027), (0.975, 4, 2.7764), (0.95, 10, 1.8125),
+                          (0.975, 100, 1.9840)):
+        assert stats.t_quantile(q, dof) == pytest.approx(table, abs=1e-4)
+    with pytest.raises(ParameterError, match="q"):
+        stats.t_quantile(0.4, 3)
+    with pytest.raises(ParameterError, match="dof"):
+        stats.t_quantile(0.975, 0)
+
+
+def test_seed_interval_is_the_t_interval_and_needs_two_seeds():
+    low, high = stats.seed_interval([0.1, 0.2, 0.3])
+    half = 4.302653 * 0.1 / np.sqrt(3)  # t(.975, 2) * sd / sqrt(n)
+    assert (low, high) == pytest.approx((0.2 - half, 0.2 + half), abs=1e-5)
+    assert all(np.isnan(stats.seed_interval([0.5])))
+
+
+def test_correlation_across_seeds_widens_with_seed_to_seed_spread():
+    rng = np.random.default_rng(1)
+    deg = [rng.integers(1, 30, 100) for _ in range(3)]
+    close = [d * 0.01 + rng.normal(0, 0.1, d.size) for d in deg]
+    apart = [d * s + rng.normal(0, 0.1, d.size) for d, s in zip(deg, (0.0, 0.01, 0.05))]
+    a = stats.correlation_with_ci(deg, close, n_boot=50)
+    b = stats.correlation_with_ci(deg, apart, n_boot=50)
+    assert a["seeds_low"] < a["pearson"] < a["seeds_high"]
+    assert b["seeds_high"] - b["seeds_low"] > 2 * (a["seeds_high"] - a["seeds_low"])
+    assert np.isnan(stats.correlation_with_ci(deg[:1], close[:1], n_boot=10)["seeds_low"])
