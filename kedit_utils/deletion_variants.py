@@ -264,35 +264,50 @@ def variant_job(job: dict) -> dict[str, pd.DataFrame]:
     return {name: pd.read_csv(path / f"{name}.csv") for name in deletion.SWEEP_TABLES}
 
 
-def run_variants(params: dict, variants, kinds=("er", "ba"), n_layers: int = 6, max_entities: int | None = 40,
-                 trained_epochs: int = 100, n_trace_facts: int = 40, executor: str = "local", workers: int = 1,
-                 scheduler: str | None = None, progress: bool = True) -> dict[str, pd.DataFrame]:
+def run_variants(params: dict, variants, kinds=("er", "ba"), n_layers: int | list[int] = 6,
+                 max_entities: int | None = 40, trained_epochs: int = 100, n_trace_facts: int = 40,
+                 executor: str = "local", workers: int = 1, scheduler: str | None = None, progress: bool = True,
+                 seeds: list[int] | None = None, layers_name: str = "variant_layers") -> dict[str, pd.DataFrame]:
     """Every variant's sweep on the ``n_layers``-layer model of each graph in ``kinds``.
 
     params: the chapter's training parameters (seed included). variants: :class:`Variant` s.
+    n_layers: one depth, or a list (each variant at every depth). seeds: the pipeline's
+    seeds to sweep (``None``: ``params["seed"]`` alone); with several seeds and depths this
+    is issue 12 §4's Table 2 of a variant (the rule) with intervals across seeds.
     max_entities: entities per sweep, spread over the degree order (``None``: all).
     trained_epochs: the epochs of ``training="epochs"``. executor / workers / scheduler:
-    :func:`kedit_utils.jobs.run_jobs`. Returns the entities / by_hop / by_relation tables of
-    all sweeps with a ``variant`` column; variants sharing a sweep share its rows."""
+    :func:`kedit_utils.jobs.run_jobs`. layers_name: the parameter ``n_layers`` came from (for
+    its error message). Returns the entities / by_hop / by_relation tables of all sweeps
+    with a ``variant`` column (rows carry graph, layers and seed); variants sharing a sweep
+    share its rows."""
     variants = list(variants)
-    check_int("variant_layers", n_layers, minimum=1)
+    depths = [n_layers] if isinstance(n_layers, int) else [int(n_layers)] if isinstance(n_layers, np.integer) \
+        else list(n_layers)
+    if not depths:
+        raise ParameterError(layers_name, n_layers, "must name at least one depth")
+    depths = [check_int(layers_name, n, minimum=1) for n in depths]
+    seeds = [params["seed"]] if seeds is None else [check_int("seeds", int(s), minimum=0) for s in seeds]
+    if not seeds:
+        raise ParameterError("seeds", seeds, "must name at least one seed")
     check_int("trained_epochs", trained_epochs, minimum=1)
     if max_entities is not None:
         check_int("variant_entities", max_entities, minimum=3)
     for v in variants:
         if v.layer is not None:
-            check_int(f"variant {v.name!r} layer", v.layer, maximum=n_layers - 1)
-    check_graphs(params, variants, kinds)
+            check_int(f"variant {v.name!r} layer", v.layer, maximum=min(depths) - 1)
+    for s in seeds:
+        check_graphs({**params, "seed": s}, variants, kinds)
     sweeps: dict[str, Variant] = {}
     for v in variants:  # one sweep per distinct sweep key
         sweeps.setdefault(repr(sorted(v.sweep_key().items())), v)
     keys = list(sweeps)
-    jobs = [dict(params=params, variant=sweeps[k], kind=kind, n_layers=n_layers, max_entities=max_entities,
+    jobs = [dict(params={**params, "seed": s}, variant=sweeps[k], kind=kind, n_layers=n, max_entities=max_entities,
                  trained_epochs=trained_epochs, n_trace_facts=n_trace_facts, progress=False)
-            for k in keys for kind in kinds]
+            for k in keys for s in seeds for n in depths for kind in kinds]
     outs = run_jobs(variant_job, jobs, executor=executor, workers=workers, scheduler=scheduler,
                     desc="variant sweeps", progress=progress,
-                    cost=lambda j: (j["variant"].orientation == "both") + (j["variant"].training == "epochs"))
+                    cost=lambda j: j["n_layers"] * (1 + (j["variant"].orientation == "both")
+                                                    + (j["variant"].training == "epochs")))
     by_key = {}
     for job, out in zip(jobs, outs):
         by_key.setdefault(repr(sorted(job["variant"].sweep_key().items())), []).append(out)
@@ -373,7 +388,8 @@ def site_check(params: dict, kinds=("er", "ba"), n_layers: int = 6, orientations
 
 def variant_rows(entities: pd.DataFrame, variants, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Issue 12's ``variants`` rows: per variant × graph × depth, the degree–impact correlation
-    (Pearson with its bootstrap 95 % interval, Spearman), the mean and max impact (×10⁻²),
+    (Pearson with its bootstrap 95 % interval over entities and, with several seeds, its
+    t-interval across seeds; Spearman), the mean and max impact (×10⁻²),
     the share of the impact on the deleted fact's own prompts (``own_share``) and one or more
     hops away (``far_share``), ``deleted_ok`` and the number of seeds. A ``canonical``
     variant reads the impact over the canonical prompts (``impact_canonical``)."""
@@ -395,7 +411,8 @@ def variant_rows(entities: pd.DataFrame, variants, n_boot: int = 1000, seed: int
             far = (g["impact_hop1"] + g["impact_far"]).sum() if v.prompts == "aliases" else float("nan")
             rows.append({"variant": name, "family": v.family, "orientation": v.orientation, "graph": row.graph,
                          "layers": int(row.layers), "pearson": row.pearson, "spearman": row.spearman,
-                         "ci_low": row.ci_low, "ci_high": row.ci_high, "mean_impact": 100 * g.impact.mean(),
+                         "ci_low": row.ci_low, "ci_high": row.ci_high, "seeds_low": row.seeds_low,
+                         "seeds_high": row.seeds_high, "mean_impact": 100 * g.impact.mean(),
                          "max_impact": 100 * g.impact.max(), "own_share": own / total if total else float("nan"),
                          "far_share": far / total if total else float("nan"), "deleted_ok": g.deleted_ok.mean(),
                          "n_seeds": int(row.n_seeds), "n": int(row.n)})
@@ -412,9 +429,20 @@ def variants_by_graph(rows: pd.DataFrame, columns: dict[str, str]) -> pd.DataFra
     return out
 
 
+def _interval(row) -> tuple[float, float]:
+    """The interval issue 12's criterion reads: across seeds (t) with two or more seeds, else
+    the bootstrap over entities."""
+    n_seeds = int(getattr(row, "n_seeds", 1) or 1)
+    low, high = getattr(row, "seeds_low", float("nan")), getattr(row, "seeds_high", float("nan"))
+    if n_seeds >= 2 and np.isfinite(low) and np.isfinite(high):
+        return float(low), float(high)
+    return float(row.ci_low), float(row.ci_high)
+
+
 def reproduced(rows: pd.DataFrame, layers=(6, 12), threshold: float = 0.8) -> dict[str, bool]:
     """Issue 12's criterion per variant: the BA Pearson ≥ ``threshold`` at every depth of
-    ``layers`` that ran, with its 95 % interval clear of (above) ER's at the same depth."""
+    ``layers`` that ran, with its 95 % interval clear of (above) ER's at the same depth
+    (:func:`_interval`: across seeds when there are several, else over entities)."""
     out = {}
     for name, g in rows.groupby("variant", sort=False):
         ok, seen = True, False
@@ -423,11 +451,36 @@ def reproduced(rows: pd.DataFrame, layers=(6, 12), threshold: float = 0.8) -> di
             if ba.empty or er.empty:
                 continue
             seen = True
-            ok &= bool(ba.pearson.iloc[0] >= threshold and ba.ci_low.iloc[0] > er.ci_high.iloc[0])
+            b, e = next(ba.itertuples()), next(er.itertuples())
+            ok &= bool(b.pearson >= threshold and _interval(b)[0] > _interval(e)[1])
         out[name] = ok and seen
     return out
 
 
+def table2_verdict(rows: pd.DataFrame, layers=(6, 12), threshold: float = 0.8) -> tuple[str, str]:
+    """Issue 12's verdict on one setup's Table 2 (``rows``: graph, layers, pearson, the
+    intervals, n_seeds): ("reproduced" | "not reproduced" | "undecided", the evidence in
+    words). Reproduced: at every depth of ``layers`` the BA Pearson ≥ ``threshold`` with its
+    interval (:func:`_interval`) above ER's; undecided when a depth of ``layers`` did not run."""
+    evidence, ok, missing = [], True, []
+    for n in layers:
+        ba, er = rows[(rows.graph == "BA") & (rows.layers == n)], rows[(rows.graph == "ER") & (rows.layers == n)]
+        if ba.empty or er.empty:
+            missing.append(n)
+            continue
+        b, e = next(ba.itertuples()), next(er.itertuples())
+        (bl, bh), (el, eh) = _interval(b), _interval(e)
+        kind = "across seeds" if int(b.n_seeds) >= 2 else "over entities"
+        passed = bool(b.pearson >= threshold and bl > eh)
+        ok &= passed
+        evidence.append(f"{n} layers: BA r {b.pearson:.2f} [{bl:.2f}, {bh:.2f}] vs ER {e.pearson:.2f} "
+                        f"[{el:.2f}, {eh:.2f}] ({kind}, {int(b.n_seeds)} seed{'s' if int(b.n_seeds) > 1 else ''})")
+    if missing:
+        evidence.append("not run at " + ", ".join(f"{n}" for n in missing) + " layers")
+        return ("not reproduced" if not ok else "undecided"), "; ".join(evidence)
+    return ("reproduced" if ok else "not reproduced"), "; ".join(evidence)
+
+
 __all__ = ["Variant", "RULE", "BASELINE", "variant_grid", "variants_by_name", "run_variants", "variant_rows",
-           "reproduced", "fixed_relation", "stand_in_target", "model_params", "variant_job", "model_margins",
+           "reproduced", "table2_verdict", "fixed_relation", "stand_in_target", "model_params", "variant_job", "model_margins",
            "check_graphs", "site_check", "variants_by_graph"]

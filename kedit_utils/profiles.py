@@ -89,13 +89,20 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # 12 for the other editors, the grid took 285 s and the chapter 630 s of a cold build of
     # 25 min 18 s at 7c59183. sequence_*: the
     # deletions that accumulate (kedit_utils.deletion_sequence), per degree order.
+    # rule_layers (issue 12 §4): Table 2 under the rule's setup at these depths, every seed. quick:
+    # the variants' depth, so its one sweep is the rule variant's (no extra work). paper: 6 and 12
+    # layers, the depths of the paper's criterion (BA r >= .8 at 6 and 12 layers); the rule's
+    # models train 100 epochs on both directions of every edge, about 23 min (6 layers) and 43 min
+    # (12 layers) each on one core here, ~87 min at 24 layers (`-p rule_layers "[6, 12, 24]"`).
+    # paper variants: 60 entities per sweep (as the other editors), so the ~20 variant sweeps take
+    # about an hour on two workers instead of three.
     "05_deletion_impact": _with_training(
         dict(seeds=[0], n_trace_facts=40, workers=2, editors=["rome", "memit", "ft_l"], editor_max_entities=10,
              variants=None, variant_layers=6, variant_entities=16, trained_epochs=20, sequence_deletions=24,
-             sequence_every=3, **GRID),
+             sequence_every=3, rule_layers=[6], **GRID),
         dict(seeds=[0, 1, 2], n_trace_facts=200, workers=2, editors=["rome", "memit", "ft_l"],
-             editor_max_entities=60, variants=None, variant_layers=6, variant_entities=None, trained_epochs=100,
-             sequence_deletions=100, sequence_every=5, **GRID),
+             editor_max_entities=60, variants=None, variant_layers=6, variant_entities=60, trained_epochs=100,
+             sequence_deletions=100, sequence_every=5, rule_layers=[6, 12], **GRID),
     ),
     # The survey's comparison (chapter 7): on the pretrained model `methods` × n_edits per action
     # (quick: one or two methods per family, 3 edits: an edit and its scoring take ~5 s on this

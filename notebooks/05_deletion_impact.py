@@ -61,6 +61,7 @@ variants = None  # setup variants run side by side (kedit_utils.deletion_variant
 variant_layers = None  # the depth the variants run at (None: the profile's)
 variant_entities = None  # entities per variant sweep, spread over the degree order (None: the profile's)
 trained_epochs = None  # epochs of the "trained on" variants (None: the profile's; the peer: 100)
+rule_layers = None  # depths of Table 2 under the rule's setup, every seed (None: the profile's)
 sequence_deletions = None  # deletions that accumulate per order (None: the profile's)
 sequence_every = None  # measure the accuracy after this many deletions (None: the profile's)
 layers = None
@@ -91,8 +92,8 @@ from kedit_utils.deletion import (IMPACT_PARTS, margin_breakage, margin_breakage
                                   sweep_summary)
 from kedit_utils.deletion_experiment import run_deletion_experiment
 from kedit_utils.deletion_sequence import run_sequences
-from kedit_utils.deletion_variants import (RULE, model_margins, reproduced, run_variants, site_check, variant_rows,
-                                          variants_by_graph, variants_by_name)
+from kedit_utils.deletion_variants import (RULE, model_margins, reproduced, run_variants, site_check, table2_verdict,
+                                          variant_rows, variants_by_graph, variants_by_name)
 from kedit_utils.figures.deletion import (broken_by_hop, degree_and_impact, impact_scatter, lens_trace,
                                           margin_histogram, sequence_plot, variant_forest)
 from kedit_utils.jobs import check_executor
@@ -227,6 +228,20 @@ else:
     if stored["results"].get("variants"):
         sv = pd.DataFrame(stored["results"]["variants"])
         display(variants_by_graph(sv, {"pearson": "r", "ci_low": "low", "ci_high": "high"}).style.format(precision=2))
+    if stored["results"].get("rule_table2"):  # issue 12 §4: the rule's setup, every seed
+        sr = pd.DataFrame(stored["results"]["rule_table2"])
+        display(sr[[c for c in ["graph", "layers", "pearson", "ci_low", "ci_high", "seeds_low", "seeds_high", "paper",
+                                "n_seeds", "n"] if c in sr]].set_index(["graph", "layers"])
+                .style.format(precision=2, na_rep=""))
+
+# %% tags=["remove-cell"]
+stored_rule = pd.DataFrame(stored["results"].get("rule_table2") or []) if stored is not None else pd.DataFrame()
+glue_number("stored_rule_verdict", "no paper-scale run of the rule is stored" if stored_rule.empty else
+            "{} ({})".format(*table2_verdict(stored_rule.fillna(float("nan")))))
+
+# %% [markdown]
+# Under the rule's setup, the paper-scale run stored here (if any) gives the paper's criterion
+# (BA r ≥ .8 at 6 and 12 layers, its interval above ER's) as: {glue:text}`stored_rule_verdict`.
 
 # %% [markdown]
 # (ch5-editors)=
@@ -351,6 +366,28 @@ for columns in ({"pearson": "r", "mean_impact": "mean", "max_impact": "max"},
     display(variants_by_graph(var_rows, columns).style.format(precision=2))
 
 # %% [markdown]
+# (ch5-rule-table2)=
+# ### Table 2 under the rule, across seeds
+#
+# The rule's setup (the variant `rule`) at {glue:text}`rule_layers` layers, on every seed of
+# this run ({glue:text}`rule_seeds`), {glue:text}`variant_entities` entities per model: Table 2
+# in the paper's form. `ci_low`–`ci_high` is the bootstrap over entities; with two or more
+# seeds `seeds_low`–`seeds_high` is the t-interval of the per-seed r, and the verdict reads
+# that interval (the variation the paper's single number does not show).
+
+# %%
+rule = variants_by_name(["rule"])
+rule_tables = run_variants(cfg, rule, kinds=graph_kinds, n_layers=cfg["rule_layers"], seeds=cfg["seeds"],
+                           max_entities=cfg["variant_entities"], trained_epochs=cfg["trained_epochs"],
+                           n_trace_facts=cfg["n_trace_facts"], executor=cfg["executor"], workers=cfg["workers"],
+                           scheduler=cfg["scheduler"], layers_name="rule_layers")
+rule_table2 = variant_rows(rule_tables["entities"], rule, n_boot=n_boot, seed=seed).drop(columns=["variant", "family"])
+rule_table2["paper"] = [PAPER_A_TABLE2.get((g, n)) for g, n in zip(rule_table2.graph, rule_table2.layers)]
+rule_shown = ["graph", "layers", "pearson", "ci_low", "ci_high"] + (
+    ["seeds_low", "seeds_high"] if rule_table2.n_seeds.max() >= 2 else []) + ["paper", "mean_impact", "n_seeds", "n"]
+display(rule_table2[rule_shown].set_index(["graph", "layers"]).style.format(precision=2, na_rep=""))
+
+# %% [markdown]
 # How long the models were trained changes how far a prompt's answer is from the next
 # entity. Each prompt's margin (log-probability of the object minus that of the best other
 # entity) on the models stopped at the target accuracy and on those trained on:
@@ -425,6 +462,10 @@ glue_number("rule_pearson", "(not run)" if rule_ba.empty or rule_er.empty else
             f"BA {rule_ba.pearson.iloc[0]:.2f} [{rule_ba.ci_low.iloc[0]:.2f}, {rule_ba.ci_high.iloc[0]:.2f}], "
             f"ER {rule_er.pearson.iloc[0]:.2f} [{rule_er.ci_low.iloc[0]:.2f}, {rule_er.ci_high.iloc[0]:.2f}]")
 glue_number("best_variant", f"`{best.variant.iloc[0]}` (BA r {best.pearson.iloc[0]:.2f})")
+glue_number("rule_layers", ", ".join(str(n) for n in cfg["rule_layers"]))
+glue_number("rule_seeds", f"{len(cfg['seeds'])} seed{'s' if len(cfg['seeds']) > 1 else ''}")
+rule_outcome, rule_evidence = table2_verdict(rule_table2)
+glue_number("rule_table2_verdict", f"{rule_outcome} ({rule_evidence})")
 
 # %% [markdown]
 # (ch5-sequence)=
@@ -636,6 +677,7 @@ save_results(NOTEBOOK, {
     "token_comparison": token_summary.to_dict("records"),
     "decomposition": decomposition.to_dict("records"),
     "variants": var_rows.to_dict("records"),
+    "rule_table2": frame_records(rule_table2),
     "site_check": sites.to_dict("records"),
     "sequential": curves.to_dict("records"),
     "median_margins": margins,
@@ -676,7 +718,9 @@ save_results(NOTEBOOK, {
 # variants at {glue:text}`variant_layers` layers, the paper's claim (BA r ≥ .8 with its interval
 # above ER's) is {glue:text}`variant_verdict`. The rule's setup (fixed before any variant ran)
 # gives {glue:text}`rule_pearson`; the variant with the highest BA r is
-# {glue:text}`best_variant`. The paper's causal-trace finding, the first-layer MLP at the
+# {glue:text}`best_variant`. Under the rule at {glue:text}`rule_layers` layers over
+# {glue:text}`rule_seeds`, the paper's criterion (BA r ≥ .8 at 6 and 12 layers, its interval
+# above ER's) is {glue:text}`rule_table2_verdict`. The paper's causal-trace finding, the first-layer MLP at the
 # subject, appears in {glue:text}`site_verdict`.
 #
 # Deletions that accumulate (beyond the paper): after {glue:text}`seq_n` deletions the accuracy

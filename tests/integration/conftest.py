@@ -24,12 +24,14 @@ TINY = {
     "03_embeddings_pca": dict(_TINY_MODELS, pca_layers=2, appendix_fraction=0.25, n_show=3),
     "04_causal_tracing": dict(_TINY_MODELS, n_trace_facts=4, n_noise_samples=2, demo_layers=2,
                               run_smollm2=False),
-    # the variants without both-direction graphs (the tiny BA hub has more facts than its 6 relations)
-    "05_deletion_impact": dict(_TINY_MODELS, max_entities=6, n_trace_facts=4, n_boot=20, editor_max_entities=6,
+    # 16 relations, so that a hub of the 16-entity BA graph has a relation for each of its facts in
+    # both directions (the rule's graph); its own tiny models, then (chapter 2's have 6 relations)
+    "05_deletion_impact": dict(_TINY_MODELS, n_relations=16, max_entities=6, n_trace_facts=4, n_boot=20,
+                               editor_max_entities=6,
                                variants=["baseline", "trained on", "clamp 1", "loss at edited layer", "relation token",
-                                         "fixed relation", "trained target", "canonical prompt"],
+                                         "fixed relation", "trained target", "canonical prompt", "rule"],
                                variant_layers=2, variant_entities=4, trained_epochs=3, sequence_deletions=4,
-                               sequence_every=2),
+                               sequence_every=2, rule_layers=[2]),
     # SmolLM2 (no tiny stand-in: the chapter is about a pretrained model's second hops), one
     # case per split, one inner step, one layer, no ROME/MEMIT/AlphaEdit (their covariances
     # would take a minute in the test's empty cache); the graph section on a 12-entity graph

@@ -69,6 +69,8 @@ SCHEMAS = {
         "decomposition": {"graph", "layers", "part", "mean", "corr_with_degree"},
         "variants": {"variant", "orientation", "graph", "layers", "pearson", "spearman", "ci_low", "ci_high",
                      "mean_impact", "max_impact", "own_share", "far_share", "deleted_ok", "n_seeds"},
+        "rule_table2": {"graph", "layers", "pearson", "ci_low", "ci_high", "seeds_low", "seeds_high", "n_seeds",
+                        "paper"},
     },
 }
 

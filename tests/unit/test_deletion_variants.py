@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from kedit_utils.deletion_variants import (RULE, Variant, check_graphs, fixed_relation, reproduced, run_variants,
-                                           stand_in_target, variant_grid, variant_rows, variants_by_graph,
-                                           variants_by_name)
+                                           stand_in_target, table2_verdict, variant_grid, variant_rows,
+                                           variants_by_graph, variants_by_name)
 from kedit_utils.graphs import GraphSpec, build_graph
 from kedit_utils.profiles import TRAINING
 from kedit_utils.validation import ParameterError
@@ -90,3 +90,42 @@ def test_a_tiny_grid_runs_and_a_fixed_layer_equal_to_the_traced_one_is_the_same_
     rows = variant_rows(e, grid, n_boot=20)
     canon = rows[rows.variant == "canonical prompt"].iloc[0]
     assert canon.mean_impact == pytest.approx(100 * base.impact_canonical.mean())
+
+
+def test_the_verdict_reads_the_interval_across_seeds_and_says_when_a_depth_is_missing():
+    def row(graph, layers, r, ci, seeds_ci, n_seeds):
+        return {"graph": graph, "layers": layers, "pearson": r, "ci_low": ci[0], "ci_high": ci[1],
+                "seeds_low": seeds_ci[0], "seeds_high": seeds_ci[1], "n_seeds": n_seeds}
+
+    nan = (float("nan"), float("nan"))
+    one_seed = pd.DataFrame([row("BA", 6, 0.9, (0.85, 0.95), nan, 1), row("ER", 6, 0.2, (0.0, 0.4), nan, 1),
+                             row("BA", 12, 0.95, (0.9, 0.99), nan, 1), row("ER", 12, 0.3, (0.1, 0.5), nan, 1)])
+    outcome, evidence = table2_verdict(one_seed)
+    assert outcome == "reproduced" and "over entities" in evidence and "12 layers: BA r 0.95" in evidence
+    # three seeds that disagree: the entity bootstrap is tight, the interval across seeds is not
+    seeds = one_seed.assign(n_seeds=3, seeds_low=[0.3, -0.2, 0.4, -0.1], seeds_high=[1.0, 0.6, 1.0, 0.7])
+    outcome, evidence = table2_verdict(seeds)
+    assert outcome == "not reproduced" and "across seeds" in evidence
+    assert reproduced(seeds.assign(variant="rule"), layers=(6, 12)) == {"rule": False}
+    assert table2_verdict(one_seed[one_seed.layers == 6])[0] == "undecided"  # 12 layers did not run
+    assert table2_verdict(seeds[seeds.layers == 6])[0] == "not reproduced"  # 6 layers fail already
+    assert "not run at 12 layers" in table2_verdict(one_seed[one_seed.layers == 6])[1]
+
+
+def test_a_variant_runs_over_seeds_and_depths_and_its_rows_carry_the_interval_across_seeds(tmp_path, monkeypatch):
+    monkeypatch.setenv("KEDIT_CACHE", str(tmp_path))
+    base = variants_by_name(["baseline"])
+    tabs = run_variants(TINY, base, kinds=["ba"], n_layers=[1, 2], seeds=[0, 1], max_entities=4, n_trace_facts=3,
+                        progress=False)
+    e = tabs["entities"]
+    assert sorted(set(zip(e.seed, e.layers))) == [(0, 1), (0, 2), (1, 1), (1, 2)]
+    assert (e.groupby(["seed", "layers"]).size() == 4).all()
+    once = run_variants(TINY, base, kinds=["ba"], n_layers=2, max_entities=4, n_trace_facts=3, progress=False)
+    same = e[(e.seed == 0) & (e.layers == 2)].reset_index(drop=True)
+    assert np.array_equal(once["entities"].impact.to_numpy(), same.impact.to_numpy())  # one seed, one depth: same sweep
+    rows = variant_rows(e, base, n_boot=20)
+    assert set(rows.n_seeds) == {2} and rows[["seeds_low", "seeds_high"]].notna().all().all()
+    with pytest.raises(ParameterError, match="rule_layers"):
+        run_variants(TINY, base, kinds=["ba"], n_layers=[], layers_name="rule_layers", progress=False)
+    with pytest.raises(ParameterError, match="seeds"):
+        run_variants(TINY, base, kinds=["ba"], n_layers=2, seeds=[-1], progress=False)
