@@ -261,6 +261,17 @@ def _paper_a_tables23(res: dict) -> list[Claim]:
             f"{paper:.2f}", f"{r['pearson']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]",
             verdict_correlation(paper, r["ci_low"], r["ci_high"]), "correlation", "05_deletion_impact",
             "ch5-table2"))
+    for r in res.get("rule_table2", []):  # issue 12 §4: the rule's setup; the interval across seeds if several
+        paper = PAPER_A_TABLE2.get((r["graph"].upper(), r["layers"]))
+        if paper is None or r.get("pearson") is None:
+            continue
+        seeds = (r.get("n_seeds") or 1) >= 2 and r.get("seeds_low") is not None and r.get("seeds_high") is not None
+        lo, hi = (r["seeds_low"], r["seeds_high"]) if seeds else (r["ci_low"], r["ci_high"])
+        rows.append(Claim(
+            "A", f"Table 2 under the rule, {_model(r['graph'], r['layers'])}: Pearson r "
+                 f"[95 % CI {'across ' + str(r['n_seeds']) + ' seeds' if seeds else 'over entities'}]",
+            f"{paper:.2f}", f"{r['pearson']:.2f} [{lo:.2f}, {hi:.2f}]",
+            verdict_correlation(paper, lo, hi), "correlation", "05_deletion_impact", "ch5-rule-table2"))
     for r in res["table3"]:
         paper = PAPER_A_TABLE3.get((r["graph"].upper(), r["layers"]))
         if paper is None:

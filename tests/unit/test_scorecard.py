@@ -123,3 +123,15 @@ def test_survey_findings_rows():
     rows = [r for b in ROW_BUILDERS["07_editing_methods"] for r in b(res)]
     assert [(r.item, r.verdict) for r in rows] == [("§5: A", AGREES), ("§5: B", DOES_NOT)]
     assert all(r.anchor == "ch7-findings" and r.paper == "C" for r in rows)
+
+
+def test_the_rule_table_reads_the_interval_across_seeds(tmp_path):
+    rule = [{"graph": "BA", "layers": 6, "pearson": 0.5, "ci_low": 0.45, "ci_high": 0.55, "seeds_low": 0.1,
+             "seeds_high": 0.97, "n_seeds": 3},
+            {"graph": "ER", "layers": 6, "pearson": 0.2, "ci_low": 0.1, "ci_high": 0.3, "seeds_low": None,
+             "seeds_high": None, "n_seeds": 1}]
+    _write(tmp_path, "05_deletion_impact", {"table2": [], "table3": [], "rule_table2": rule}, profile="paper")
+    rows = sc.build_scorecard(tmp_path).rows.set_index("item")
+    ba = rows.loc["Table 2 under the rule, BA 6L: Pearson r [95 % CI across 3 seeds]"]
+    assert ba.verdict == sc.AGREES and ba.anchor == "ch5-rule-table2"  # .93 lies in [0.1, 0.97], not in [.45, .55]
+    assert rows.loc["Table 2 under the rule, ER 6L: Pearson r [95 % CI over entities]"].verdict == sc.AGREES
