@@ -482,5 +482,5 @@ def table2_verdict(rows: pd.DataFrame, layers=(6, 12), threshold: float = 0.8) -
 
 
 __all__ = ["Variant", "RULE", "BASELINE", "variant_grid", "variants_by_name", "run_variants", "variant_rows",
-           "reproduced", "table2_verdict", "fixed_relation", "stand_in_target", "model_params", "variant_job", "model_margins",
-           "check_graphs", "site_check", "variants_by_graph"]
+           "reproduced", "table2_verdict", "fixed_relation", "stand_in_target", "model_params", "variant_job",
+           "model_margins", "check_graphs", "site_check", "variants_by_graph"]

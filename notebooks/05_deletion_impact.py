@@ -237,7 +237,7 @@ else:
 # %% tags=["remove-cell"]
 stored_rule = pd.DataFrame(stored["results"].get("rule_table2") or []) if stored is not None else pd.DataFrame()
 glue_number("stored_rule_verdict", "no paper-scale run of the rule is stored" if stored_rule.empty else
-            "{} ({})".format(*table2_verdict(stored_rule.fillna(float("nan")))))
+            "{} ({})".format(*table2_verdict(stored_rule.fillna(float("nan")))))  # JSON null -> NaN
 
 # %% [markdown]
 # Under the rule's setup, the paper-scale run stored here (if any) gives the paper's criterion
