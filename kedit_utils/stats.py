@@ -4,7 +4,7 @@ Table 2 correlates entity degree with deletion impact; here with Pearson and Spe
 coefficients, averaged over several seeds of the whole pipeline (graph, training, deletion),
 and two 95 % intervals: a bootstrap over entities within each seed (how well each seed's
 entities pin r down) and, with two or more seeds, Student's t-interval of the per-seed r
-(how much r moves when the graph, the training and the deletions are drawn again). Table 3
+on Fisher's z scale (how much r moves when the graph, the training and the deletions are drawn again). Table 3
 summarises the impact I (max / min / mean / std, in units of 1e-2 as the paper prints it).
 """
 from __future__ import annotations
@@ -78,13 +78,19 @@ def t_quantile(q: float, dof: int) -> float:
     return (lo + hi) / 2
 
 
-def seed_interval(values, level: float = 0.95) -> tuple[float, float]:
-    """Student's t-interval of the mean of per-seed values; (nan, nan) for a single seed."""
+def seed_interval(values, level: float = 0.95, correlation: bool = False) -> tuple[float, float]:
+    """Student's t-interval of the mean of per-seed values; (nan, nan) for a single seed.
+
+    correlation: the values are correlation coefficients; the interval is taken on Fisher's
+    z = atanh(r) and mapped back with tanh, so it stays inside (-1, 1)."""
     v = np.asarray(values, dtype=float)
     if v.size < 2:
         return float("nan"), float("nan")
+    if correlation:
+        v = np.arctanh(np.clip(v, -0.999999, 0.999999))
     half = t_quantile((1 + level) / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size)
-    return float(v.mean() - half), float(v.mean() + half)
+    low, high = v.mean() - half, v.mean() + half
+    return (float(np.tanh(low)), float(np.tanh(high))) if correlation else (float(low), float(high))
 
 
 def correlation_with_ci(
@@ -99,8 +105,8 @@ def correlation_with_ci(
     degrees, impacts: one array of shape (n_entities,) per seed of the pipeline.
     Returns pearson and spearman (means over seeds), the per-seed values, the ``level``
     percentile interval of the seed-averaged Pearson r under resampling of entities within
-    each seed (ci_low, ci_high), and the t-interval of the per-seed Pearson r across seeds
-    (seeds_low, seeds_high; NaN for one seed).
+    each seed (ci_low, ci_high), and the t-interval of the per-seed Pearson r across seeds,
+    on Fisher's z (seeds_low, seeds_high; NaN for one seed).
     """
     if len(degrees) != len(impacts) or not degrees:
         raise ParameterError("degrees/impacts", (len(degrees), len(impacts)), "one array per seed, same count")
@@ -116,7 +122,7 @@ def correlation_with_ci(
             vals.append(pearson(np.asarray(d)[idx], np.asarray(i)[idx]))
         boots[b] = np.mean(vals)
     alpha = (1 - level) / 2
-    seeds_low, seeds_high = seed_interval(per_seed_p, level)
+    seeds_low, seeds_high = seed_interval(per_seed_p, level, correlation=True)
     return {
         "pearson": float(np.mean(per_seed_p)),
         "spearman": float(np.mean(per_seed_s)),

@@ -191,8 +191,9 @@ glue_figure("fig_impact_scatter", fig)
 #
 # Pearson and Spearman coefficients (means over seeds); `ci_low`–`ci_high` is the 95 % bootstrap
 # interval over entities within each seed. With two or more seeds, `seeds_low`–`seeds_high` is
-# the 95 % t-interval of the per-seed Pearson r: how far r moves when the graph, the training and
-# the deletions are drawn again (with three seeds it is wide: t = 4.3). The paper reports one
+# the 95 % t-interval of the per-seed Pearson r (on Fisher's z, so it stays within ±1): how far r
+# moves when the graph, the training and the deletions are drawn again (with three seeds it is
+# wide: t = 4.3). The paper reports one
 # Pearson-type coefficient per cell, for ROME; the other editors' rows are over their subset of
 # entities (`n`).
 

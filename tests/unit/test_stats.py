@@ -80,6 +80,12 @@ def test_seed_interval_is_the_t_interval_and_needs_two_seeds():
     half = 4.302653 * 0.1 / np.sqrt(3)  # t(.975, 2) * sd / sqrt(n)
     assert (low, high) == pytest.approx((0.2 - half, 0.2 + half), abs=1e-5)
     assert all(np.isnan(stats.seed_interval([0.5])))
+    # correlations: on Fisher's z, mapped back, so never outside (-1, 1) even with 2 seeds (t = 12.7)
+    low, high = stats.seed_interval([0.1, 0.9], correlation=True)
+    z = np.arctanh([0.1, 0.9])
+    half = 12.7062 * z.std(ddof=1) / np.sqrt(2)
+    assert (low, high) == pytest.approx((np.tanh(z.mean() - half), np.tanh(z.mean() + half)), abs=1e-4)
+    assert -1 < low < 0.1 and 0.9 < high < 1
 
 
 def test_correlation_across_seeds_widens_with_seed_to_seed_spread():
