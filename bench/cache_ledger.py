@@ -40,11 +40,14 @@ def birth_time(path: Path) -> float | None:
 
 def describe(inputs: dict) -> str:
     """The entry in a few words, from its inputs."""
-    label = inputs.get("label") or {}
-    if not label and "graph_spec" in inputs:  # a trained model
-        g, m = inputs["graph_spec"], inputs.get("model_spec", {})
-        label = {"graph": str(g.get("kind", "")).upper(), "layers": m.get("n_layers"), "seed": inputs.get("seed"),
-                 "orientation": g.get("orientation")}
+    label = dict(inputs.get("label") or {})
+    if not label and isinstance(inputs.get("graph"), dict):  # a trained model (training.training_inputs)
+        g, m = inputs["graph"], inputs.get("model", {})
+        label = {"graph": str(g.get("kind", "")).upper(), "layers": m.get("n_layers"), "seed": inputs.get("seed")}
+        if g.get("orientation") not in (None, "one"):
+            label["orientation"] = g["orientation"]
+    elif not label and "seed" in inputs:  # e.g. an edit site: its model's seed
+        label = {"seed": inputs["seed"]}
     parts = [f"{k}={label[k]}" for k in ("graph", "layers", "seed", "edit_token", "orientation") if k in label]
     if "method" in inputs:
         parts.append(f"method={inputs['method']}")

@@ -55,7 +55,7 @@ from .editors.rome.requests import graph_request
 from .graphs import DELETED_ENTITY, KnowledgeGraph
 from .jobs import run_jobs
 from .model_zoo import trained_model
-from .stats import degree_impact_table
+from .stats import degree_impact_table, reported_interval
 from .validation import ParameterError, check_choice, check_int
 
 ARTIFACT_KIND = "deletion-variant"
@@ -281,8 +281,7 @@ def run_variants(params: dict, variants, kinds=("er", "ba"), n_layers: int | lis
     with a ``variant`` column (rows carry graph, layers and seed); variants sharing a sweep
     share its rows."""
     variants = list(variants)
-    depths = [n_layers] if isinstance(n_layers, int) else [int(n_layers)] if isinstance(n_layers, np.integer) \
-        else list(n_layers)
+    depths = list(n_layers) if isinstance(n_layers, (list, tuple)) else [n_layers]
     if not depths:
         raise ParameterError(layers_name, n_layers, "must name at least one depth")
     depths = [check_int(layers_name, n, minimum=1) for n in depths]
@@ -429,56 +428,46 @@ def variants_by_graph(rows: pd.DataFrame, columns: dict[str, str]) -> pd.DataFra
     return out
 
 
-def _interval(row) -> tuple[float, float]:
-    """The interval issue 12's criterion reads: across seeds (t) with two or more seeds, else
-    the bootstrap over entities."""
-    n_seeds = int(getattr(row, "n_seeds", 1) or 1)
-    low, high = getattr(row, "seeds_low", float("nan")), getattr(row, "seeds_high", float("nan"))
-    if n_seeds >= 2 and np.isfinite(low) and np.isfinite(high):
-        return float(low), float(high)
-    return float(row.ci_low), float(row.ci_high)
+def _depth_check(rows: pd.DataFrame, n: int, threshold: float) -> tuple[bool, str] | None:
+    """Issue 12's criterion at depth ``n`` of one setup's rows: (passed, the evidence in words),
+    or None when BA or ER did not run there. Passed: the BA Pearson ≥ ``threshold`` with its
+    95 % interval above ER's (:func:`kedit_utils.stats.reported_interval`: across seeds when
+    there are several, else over entities)."""
+    ba, er = rows[(rows.graph == "BA") & (rows.layers == n)], rows[(rows.graph == "ER") & (rows.layers == n)]
+    if ba.empty or er.empty:
+        return None
+    b, e = ba.iloc[0], er.iloc[0]
+    bl, bh, kind = reported_interval(b)
+    el, eh, _ = reported_interval(e)
+    n_seeds = int(b.n_seeds)
+    return (bool(b.pearson >= threshold and bl > eh),
+            f"{n} layers: BA r {b.pearson:.2f} [{bl:.2f}, {bh:.2f}] vs ER {e.pearson:.2f} [{el:.2f}, {eh:.2f}] "
+            f"({kind}, {n_seeds} seed{'s' if n_seeds > 1 else ''})")
 
 
 def reproduced(rows: pd.DataFrame, layers=(6, 12), threshold: float = 0.8) -> dict[str, bool]:
-    """Issue 12's criterion per variant: the BA Pearson ≥ ``threshold`` at every depth of
-    ``layers`` that ran, with its 95 % interval clear of (above) ER's at the same depth
-    (:func:`_interval`: across seeds when there are several, else over entities)."""
+    """Issue 12's criterion per variant (:func:`_depth_check`) at every depth of ``layers``
+    that ran; False when none ran."""
     out = {}
     for name, g in rows.groupby("variant", sort=False):
-        ok, seen = True, False
-        for n in layers:
-            ba, er = g[(g.graph == "BA") & (g.layers == n)], g[(g.graph == "ER") & (g.layers == n)]
-            if ba.empty or er.empty:
-                continue
-            seen = True
-            b, e = next(ba.itertuples()), next(er.itertuples())
-            ok &= bool(b.pearson >= threshold and _interval(b)[0] > _interval(e)[1])
-        out[name] = ok and seen
+        checks = [c for c in (_depth_check(g, n, threshold) for n in layers) if c is not None]
+        out[name] = bool(checks) and all(passed for passed, _ in checks)
     return out
 
 
 def table2_verdict(rows: pd.DataFrame, layers=(6, 12), threshold: float = 0.8) -> tuple[str, str]:
     """Issue 12's verdict on one setup's Table 2 (``rows``: graph, layers, pearson, the
     intervals, n_seeds): ("reproduced" | "not reproduced" | "undecided", the evidence in
-    words). Reproduced: at every depth of ``layers`` the BA Pearson ≥ ``threshold`` with its
-    interval (:func:`_interval`) above ER's; undecided when a depth of ``layers`` did not run."""
-    evidence, ok, missing = [], True, []
-    for n in layers:
-        ba, er = rows[(rows.graph == "BA") & (rows.layers == n)], rows[(rows.graph == "ER") & (rows.layers == n)]
-        if ba.empty or er.empty:
-            missing.append(n)
-            continue
-        b, e = next(ba.itertuples()), next(er.itertuples())
-        (bl, bh), (el, eh) = _interval(b), _interval(e)
-        kind = "across seeds" if int(b.n_seeds) >= 2 else "over entities"
-        passed = bool(b.pearson >= threshold and bl > eh)
-        ok &= passed
-        evidence.append(f"{n} layers: BA r {b.pearson:.2f} [{bl:.2f}, {bh:.2f}] vs ER {e.pearson:.2f} "
-                        f"[{el:.2f}, {eh:.2f}] ({kind}, {int(b.n_seeds)} seed{'s' if int(b.n_seeds) > 1 else ''})")
+    words). Reproduced: :func:`_depth_check` passes at every depth of ``layers``; undecided
+    when a depth did not run and none failed."""
+    checks = {n: _depth_check(rows, n, threshold) for n in layers}
+    evidence = [c[1] for c in checks.values() if c is not None]
+    failed = any(not c[0] for c in checks.values() if c is not None)
+    missing = [n for n, c in checks.items() if c is None]
     if missing:
         evidence.append("not run at " + ", ".join(f"{n}" for n in missing) + " layers")
-        return ("not reproduced" if not ok else "undecided"), "; ".join(evidence)
-    return ("reproduced" if ok else "not reproduced"), "; ".join(evidence)
+    outcome = "not reproduced" if failed else "undecided" if missing else "reproduced"
+    return outcome, "; ".join(evidence)
 
 
 __all__ = ["Variant", "RULE", "BASELINE", "variant_grid", "variants_by_name", "run_variants", "variant_rows",

@@ -27,6 +27,7 @@ import pandas as pd
 
 from .paper_numbers import (PAPER_A_TABLE1, PAPER_A_TABLE2, PAPER_A_TABLE3, PAPER_B_LAYER_COUNTS, PAPER_B_LAYERS,
                             PAPER_B_TABLE1, PAPER_B_TABLE2)
+from .stats import reported_interval
 
 AGREES, PARTLY, DOES_NOT = "agrees", "partly", "does not"
 VERDICTS = (AGREES, PARTLY, DOES_NOT)
@@ -265,11 +266,10 @@ def _paper_a_tables23(res: dict) -> list[Claim]:
         paper = PAPER_A_TABLE2.get((r["graph"].upper(), r["layers"]))
         if paper is None or r.get("pearson") is None:
             continue
-        seeds = (r.get("n_seeds") or 1) >= 2 and r.get("seeds_low") is not None and r.get("seeds_high") is not None
-        lo, hi = (r["seeds_low"], r["seeds_high"]) if seeds else (r["ci_low"], r["ci_high"])
+        lo, hi, kind = reported_interval(r)
         rows.append(Claim(
             "A", f"Table 2 under the rule, {_model(r['graph'], r['layers'])}: Pearson r "
-                 f"[95 % CI {'across ' + str(r['n_seeds']) + ' seeds' if seeds else 'over entities'}]",
+                 f"[95 % CI {kind.replace('seeds', str(r['n_seeds']) + ' seeds')}]",
             f"{paper:.2f}", f"{r['pearson']:.2f} [{lo:.2f}, {hi:.2f}]",
             verdict_correlation(paper, lo, hi), "correlation", "05_deletion_impact", "ch5-rule-table2"))
     for r in res["table3"]:

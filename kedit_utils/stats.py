@@ -9,6 +9,8 @@ summarises the impact I (max / min / mean / std, in units of 1e-2 as the paper p
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .validation import ParameterError, check_int
@@ -55,8 +57,6 @@ def t_quantile(q: float, dof: int) -> float:
     """The ``q`` quantile of Student's t with ``dof`` degrees of freedom (0.5 < q < 1), by
     bisection on the tail integrated with Simpson's rule (no SciPy here); within 1e-5 of the
     tables (4.3027 for q .975 and 2 dof)."""
-    import math
-
     check_int("dof", dof, minimum=1)
     if not 0.5 < q < 1:
         raise ParameterError("q", q, "must lie in (0.5, 1)")
@@ -91,6 +91,18 @@ def seed_interval(values, level: float = 0.95, correlation: bool = False) -> tup
     half = t_quantile((1 + level) / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size)
     low, high = v.mean() - half, v.mean() + half
     return (float(np.tanh(low)), float(np.tanh(high))) if correlation else (float(low), float(high))
+
+
+def reported_interval(row) -> tuple[float, float, str]:
+    """The 95 % interval a verdict reads from a Table 2 row (a mapping or a pandas row with
+    n_seeds, ci_low, ci_high and, optionally, seeds_low, seeds_high): the one across seeds
+    where there are two or more seeds and it is known, else the bootstrap over entities.
+    Returns (low, high, "across seeds" | "over entities")."""
+    get = row.get if hasattr(row, "get") else lambda k, default=None: getattr(row, k, default)
+    low, high = get("seeds_low"), get("seeds_high")
+    if int(get("n_seeds") or 1) >= 2 and all(v is not None and np.isfinite(v) for v in (low, high)):
+        return float(low), float(high), "across seeds"
+    return float(get("ci_low")), float(get("ci_high")), "over entities"
 
 
 def correlation_with_ci(
