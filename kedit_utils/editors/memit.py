@@ -37,7 +37,7 @@ from .base import EditHandle, Editor, weights_guard
 from .hparams import HyperParams, check_layers, scaled_layer
 from .rome.compute_k import contextual_prompts, keys_at
 from .rome.compute_v import SPEED, delta_batch, optimise_delta
-from .rome.covariance import KeyCovariance, key_covariance, model_fingerprint
+from .rome.covariance import KeyCovariance, _Stop, key_covariance, model_fingerprint
 from .rome.hparams import MOM2_DTYPES
 from .rome.tokens import FACT_TOKENS, lookup, target_token_ids
 
@@ -234,16 +234,24 @@ def compute_zs(model, tok, requests, hparams, z_layer: int) -> tuple[torch.Tenso
 
 @torch.no_grad()
 def residual_at(model, tok, requests, layer: int, fact_token: str) -> torch.Tensor:
-    """(d_model, n): the residual stream after block ``layer`` at each request's fact token."""
+    """(d_model, n): the residual stream after block ``layer`` at each request's fact token.
+    The forward stops there: the blocks above and the unembedding do not change it."""
     from .rome.tokens import pad_right
 
     rows = [lookup(tok, r.prompt, r.subject, fact_token) for r in requests]
     ids, mask = pad_right([x[0] for x in rows], getattr(tok, "pad_token_id", None) or 0)
     device = next(model.parameters()).device
     got = {}
-    handle = A.layer_module(model, layer).register_forward_hook(lambda _m, _i, o: got.__setitem__("h", _block_output(o)))
+
+    def grab(_m, _i, out):
+        got["h"] = _block_output(out)
+        raise _Stop
+
+    handle = A.layer_module(model, layer).register_forward_hook(grab)
     try:
-        model(input_ids=ids.to(device), attention_mask=mask.to(device))
+        model.base_model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
+    except _Stop:
+        pass
     finally:
         handle.remove()
     idx = torch.tensor([x[1] for x in rows], device=device)
