@@ -1,9 +1,10 @@
-"""Command line: ``kedit run``, ``kedit book``, ``kedit list``, ``kedit assets``.
+"""Command line: ``kedit run``, ``kedit store-part``, ``kedit book``, ``kedit list``, ``kedit assets``.
 
 Examples::
 
     kedit run 02_training -p profile paper -p device cuda
     kedit run 01_knowledge_graphs -p n_entities 100 -p ba_m 2
+    kedit store-part 05_deletion_impact sweep --profile paper -p seeds "[1]"   # one stored part
     kedit book                       # every chapter on the quick profile, then the HTML
 """
 from __future__ import annotations
@@ -41,6 +42,13 @@ def main(argv: list[str] | None = None) -> int:
                        help="after a successful run, store its results with their provenance (command, commit, machine, "
                             "date, wall time) in results/stored/, for the book to show beside the quick build's "
                             "(needs a clean git working tree)")
+    p_part = sub.add_parser("store-part", help="run one expensive part of a chapter (e.g. chapter 5's paper-scale sweep "
+                                               "for some seeds) and store its results with their provenance in "
+                                               "results/stored/ (needs a clean git working tree; kedit_utils.stored_parts)")
+    p_part.add_argument("notebook", help="e.g. 05_deletion_impact")
+    p_part.add_argument("part", help="e.g. sweep or rule")
+    p_part.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
+    p_part.add_argument("--profile", choices=["quick", "paper"])
     p_book = sub.add_parser("book", help="run every chapter, then build the HTML book")
     p_book.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
     p_book.add_argument("--profile", choices=["quick", "paper"])
@@ -76,6 +84,16 @@ def main(argv: list[str] | None = None) -> int:
                 command = "kedit " + " ".join(sys.argv[1:] if argv is None else argv)
                 path = stored_results.store(name, results_dir() / f"{name}.json", command, commit, time.time() - t0)
                 print(f"[kedit] stored with its provenance: {path.relative_to(path.parents[2])}")
+        elif args.cmd == "store-part":
+            from . import stored_parts, stored_results
+
+            stored_parts.check_part(args.notebook, args.part)
+            commit = stored_results.clean_commit()  # before any work
+            t0 = time.time()
+            results = stored_parts.run_part(args.notebook, args.part, _parse_params(args.parameter, args.profile))
+            command = "kedit " + " ".join(sys.argv[1:] if argv is None else argv)
+            path = stored_parts.store_part(results, command, commit, time.time() - t0)
+            print(f"[kedit] stored with its provenance: {path.relative_to(path.parents[2])}")
         elif args.cmd == "book":
             t0 = time.time()
             params = _parse_params(args.parameter, args.profile)

@@ -43,7 +43,7 @@ def clean_commit(root: Path = PROJECT_ROOT) -> str:
     from it or git is unavailable: a stored result must name the code that made it."""
     try:
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, check=True).stdout.strip()
+                               capture_output=True, text=True, check=True).stdout.rstrip()
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                                 check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError) as err:

@@ -99,6 +99,7 @@ from kedit_utils.figures.deletion import (broken_by_hop, degree_and_impact, impa
 from kedit_utils.jobs import check_executor
 from kedit_utils.paper_numbers import PAPER_A_TABLE2, PAPER_A_TABLE3
 from kedit_utils.results import frame_records, glue_figure, glue_number, save_results
+from kedit_utils.stored_parts import combined_entities, load_parts, provenance_table
 from kedit_utils.stored_results import load_stored
 from kedit_utils.stats import decomposition_table, degree_impact_table, disjoint_intervals, impact_summary
 from kedit_utils.style import subplots
@@ -235,8 +236,38 @@ else:
                                 "n_seeds", "n"] if c in sr]].set_index(["graph", "layers"])
                 .style.format(precision=2, na_rep=""))
 
-# %% tags=["remove-cell"]
+# %% [markdown]
+# The whole paper profile is about ten hours of two CPU cores, so its two expensive grids can
+# also be stored part by part, a few seeds at a time (`kedit store-part`,
+# `kedit_utils.stored_parts`): each part keeps the per-entity impacts of its deletions, and
+# Table 2 below is computed here, by the chapter's own function, from all the parts found;
+# the interval across seeds needs parts for two seeds or more. Seeds of the sweep stored in
+# parts: {glue:text}`stored_part_seeds`.
+
+# %% tags=["remove-input"]
+sweep_parts = load_parts(NOTEBOOK, "paper", "sweep") if cfg["profile"] != "paper" else []
+rule_parts = load_parts(NOTEBOOK, "paper", "rule") if cfg["profile"] != "paper" else []
+stored_part_seeds = sorted({s for p in sweep_parts for s in p["results"]["meta"]["seeds"]})
+if not sweep_parts:
+    print("No part of the paper-scale sweep is stored.")
+else:
+    display(provenance_table(sweep_parts).set_index("file"))
+    parts_done = combined_entities(sweep_parts)
+    parts_done = parts_done[~parts_done.skipped.astype(bool)]
+    parts_table2 = degree_impact_table(parts_done, ["editor", "edit_token", "graph", "layers"], n_boot=n_boot, seed=seed)
+    parts_table2["paper"] = [PAPER_A_TABLE2.get((g, n)) if e == "rome" and t == "subject_last" else None for e, t, g, n
+                             in zip(parts_table2.editor, parts_table2.edit_token, parts_table2.graph, parts_table2.layers)]
+    display(parts_table2.drop(columns=[] if parts_table2.n_seeds.max() >= 2 else ["seeds_low", "seeds_high"])
+            .set_index(["editor", "edit_token", "graph", "layers"]).style.format(precision=2, na_rep=""))
 stored_rule = pd.DataFrame(stored["results"].get("rule_table2") or []) if stored is not None else pd.DataFrame()
+if stored_rule.empty and rule_parts:  # the rule's Table 2 from its stored parts, computed here
+    display(provenance_table(rule_parts).set_index("file"))
+    stored_rule = variant_rows(combined_entities(rule_parts), variants_by_name(["rule"]), n_boot=n_boot,
+                               seed=seed).drop(columns=["variant", "family"])
+    display(stored_rule.set_index(["graph", "layers"]).style.format(precision=2, na_rep=""))
+
+# %% tags=["remove-cell"]
+glue_number("stored_part_seeds", ", ".join(map(str, stored_part_seeds)) or "none")
 glue_number("stored_rule_verdict", "no paper-scale run of the rule is stored" if stored_rule.empty else
             "{} ({})".format(*table2_verdict(stored_rule.fillna(float("nan")))))  # JSON null -> NaN
 

@@ -1,0 +1,173 @@
+"""A paper-scale run stored part by part (issues 12 §4 and 13: chapter 5's Table 2 over three
+seeds, Paper A §4).
+
+Chapter 5's whole paper profile is about ten hours of two CPU cores. ``kedit run ... --store``
+(:mod:`.stored_results`) keeps a chapter's results only when the whole chapter has run, and
+the artifact cache that lets an interrupted run resume may not outlive the machine. So the
+chapter's expensive grids can also be run and stored one *part* at a time, each part the
+unedited output of its own command at its own commit, and the chapter combines the parts it
+finds::
+
+    kedit store-part 05_deletion_impact sweep --profile paper -p seeds "[0]" -p compare_token last
+    kedit store-part 05_deletion_impact rule --profile paper -p seeds "[1]"
+
+A part runs exactly the function the chapter calls (:func:`.deletion_experiment.run_deletion_experiment`
+for ``sweep``, :func:`.deletion_variants.run_variants` of the rule for ``rule``), with the
+chapter's parameters resolved from the profile, so its sweeps share the chapter's cache
+keys. It writes ``results/stored/<chapter>.<profile>.<part>.seeds-<seeds>.json``::
+
+    {"provenance": {"command", "commit", "machine", "date", "wall_seconds"},
+     "results": {"meta": {"notebook", "profile", "part", "seeds", "parameters"},
+                 "entities": [one row per deleted entity: editor, edit token or variant,
+                              seed, graph, layers, degree, impact and its parts, ...]}}
+
+:func:`combined_entities` joins every stored part of a kind into one per-entity table (a
+seed × graph × depth × editor × token stored twice is an error, not a silent average); the
+chapter computes Table 2 from it with the same function as its own
+(:func:`.stats.degree_impact_table`), so the interval across seeds is computed by the build
+from stored per-entity impacts, never typed.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from .cache import write_json_atomic
+from .stored_results import PROVENANCE_FIELDS, machine, stored_dir
+from .validation import ParameterError, check_choice
+
+PARTS = {"05_deletion_impact": ("sweep", "rule")}
+
+# the per-entity columns a part keeps (those Table 2, the variants' rows and the decomposition read)
+ENTITY_COLUMNS = ("editor", "edit_token", "variant", "seed", "graph", "layers", "entity", "degree", "relation",
+                  "skipped", "acc_pre", "acc_post", "impact", "side_effect", "impact_own", "impact_subject", "impact_object",
+                  "impact_hop1", "impact_far", "impact_canonical", "side_effect_canonical", "deleted_ok",
+                  "seconds")
+# what makes two rows the same deletion (a part stored twice must not count twice)
+ROW_KEYS = {"sweep": ("editor", "edit_token", "seed", "graph", "layers", "entity"),
+            "rule": ("variant", "seed", "graph", "layers", "entity")}
+
+
+def check_part(notebook: str, part: str) -> None:
+    """``ParameterError`` naming the chapter or part when it has no stored parts."""
+    check_choice("notebook", notebook, sorted(PARTS))
+    check_choice("part", part, PARTS[notebook])
+
+
+def part_path(notebook: str, profile: str, part: str, seeds) -> Path:
+    label = "-".join(str(int(s)) for s in seeds)
+    return stored_dir() / f"{notebook}.{profile}.{part}.seeds-{label}.json"
+
+
+def _entity_records(frame) -> list[dict]:
+    from .results import frame_records
+
+    return frame_records(frame[[c for c in ENTITY_COLUMNS if c in frame.columns]])
+
+
+def run_part(notebook: str, part: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Run ``part`` of ``notebook`` with ``params`` (the chapter's parameter names; ``None``
+    or absent ones from the profile) and return its results (module docstring)."""
+    from . import profiles
+    from .jobs import check_executor
+    from .validation import check_int
+
+    check_part(notebook, part)
+    given = {"seed": 0, "device": "auto", **params}
+    profile = given.get("profile") or "quick"
+    cfg = profiles.resolve_parameters(notebook, profile, given)
+    cfg["graph_kinds"] = list(given.get("graph_kinds") or ["er", "ba"])
+    for name in given:
+        if name not in cfg and name not in ("edit_token", "compare_token", "max_entities", "edit_layer"):
+            raise ParameterError(name, given[name], f"is not a parameter of {notebook}'s {part!r} part")
+    check_executor(cfg["executor"], cfg["workers"], cfg["scheduler"])
+    seeds = [check_int("seeds", int(s), minimum=0) for s in cfg["seeds"]]
+    if not seeds:
+        raise ParameterError("seeds", cfg["seeds"], "must name at least one seed")
+    grid = dict(executor=cfg["executor"], workers=cfg["workers"], scheduler=cfg["scheduler"])
+    if part == "sweep":
+        from .deletion_experiment import run_deletion_experiment
+
+        edit_token = given.get("edit_token") or "subject_last"
+        check_choice("edit_token", edit_token, ("subject_last", "last"))
+        tokens = [edit_token]
+        if given.get("compare_token") is not None:
+            tokens.append(check_choice("compare_token", given["compare_token"],
+                                       [t for t in ("subject_last", "last") if t != edit_token]))
+        exp = run_deletion_experiment(cfg, seeds=seeds, edit_layer=given.get("edit_layer"), edit_tokens=tokens,
+                                      n_trace_facts=cfg["n_trace_facts"], max_entities=given.get("max_entities"),
+                                      editors=cfg["editors"], editor_max_entities=cfg["editor_max_entities"], **grid)
+        entities = exp.entities
+    else:
+        from .deletion_variants import run_variants, variants_by_name
+
+        tables = run_variants(cfg, variants_by_name(["rule"]), kinds=cfg["graph_kinds"], n_layers=cfg["rule_layers"],
+                              seeds=seeds, max_entities=cfg["variant_entities"],
+                              trained_epochs=cfg["trained_epochs"], n_trace_facts=cfg["n_trace_facts"],
+                              layers_name="rule_layers", **grid)
+        entities = tables["entities"]
+    shown = {k: v for k, v in cfg.items() if isinstance(v, (int, float, str, list, type(None)))}
+    return {"meta": {"notebook": notebook, "profile": profile, "part": part, "seeds": seeds, "parameters": shown},
+            "entities": _entity_records(entities)}
+
+
+def store_part(results: dict, command: str, commit: str, wall_seconds: float) -> Path:
+    """Write ``results`` of :func:`run_part` (unedited) with its provenance; returns its path."""
+    meta = results["meta"]
+    out = part_path(meta["notebook"], meta["profile"], meta["part"], meta["seeds"])
+    write_json_atomic(out, {
+        "provenance": {"command": command, "commit": commit, "machine": machine(),
+                       "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                       "wall_seconds": round(float(wall_seconds), 1)},
+        "results": results,
+    })
+    return out
+
+
+def load_parts(notebook: str, profile: str, part: str) -> list[dict[str, Any]]:
+    """Every stored ``part`` of ``notebook`` at ``profile``, by file name; a file without its
+    provenance or results is an error."""
+    check_part(notebook, part)
+    found = []
+    for path in sorted(stored_dir().glob(f"{notebook}.{profile}.{part}.seeds-*.json")):
+        data = json.loads(path.read_text())
+        missing = [f for f in PROVENANCE_FIELDS if f not in data.get("provenance", {})]
+        if missing or "entities" not in data.get("results", {}):
+            raise ParameterError("stored part", path.name, f"lacks {missing or ['results.entities']}")
+        data["file"] = path.name
+        found.append(data)
+    return found
+
+
+def combined_entities(parts: list[dict[str, Any]]):
+    """One per-entity DataFrame of ``parts`` (:func:`load_parts`); a deletion stored by two
+    parts raises ``ParameterError`` naming both files."""
+    import pandas as pd
+
+    frames = []
+    for p in parts:
+        f = pd.DataFrame(p["results"]["entities"])
+        frames.append(f.assign(stored_file=p["file"]))
+    if not frames:
+        return pd.DataFrame()
+    table = pd.concat(frames, ignore_index=True)
+    keys = [k for k in ROW_KEYS[parts[0]["results"]["meta"]["part"]] if k in table.columns]
+    dup = table[table.duplicated(keys, keep=False)]
+    if len(dup):
+        raise ParameterError("stored parts", sorted(set(dup.stored_file)),
+                             f"store the same deletions twice ({dict(dup.iloc[0][keys])}): keep one file")
+    return table.drop(columns=["stored_file"])
+
+
+def provenance_table(parts: list[dict[str, Any]]):
+    """One row per stored part: its file, seeds and provenance (shown beside the table)."""
+    import pandas as pd
+
+    return pd.DataFrame([{"file": p["file"], "seeds": ", ".join(map(str, p["results"]["meta"]["seeds"])),
+                          **p["provenance"]} for p in parts])
+
+
+__all__ = ["ENTITY_COLUMNS", "PARTS", "check_part", "combined_entities", "load_parts", "part_path",
+           "provenance_table", "run_part", "store_part"]
