@@ -9,15 +9,15 @@ unedited output of its own command at its own commit, and the chapter combines t
 finds::
 
     kedit store-part 05_deletion_impact sweep --profile paper -p seeds "[0]" -p compare_token last
-    kedit store-part 05_deletion_impact rule --profile paper -p seeds "[1]"
+    kedit store-part 05_deletion_impact rule --profile paper -p seeds "[1]" -p rule_layers "[6]"
 
 A part runs exactly the function the chapter calls (:func:`.deletion_experiment.run_deletion_experiment`
 for ``sweep``, :func:`.deletion_variants.run_variants` of the rule for ``rule``), with the
 chapter's parameters resolved from the profile, so its sweeps share the chapter's cache
-keys. It writes ``results/stored/<chapter>.<profile>.<part>.seeds-<seeds>.json``::
+keys. It writes ``results/stored/<chapter>.<profile>.<part>.seeds-<seeds>.layers-<depths>.json``::
 
     {"provenance": {"command", "commit", "machine", "date", "wall_seconds"},
-     "results": {"meta": {"notebook", "profile", "part", "seeds", "parameters"},
+     "results": {"meta": {"notebook", "profile", "part", "seeds", "layers", "parameters"},
                  "entities": [one row per deleted entity: editor, edit token or variant,
                               seed, graph, layers, degree, impact and its parts, ...]}}
 
@@ -56,9 +56,10 @@ def check_part(notebook: str, part: str) -> None:
     check_choice("part", part, PARTS[notebook])
 
 
-def part_path(notebook: str, profile: str, part: str, seeds) -> Path:
-    label = "-".join(str(int(s)) for s in seeds)
-    return stored_dir() / f"{notebook}.{profile}.{part}.seeds-{label}.json"
+def part_path(notebook: str, profile: str, part: str, seeds, layers) -> Path:
+    """``<notebook>.<profile>.<part>.seeds-<s1-s2..>.layers-<d1-d2..>.json`` in ``results/stored``."""
+    label = lambda xs: "-".join(str(int(x)) for x in xs)  # noqa: E731
+    return stored_dir() / f"{notebook}.{profile}.{part}.seeds-{label(seeds)}.layers-{label(layers)}.json"
 
 
 def _entity_records(frame) -> list[dict]:
@@ -109,14 +110,17 @@ def run_part(notebook: str, part: str, params: dict[str, Any]) -> dict[str, Any]
                               layers_name="rule_layers", **grid)
         entities = tables["entities"]
     shown = {k: v for k, v in cfg.items() if isinstance(v, (int, float, str, list, type(None)))}
-    return {"meta": {"notebook": notebook, "profile": profile, "part": part, "seeds": seeds, "parameters": shown},
+    layers = cfg["layers"] if part == "sweep" else cfg["rule_layers"]
+    layers = [int(n) for n in (layers if isinstance(layers, (list, tuple)) else [layers])]
+    return {"meta": {"notebook": notebook, "profile": profile, "part": part, "seeds": seeds, "layers": layers,
+                     "parameters": shown},
             "entities": _entity_records(entities)}
 
 
 def store_part(results: dict, command: str, commit: str, wall_seconds: float) -> Path:
     """Write ``results`` of :func:`run_part` (unedited) with its provenance; returns its path."""
     meta = results["meta"]
-    out = part_path(meta["notebook"], meta["profile"], meta["part"], meta["seeds"])
+    out = part_path(meta["notebook"], meta["profile"], meta["part"], meta["seeds"], meta["layers"])
     write_json_atomic(out, {
         "provenance": {"command": command, "commit": commit, "machine": machine(),
                        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

@@ -19,9 +19,10 @@ def test_every_committed_part_names_its_command_commit_machine_date_and_wall_tim
     assert set(PROVENANCE_FIELDS) <= set(prov)
     assert prov["command"].startswith("kedit store-part ")
     assert len(prov["commit"]) == 40 and float(prov["wall_seconds"]) > 0
-    assert path == part_path(meta["notebook"], meta["profile"], meta["part"], meta["seeds"])
+    assert path == part_path(meta["notebook"], meta["profile"], meta["part"], meta["seeds"], meta["layers"])
     rows = data["results"]["entities"]
     assert rows and {row["seed"] for row in rows} == set(meta["seeds"])
+    assert {row["layers"] for row in rows} == set(meta["layers"])
     assert all({"graph", "layers", "degree", "impact", "skipped"} <= set(row) <= set(ENTITY_COLUMNS) for row in rows)
 
 
@@ -32,23 +33,23 @@ def _rows(seed, editor="rome", n=4):
 
 def _part(seeds, rows, part="sweep"):
     return {"meta": {"notebook": "05_deletion_impact", "profile": "paper", "part": part, "seeds": seeds,
-                     "parameters": {}}, "entities": rows}
+                     "layers": [6], "parameters": {}}, "entities": rows}
 
 
 def test_parts_are_stored_with_provenance_joined_and_a_deletion_stored_twice_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(stored_parts, "stored_dir", lambda: tmp_path)
     store_part(_part([0], _rows(0)), "kedit store-part 05_deletion_impact sweep -p seeds [0]", "a" * 40, 10.0)
     out = store_part(_part([1], _rows(1)), "kedit store-part 05_deletion_impact sweep -p seeds [1]", "b" * 40, 20.0)
-    assert out.name == "05_deletion_impact.paper.sweep.seeds-1.json"
+    assert out.name == "05_deletion_impact.paper.sweep.seeds-1.layers-6.json"
     parts = load_parts("05_deletion_impact", "paper", "sweep")
-    assert [p["file"] for p in parts] == ["05_deletion_impact.paper.sweep.seeds-0.json", out.name]
+    assert [p["file"] for p in parts] == ["05_deletion_impact.paper.sweep.seeds-0.layers-6.json", out.name]
     table = combined_entities(parts)
     assert sorted(table.seed.unique()) == [0, 1] and len(table) == 8
     assert list(provenance_table(parts).commit) == ["a" * 40, "b" * 40]
     assert load_parts("05_deletion_impact", "paper", "rule") == []
     # seed 1 again, in a file of seeds 1 and 2: the same deletions twice
     store_part(_part([1, 2], _rows(1) + _rows(2)), "kedit store-part ...", "c" * 40, 5.0)
-    with pytest.raises(ParameterError, match="seeds-1-2.json.*seeds-1.json|seeds-1.json.*seeds-1-2.json"):
+    with pytest.raises(ParameterError, match="seeds-1-2.layers-6.json.*seeds-1.layers-6.json"):
         combined_entities(load_parts("05_deletion_impact", "paper", "sweep"))
     data = json.loads(out.read_text())
     del data["provenance"]["machine"]
