@@ -250,6 +250,23 @@ def _paper_a_fig6(res: dict) -> list[Claim]:
     return rows
 
 
+def _table2_claims(table2_rows: list[dict], label: str, anchor: str) -> list[Claim]:
+    """Paper A Table 2 claims of ``table2_rows`` (graph, layers, pearson, n_seeds, ci_* and
+    seeds_*), each verdict on the interval :func:`~.stats.reported_interval` chooses."""
+    rows = []
+    for r in table2_rows:
+        paper = PAPER_A_TABLE2.get((r["graph"].upper(), r["layers"]))
+        if paper is None or r.get("pearson") is None:
+            continue
+        lo, hi, kind = reported_interval(r)
+        rows.append(Claim(
+            "A", f"{label}, {_model(r['graph'], r['layers'])}: Pearson r "
+                 f"[95 % CI {kind.replace('seeds', str(r['n_seeds']) + ' seeds')}]",
+            f"{paper:.2f}", f"{r['pearson']:.2f} [{lo:.2f}, {hi:.2f}]",
+            verdict_correlation(paper, lo, hi), "correlation", "05_deletion_impact", anchor))
+    return rows
+
+
 @rows_for("05_deletion_impact")
 def _paper_a_tables23(res: dict) -> list[Claim]:
     rows = []
@@ -262,16 +279,13 @@ def _paper_a_tables23(res: dict) -> list[Claim]:
             f"{paper:.2f}", f"{r['pearson']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]",
             verdict_correlation(paper, r["ci_low"], r["ci_high"]), "correlation", "05_deletion_impact",
             "ch5-table2"))
-    for r in res.get("rule_table2", []):  # issue 12 §4: the rule's setup; the interval across seeds if several
-        paper = PAPER_A_TABLE2.get((r["graph"].upper(), r["layers"]))
-        if paper is None or r.get("pearson") is None:
-            continue
-        lo, hi, kind = reported_interval(r)
-        rows.append(Claim(
-            "A", f"Table 2 under the rule, {_model(r['graph'], r['layers'])}: Pearson r "
-                 f"[95 % CI {kind.replace('seeds', str(r['n_seeds']) + ' seeds')}]",
-            f"{paper:.2f}", f"{r['pearson']:.2f} [{lo:.2f}, {hi:.2f}]",
-            verdict_correlation(paper, lo, hi), "correlation", "05_deletion_impact", "ch5-rule-table2"))
+    # issue 12 §4: the rule's setup (this build's); then paper scale from the stored parts (computed
+    # by the chapter from them): the sweep's ROME rows at the paper's token, and the rule's
+    rows += _table2_claims(res.get("rule_table2", []), "Table 2 under the rule", "ch5-rule-table2")
+    rows += _table2_claims([r for r in res.get("stored_table2", []) if r["editor"] == "rome"
+                            and r["edit_token"] == "subject_last"], "Table 2 at paper scale (stored)", "ch5-stored")
+    rows += _table2_claims(res.get("stored_rule_table2", []), "Table 2 under the rule at paper scale (stored)",
+                           "ch5-stored")
     for r in res["table3"]:
         paper = PAPER_A_TABLE3.get((r["graph"].upper(), r["layers"]))
         if paper is None:

@@ -248,6 +248,7 @@ else:
 sweep_parts = load_parts(NOTEBOOK, "paper", "sweep") if cfg["profile"] != "paper" else []
 rule_parts = load_parts(NOTEBOOK, "paper", "rule") if cfg["profile"] != "paper" else []
 stored_part_seeds = sorted({s for p in sweep_parts for s in p["results"]["meta"]["seeds"]})
+parts_table2 = pd.DataFrame()
 if not sweep_parts:
     print("No part of the paper-scale sweep is stored.")
 else:
@@ -710,6 +711,10 @@ save_results(NOTEBOOK, {
     "decomposition": decomposition.to_dict("records"),
     "variants": var_rows.to_dict("records"),
     "rule_table2": frame_records(rule_table2),
+    # paper scale, computed by this build from the stored parts (kedit_utils.stored_parts)
+    "stored_table2": frame_records(parts_table2),
+    "stored_rule_table2": frame_records(stored_rule),
+    "stored_parts": frame_records(provenance_table(sweep_parts + rule_parts)),
     "site_check": sites.to_dict("records"),
     "sequential": curves.to_dict("records"),
     "median_margins": margins,

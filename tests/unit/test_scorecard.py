@@ -135,3 +135,21 @@ def test_the_rule_table_reads_the_interval_across_seeds(tmp_path):
     ba = rows.loc["Table 2 under the rule, BA 6L: Pearson r [95 % CI across 3 seeds]"]
     assert ba.verdict == sc.AGREES and ba.anchor == "ch5-rule-table2"  # .93 lies in [0.1, 0.97], not in [.45, .55]
     assert rows.loc["Table 2 under the rule, ER 6L: Pearson r [95 % CI over entities]"].verdict == sc.AGREES
+
+
+def test_stored_paper_scale_rows_come_from_the_stored_parts_table(tmp_path):
+    """The chapter writes Table 2 computed from the stored parts (``stored_table2``): ROME at the
+    paper's token gives rows anchored at the stored section; other editors and tokens do not."""
+    row = {"graph": "BA", "layers": 12, "pearson": 0.4, "ci_low": 0.3, "ci_high": 0.5, "seeds_low": 0.2,
+           "seeds_high": 0.6, "n_seeds": 2}
+    stored = [{**row, "editor": "rome", "edit_token": "subject_last"}, {**row, "editor": "rome", "edit_token": "last"},
+              {**row, "editor": "memit", "edit_token": "subject_last"}]
+    rule = [{**row, "graph": "ER", "pearson": 0.25, "seeds_low": 0.1, "seeds_high": 0.4}]
+    _write(tmp_path, "05_deletion_impact", {"table2": [], "table3": [], "stored_table2": stored,
+                                            "stored_rule_table2": rule})
+    rows = sc.build_scorecard(tmp_path).rows.set_index("item")
+    assert list(rows.index) == [
+        "Table 2 at paper scale (stored), BA 12L: Pearson r [95 % CI across 2 seeds]",
+        "Table 2 under the rule at paper scale (stored), ER 12L: Pearson r [95 % CI across 2 seeds]"]
+    assert (rows.anchor == "ch5-stored").all()
+    assert list(rows.verdict) == [sc.PARTLY, sc.AGREES]  # .99 outside [.2, .6], the sign agrees; .26 inside
