@@ -173,5 +173,19 @@ def provenance_table(parts: list[dict[str, Any]]):
                           **p["provenance"]} for p in parts])
 
 
+def provenance_markdown(parts: list[dict[str, Any]]) -> str:
+    """A Markdown list, one item per stored part: what it holds and its provenance (the
+    command in full, so it wraps in the page instead of widening a table)."""
+    items = []
+    for p in parts:
+        meta, prov = p["results"]["meta"], p["provenance"]
+        wall = float(prov["wall_seconds"])
+        items.append(f"- **{meta['part']}**, seed{'s' if len(meta['seeds']) > 1 else ''} "
+                     f"{', '.join(map(str, meta['seeds']))}, {', '.join(map(str, meta.get('layers', [])))} layers: "
+                     f"`{prov['command']}` at commit `{prov['commit'][:12]}`, {prov['date']}, "
+                     f"{int(wall // 3600)} h {int(wall % 3600 // 60):02d} min on {prov['machine']}")
+    return "\n".join(items)
+
+
 __all__ = ["ENTITY_COLUMNS", "PARTS", "check_part", "combined_entities", "load_parts", "part_path",
-           "provenance_table", "run_part", "store_part"]
+           "provenance_markdown", "provenance_table", "run_part", "store_part"]

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from kedit_utils import stored_parts
-from kedit_utils.stored_parts import (ENTITY_COLUMNS, combined_entities, load_parts, part_path, provenance_table,
-                                      run_part, store_part)
+from kedit_utils.stored_parts import (ENTITY_COLUMNS, combined_entities, load_parts, part_path,
+                                      provenance_markdown, provenance_table, run_part, store_part)
 from kedit_utils.stored_results import PROVENANCE_FIELDS, stored_dir
 from kedit_utils.validation import ParameterError
 
@@ -46,6 +46,10 @@ def test_parts_are_stored_with_provenance_joined_and_a_deletion_stored_twice_is_
     table = combined_entities(parts)
     assert sorted(table.seed.unique()) == [0, 1] and len(table) == 8
     assert list(provenance_table(parts).commit) == ["a" * 40, "b" * 40]
+    lines = provenance_markdown(parts).splitlines()
+    assert lines[1] == ("- **sweep**, seed 1, 6 layers: `kedit store-part 05_deletion_impact sweep -p seeds [1]` at "
+                        f"commit `{'b' * 12}`, {parts[1]['provenance']['date']}, 0 h 00 min on "
+                        f"{parts[1]['provenance']['machine']}")
     assert load_parts("05_deletion_impact", "paper", "rule") == []
     # seed 1 again, in a file of seeds 1 and 2: the same deletions twice
     store_part(_part([1, 2], _rows(1) + _rows(2)), "kedit store-part ...", "c" * 40, 5.0)
