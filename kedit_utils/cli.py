@@ -10,6 +10,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                 from .results import results_dir
 
                 name = runner.notebook_path(args.notebook).stem
-                command = "kedit " + " ".join(sys.argv[1:] if argv is None else argv)
+                command = "kedit " + shlex.join(sys.argv[1:] if argv is None else argv)  # as typed, quotes included
                 path = stored_results.store(name, results_dir() / f"{name}.json", command, commit, time.time() - t0)
                 print(f"[kedit] stored with its provenance: {path.relative_to(path.parents[2])}")
         elif args.cmd == "store-part":
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             commit = stored_results.clean_commit()  # before any work
             t0 = time.time()
             results = stored_parts.run_part(args.notebook, args.part, _parse_params(args.parameter, args.profile))
-            command = "kedit " + " ".join(sys.argv[1:] if argv is None else argv)
+            command = "kedit " + shlex.join(sys.argv[1:] if argv is None else argv)  # as typed, quotes included
             path = stored_parts.store_part(results, command, commit, time.time() - t0)
             print(f"[kedit] stored with its provenance: {path.relative_to(path.parents[2])}")
         elif args.cmd == "book":
