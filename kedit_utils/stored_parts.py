@@ -30,12 +30,10 @@ from stored per-entity impacts, never typed.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
-from .cache import write_json_atomic
-from .stored_results import PROVENANCE_FIELDS, machine, stored_dir
+from .stored_results import PROVENANCE_FIELDS, stored_dir, write_with_provenance
 from .validation import ParameterError, check_choice
 
 PARTS = {"05_deletion_impact": ("sweep", "rule")}
@@ -121,13 +119,7 @@ def store_part(results: dict, command: str, commit: str, wall_seconds: float) ->
     """Write ``results`` of :func:`run_part` (unedited) with its provenance; returns its path."""
     meta = results["meta"]
     out = part_path(meta["notebook"], meta["profile"], meta["part"], meta["seeds"], meta["layers"])
-    write_json_atomic(out, {
-        "provenance": {"command": command, "commit": commit, "machine": machine(),
-                       "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                       "wall_seconds": round(float(wall_seconds), 1)},
-        "results": results,
-    })
-    return out
+    return write_with_provenance(out, results, command, commit, wall_seconds)
 
 
 def load_parts(notebook: str, profile: str, part: str) -> list[dict[str, Any]]:

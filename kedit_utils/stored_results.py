@@ -63,12 +63,9 @@ def machine() -> str:
             f"{platform.system()} {platform.machine()}, torch {torch.__version__}")
 
 
-def store(notebook: str, results_file: Path, command: str, commit: str, wall_seconds: float) -> Path:
-    """Write the stored file of ``results_file`` (a chapter's results, unedited) with its
-    provenance; returns its path."""
-    results = json.loads(Path(results_file).read_text())
-    profile = results.get("meta", {}).get("profile", "unknown")
-    out = stored_path(notebook, profile)
+def write_with_provenance(out: Path, results: dict, command: str, commit: str, wall_seconds: float) -> Path:
+    """Write ``{"provenance": {command, commit, machine, date, wall_seconds}, "results":
+    results}`` to ``out`` atomically; returns ``out``."""
     write_json_atomic(out, {
         "provenance": {"command": command, "commit": commit, "machine": machine(),
                        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -76,6 +73,14 @@ def store(notebook: str, results_file: Path, command: str, commit: str, wall_sec
         "results": results,
     })
     return out
+
+
+def store(notebook: str, results_file: Path, command: str, commit: str, wall_seconds: float) -> Path:
+    """Write the stored file of ``results_file`` (a chapter's results, unedited) with its
+    provenance; returns its path."""
+    results = json.loads(Path(results_file).read_text())
+    profile = results.get("meta", {}).get("profile", "unknown")
+    return write_with_provenance(stored_path(notebook, profile), results, command, commit, wall_seconds)
 
 
 def load_stored(notebook: str, profile: str = "paper") -> dict[str, Any] | None:
