@@ -132,6 +132,12 @@ def _run_in_lanes(chapters, output_dir: Path) -> None:
 
 
 @pytest.fixture(scope="session")
+def tiny_parameters():
+    """TINY, each chapter's tiny parameters (for a test that runs part of a chapter again)."""
+    return TINY
+
+
+@pytest.fixture(scope="session")
 def tiny_book(tmp_path_factory, request):
     """Run every chapter with TINY parameters, build the book; returns (book dir, results dir)."""
     tmp = tmp_path_factory.mktemp("book")

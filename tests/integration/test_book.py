@@ -88,3 +88,34 @@ def test_results_follow_the_issue_schemas(tiny_book, name):
         assert {r["kind"] for r in data["clustering"]} == {"entity", "relation"}
     if name == "04_causal_tracing":
         assert {r["kind"] for r in data["tracing"]} == {"hidden", "mlp", "attn"}
+
+
+def test_a_part_stored_from_the_command_line_gives_the_chapters_table2(tiny_book, tiny_parameters, tmp_path,
+                                                                         monkeypatch):
+    """``kedit store-part`` runs the function the chapter calls with the chapter's parameters:
+    chapter 5's tiny sweep stored as a part (from the book's cache) gives the chapter's own
+    Table 2 when the stored per-entity rows go through the chapter's function."""
+    import pandas as pd
+
+    from kedit_utils import cli, stored_parts, stored_results
+    from kedit_utils.stats import degree_impact_table
+
+    book, results = tiny_book
+    monkeypatch.setenv("KEDIT_CACHE", str(book.parent / "cache"))
+    monkeypatch.setattr(stored_parts, "stored_dir", lambda: tmp_path)
+    monkeypatch.setattr(stored_results, "clean_commit", lambda: "f" * 40)
+    params = {k: v for k, v in tiny_parameters["05_deletion_impact"].items() if k != "n_boot"}
+    argv = ["store-part", "05_deletion_impact", "sweep", "--profile", "quick"]
+    for name, value in params.items():
+        argv += ["-p", name, json.dumps(value)]
+    assert cli.main(argv) == 0
+    (part,) = stored_parts.load_parts("05_deletion_impact", "quick", "sweep")
+    assert part["provenance"]["command"].startswith("kedit store-part 05_deletion_impact sweep --profile quick -p ")
+    rows = stored_parts.combined_entities([part])
+    table = degree_impact_table(rows[~rows.skipped.astype(bool)], ["editor", "graph", "layers"],
+                                n_boot=tiny_parameters["05_deletion_impact"]["n_boot"], seed=0)
+    chapter = pd.DataFrame(json.loads((results / "05_deletion_impact.json").read_text())["table2"])
+    merged = chapter.merge(table, on=["editor", "graph", "layers"], suffixes=("", "_part"))
+    assert len(merged) == len(chapter) > 0
+    for col in ("pearson", "ci_low", "ci_high"):
+        pd.testing.assert_series_equal(merged[col], merged[f"{col}_part"], check_names=False)
