@@ -258,8 +258,10 @@ else:
     parts_table2 = degree_impact_table(parts_done, ["editor", "edit_token", "graph", "layers"], n_boot=n_boot, seed=seed)
     parts_table2["paper"] = [PAPER_A_TABLE2.get((g, n)) if e == "rome" and t == "subject_last" else None for e, t, g, n
                              in zip(parts_table2.editor, parts_table2.edit_token, parts_table2.graph, parts_table2.layers)]
-    display(parts_table2.drop(columns=[] if parts_table2.n_seeds.max() >= 2 else ["seeds_low", "seeds_high"])
-            .set_index(["editor", "edit_token", "graph", "layers"]).style.format(precision=2, na_rep=""))
+    shown = ["pearson", "ci_low", "ci_high"] + (["seeds_low", "seeds_high"] if parts_table2.n_seeds.max() >= 2 else []) \
+        + ["paper", "n_seeds", "n"]
+    display(parts_table2.set_index(["editor", "edit_token", "graph", "layers"])[shown]
+            .style.format(precision=2, na_rep=""))
 stored_rule = pd.DataFrame(stored["results"].get("rule_table2") or []) if stored is not None else pd.DataFrame()
 if stored_rule.empty and rule_parts:  # the rule's Table 2 from its stored parts, computed here
     display(Markdown(provenance_markdown(rule_parts)))
