@@ -14,13 +14,18 @@ without changing what is computed:
   ``c_proj``, MLP, ``ln_f``, ``lm_head``: an in-place ROME edit is seen) but does the
   attention of one query over a handful of cached keys with two small einsums, without the
   cache objects and attention dispatch of a general forward (measured: those took about a
-  third of the time at 24 layers). Other architectures use the model's own forward with a
-  ``DynamicCache``.
+  third of the time at 24 layers). With one cached position (chapter 5's two-token prompts)
+  the softmax over two scores is a sigmoid of their difference, without concatenating keys;
+  GPT-2's tanh-approximated GELU is computed as h · σ(2√(2/π)(h + 0.044715 h³)), the same
+  function, because this CPU's ``tanh`` kernel is slow (:func:`gelu_tanh`; ``bench/scoring.py``).
+  Other architectures use the model's own forward with a ``DynamicCache``.
 
 Both paths equal one forward per whole prompt up to float rounding (tests compare them on
 GPT-2 and Llama).
 """
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -58,18 +63,40 @@ def _gpt2_last_token(model, tokens: torch.Tensor, position: int, keys: list, val
     tr = model.transformer
     pos = torch.full_like(tokens, position)
     x = tr.wte(tokens) + tr.wpe(pos)  # (B, d)
+    tanh_gelu = model.config.activation_function in GELU_TANH_NAMES
     for i, block in enumerate(tr.h):
         attn = block.attn
         q, k, v = attn.c_attn(block.ln_1(x)).split(attn.split_size, dim=-1)
         b, hd = q.shape[0], attn.head_dim
         q, k, v = (t.view(b, -1, hd) for t in (q, k, v))  # (B, H, hd)
-        ks = torch.cat([keys[i], k[:, :, None]], dim=2)  # (B, H, T, hd)
-        vs = torch.cat([values[i], v[:, :, None]], dim=2)
-        w = (torch.einsum("bhd,bhtd->bht", q, ks) * attn.scaling).softmax(-1)
-        a = torch.einsum("bht,bhtd->bhd", w, vs).reshape(b, -1)
+        if keys[i].shape[2] == 1:  # one cached position: softmax over two scores is a sigmoid
+            k0, v0 = keys[i][:, :, 0], values[i][:, :, 0]  # (B, H, hd)
+            w = torch.sigmoid(((q * k).sum(-1) - (q * k0).sum(-1)) * attn.scaling)  # (B, H): weight of itself
+            a = (v0 + w[..., None] * (v - v0)).reshape(b, -1)
+        else:
+            ks = torch.cat([keys[i], k[:, :, None]], dim=2)  # (B, H, T, hd)
+            vs = torch.cat([values[i], v[:, :, None]], dim=2)
+            w = (torch.einsum("bhd,bhtd->bht", q, ks) * attn.scaling).softmax(-1)
+            a = torch.einsum("bht,bhtd->bhd", w, vs).reshape(b, -1)
         x = x + attn.c_proj(a)
-        x = x + block.mlp(block.ln_2(x))
+        mlp = block.mlp
+        h = mlp.c_fc(block.ln_2(x))
+        x = x + mlp.dropout(mlp.c_proj(gelu_tanh(h) if tanh_gelu else mlp.act(h)))
     return model.lm_head(tr.ln_f(x))
+
+
+# GPT-2's activation names for the tanh approximation of GELU (the Python and the fused kernel)
+GELU_TANH_NAMES = ("gelu_new", "gelu_pytorch_tanh")
+_TWO_SQRT_2_OVER_PI = 2.0 * math.sqrt(2.0 / math.pi)
+
+
+def gelu_tanh(h: torch.Tensor) -> torch.Tensor:
+    """GELU's tanh approximation, 0.5 h (1 + tanh(√(2/π) (h + 0.044715 h³))), written with
+    tanh z = 2 σ(2z) − 1 as h · σ(2 √(2/π) (h + 0.044715 h³)): the same function up to float
+    rounding; on this machine's PyTorch build ``torch.sigmoid`` is about 4× faster than the
+    ``tanh`` inside ``F.gelu(approximate="tanh")`` (bench/scoring.py)."""
+    u = torch.mul(h, h).mul_(0.044715 * _TWO_SQRT_2_OVER_PI).add_(_TWO_SQRT_2_OVER_PI).mul_(h)  # in place: no
+    return u.sigmoid_().mul_(h)  # temporaries
 
 
 def _prefix_cache(model, prefixes: torch.Tensor, batch_size: int | None):

@@ -172,6 +172,18 @@ def test_shared_prefix_scores_equal_whole_prompt_forwards(corpus, arch):
     np.testing.assert_allclose(shared3.p_object, whole3.p_object, rtol=1e-5, atol=1e-7)
 
 
+def test_gelu_tanh_is_the_tanh_approximation_of_gelu():
+    """The lean scoring step's GELU (a sigmoid instead of tanh) is GPT-2's activation up to
+    float rounding, over the range activations take."""
+    from kedit_utils.prefix_scoring import gelu_tanh
+
+    x = torch.linspace(-12, 12, 100_001)
+    ref = torch.nn.functional.gelu(x.double(), approximate="tanh")
+    assert (gelu_tanh(x).double() - ref).abs().max() < 2e-6
+    assert (gelu_tanh(x).double() - ref).abs().max() <= 4 * (torch.nn.functional.gelu(x, approximate="tanh").double()
+                                                             - ref).abs().max()
+
+
 def test_entity_level_lm_reads_answers_as_entities(train_tiny_ba):
     """Teacher-forced argmax through EntityLevelLM is the book's entity-level prediction
     (score_prompts): the alias-0 token of the entity whose aliases have the most
