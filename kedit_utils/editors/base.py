@@ -138,7 +138,7 @@ def trained_component_inputs(model, tok, train_edits, hparams, model_id: str) ->
     """Every input of a component trained on edits for a model (MEND's network, SERAC's
     scope classifier), for the artifact cache's key: the model's id, weights and tokenizer,
     the training edits, the hyper-parameters and the device type."""
-    from ..meta.fomaml import tokenizer_fingerprint, weights_fingerprint
+    from ..fingerprints import tokenizer_fingerprint, weights_fingerprint
     from .requests import requests_hash
 
     return {"model_id": str(model_id), "weights": weights_fingerprint(model), "tokenizer": tokenizer_fingerprint(tok),

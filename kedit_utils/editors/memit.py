@@ -37,7 +37,8 @@ from .base import EditHandle, Editor, weights_guard
 from .hparams import HyperParams, check_layers, scaled_layer
 from .rome.compute_k import contextual_prompts, keys_at
 from .rome.compute_v import SPEED, delta_batch, optimise_delta
-from .rome.covariance import KeyCovariance, _Stop, key_covariance, model_fingerprint
+from ..fingerprints import weights_fingerprint
+from .rome.covariance import KeyCovariance, _Stop, key_covariance
 from .rome.hparams import MOM2_DTYPES
 from .rome.tokens import FACT_TOKENS, lookup, target_token_ids
 
@@ -196,7 +197,7 @@ def layer_covariances(model, tok, layers, cov=None, corpus=None, *, n_samples: i
         return out
     if corpus is None:
         raise ParameterError("cov", None, "pass the covariances (editors.memit.layer_covariances) or a corpus")
-    model_id = model_id or model_fingerprint(model)
+    model_id = model_id or weights_fingerprint(model)
     return {layer: key_covariance(model, layer, corpus, tok, n_samples=n_samples, dtype=dtype,
                                   model_id=model_id, progress=progress) for layer in layers}
 

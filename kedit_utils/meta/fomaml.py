@@ -57,6 +57,7 @@ from ..editors import ft as _ft
 from ..editors.ft import QA, FTHyperParams, answer_batch, trained_parameter_names  # and _ft.fine_tune/answer_loss, looked up at call time
 from ..editors.requests import EditRequest
 from ..editors.rome.tokens import target_token_ids
+from ..fingerprints import tokenizer_fingerprint, weights_fingerprint
 from ..validation import ParameterError, check_choice, check_float, check_int
 
 SCOPES = {"attn": ("attn",), "mlp": ("mlp",), "attn+mlp": ("attn", "mlp")}
@@ -176,24 +177,6 @@ def tasks_from_cases(cases: Sequence[PropagationCase]) -> list[Task]:
 def cases_hash(cases: Sequence[PropagationCase]) -> str:
     """sha256 of every field of every case, in order."""
     payload = json.dumps([_canonical(c) for c in cases], sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-
-def weights_fingerprint(model) -> str:
-    """sha256 of every parameter and buffer of ``model`` (names, dtypes, shapes, bytes)."""
-    h = hashlib.sha256()
-    for name, t in model.state_dict().items():
-        t = t.detach().cpu().contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()[:16]
-
-
-def tokenizer_fingerprint(tok) -> str:
-    """sha256 of the tokenizer's vocabulary and its special tokens."""
-    vocab = sorted(tok.get_vocab().items())
-    special = {k: str(v) for k, v in sorted(getattr(tok, "special_tokens_map", {}).items())}
-    payload = json.dumps({"vocab": vocab, "special": special, "class": type(tok).__name__})
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -505,5 +488,4 @@ def _from_cache(model, folder: Path, config, names, base, key, on_checkpoint, ev
 
 __all__ = ["FOMAMLConfig", "MetaResult", "QA", "SCOPES", "Task", "TaskLog", "cache_inputs", "cases_hash",
            "inner_loop", "make_outer_optimizer", "meta_cache_key", "meta_step", "meta_train", "related_gradient",
-           "related_loss", "scope_parameter_names", "task_order", "tasks_from_cases", "tokenizer_fingerprint",
-           "weights_fingerprint"]
+           "related_loss", "scope_parameter_names", "task_order", "tasks_from_cases"]

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from ... import architectures as A
 from ...cache import cached, code_version
+from ...fingerprints import weights_fingerprint
 from ...validation import ParameterError, check_choice, check_float, check_int
 from .hparams import MOM2_DTYPES
 
@@ -70,16 +71,6 @@ class KeyCovariance:
         vec = rhs.ndim == 1
         x = torch.linalg.lu_solve(lu, piv, rhs[:, None] if vec else rhs)
         return x[:, 0] if vec else x
-
-
-def model_fingerprint(model) -> str:
-    """Short hash of every parameter and buffer (names, shapes, dtypes and bytes)."""
-    h = hashlib.sha256()
-    for name, t in list(model.named_parameters()) + list(model.named_buffers()):
-        t = t.detach().cpu().contiguous()
-        h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
-        h.update(t.flatten().view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()[:16]
 
 
 def corpus_sequences(corpus, tok=None, max_length: int = 128) -> list[list[int]]:
@@ -177,7 +168,7 @@ def key_covariance(model, layer: int, corpus, tok=None, *, n_samples: int = 100_
         mom2, count = second_moment(model, layer, seqs, dtype, batch_size, progress)
         return KeyCovariance(mom2, count, layer)
     inputs = {
-        "model": model_id or model_fingerprint(model),
+        "model": model_id or weights_fingerprint(model),
         "arch": A.arch_of(model).name,
         "layer": layer,
         "corpus": corpus_hash(seqs),
