@@ -78,19 +78,33 @@ def ledger(root: Path, kinds, since: float, until: float) -> list[dict]:
     return sorted(rows, key=lambda r: r["end"])
 
 
+TIME_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S")
+
+
 def _time(text: str | None, default: float) -> float:
+    """Seconds since the epoch of ``text`` (UTC, one of :data:`TIME_FORMATS`); ``ValueError``
+    naming the formats otherwise."""
     if text is None:
         return default
-    return datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=timezone.utc).timestamp()
+    for fmt in TIME_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=timezone.utc).timestamp()
+        except ValueError:
+            continue
+    raise ValueError(f"{text!r} is not a UTC time as \"YYYY-MM-DD HH:MM[:SS]\"")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--since", help='UTC, "YYYY-MM-DD HH:MM" (default: every entry)')
-    ap.add_argument("--until", help='UTC, "YYYY-MM-DD HH:MM" (default: now)')
+    ap.add_argument("--since", help='UTC, "YYYY-MM-DD HH:MM[:SS]" (default: every entry)')
+    ap.add_argument("--until", help='UTC, "YYYY-MM-DD HH:MM[:SS]" (default: now)')
     ap.add_argument("--kinds", nargs="+", default=list(KINDS))
     args = ap.parse_args()
-    rows = ledger(cache_root(), args.kinds, _time(args.since, 0.0), _time(args.until, float("inf")))
+    try:
+        since, until = _time(args.since, 0.0), _time(args.until, float("inf"))
+    except ValueError as err:
+        ap.error(f"--since/--until: {err}")
+    rows = ledger(cache_root(), args.kinds, since, until)
     total: dict[str, float] = {}
     for r in rows:
         stamp = datetime.fromtimestamp(r["end"], timezone.utc).strftime("%m-%d %H:%M")
