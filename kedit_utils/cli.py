@@ -26,6 +26,11 @@ def _parse_params(pairs: list[list[str]] | None, profile: str | None) -> dict:
     return params
 
 
+def _typed_command(argv: list[str] | None) -> str:
+    """The command as typed, quotes included, for a stored result's provenance."""
+    return "kedit " + shlex.join(sys.argv[1:] if argv is None else argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     from . import runner
     from .validation import ParameterError
@@ -82,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
                 from .results import results_dir
 
                 name = runner.notebook_path(args.notebook).stem
-                command = "kedit " + shlex.join(sys.argv[1:] if argv is None else argv)  # as typed, quotes included
+                command = _typed_command(argv)
                 path = stored_results.store(name, results_dir() / f"{name}.json", command, commit, time.time() - t0)
                 print(f"[kedit] stored with its provenance: {path.relative_to(path.parents[2])}")
         elif args.cmd == "store-part":
@@ -92,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             commit = stored_results.clean_commit()  # before any work
             t0 = time.time()
             results = stored_parts.run_part(args.notebook, args.part, _parse_params(args.parameter, args.profile))
-            command = "kedit " + shlex.join(sys.argv[1:] if argv is None else argv)  # as typed, quotes included
+            command = _typed_command(argv)
             path = stored_parts.store_part(results, command, commit, time.time() - t0)
             print(f"[kedit] stored with its provenance: {path.relative_to(path.parents[2])}")
         elif args.cmd == "book":

@@ -29,11 +29,10 @@ from stored per-entity impacts, never typed.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from .stored_results import PROVENANCE_FIELDS, stored_dir, write_with_provenance
+from .stored_results import read_stored, stored_dir, write_with_provenance
 from .validation import ParameterError, check_choice
 
 PARTS = {"05_deletion_impact": ("sweep", "rule")}
@@ -128,10 +127,7 @@ def load_parts(notebook: str, profile: str, part: str) -> list[dict[str, Any]]:
     check_part(notebook, part)
     found = []
     for path in sorted(stored_dir().glob(f"{notebook}.{profile}.{part}.seeds-*.json")):
-        data = json.loads(path.read_text())
-        missing = [f for f in PROVENANCE_FIELDS if f not in data.get("provenance", {})]
-        if missing or "entities" not in data.get("results", {}):
-            raise ParameterError("stored part", path.name, f"lacks {missing or ['results.entities']}")
+        data = read_stored(path, needs=("entities",))
         data["file"] = path.name
         found.append(data)
     return found

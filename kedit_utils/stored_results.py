@@ -87,10 +87,17 @@ def load_stored(notebook: str, profile: str = "paper") -> dict[str, Any] | None:
     """The stored file of ``notebook`` at ``profile`` (``None`` if there is none); a file
     without every provenance field is an error, not a silent number."""
     path = stored_path(notebook, profile)
-    if not path.exists():
-        return None
-    data = json.loads(path.read_text())
+    return read_stored(path) if path.exists() else None
+
+
+def read_stored(path: Path, needs: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A stored file's data; ``ParameterError`` naming the file when it lacks a provenance
+    field, its results or one of the result keys ``needs``."""
+    data = json.loads(Path(path).read_text())
     missing = [f for f in PROVENANCE_FIELDS if f not in data.get("provenance", {})]
-    if missing or "results" not in data:
-        raise ParameterError("stored results", path.name, f"lacks {missing or ['results']}")
+    if "results" not in data:
+        missing.append("results")
+    missing += [f"results.{k}" for k in needs if k not in data.get("results", {})]
+    if missing:
+        raise ParameterError("stored results", Path(path).name, f"lacks {missing}")
     return data

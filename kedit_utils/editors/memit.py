@@ -35,10 +35,10 @@ from .. import architectures as A
 from ..validation import ParameterError, check_choice, check_float, check_int
 from .base import EditHandle, Editor, weights_guard
 from .hparams import HyperParams, check_layers, scaled_layer
-from .rome.compute_k import contextual_prompts, keys_at
+from .rome.compute_k import at_fact_tokens, contextual_prompts, keys_at
 from .rome.compute_v import SPEED, delta_batch, optimise_delta
 from ..fingerprints import weights_fingerprint
-from .rome.covariance import KeyCovariance, _Stop, key_covariance
+from .rome.covariance import KeyCovariance, key_covariance
 from .rome.hparams import MOM2_DTYPES
 from .rome.tokens import FACT_TOKENS, lookup, target_token_ids
 
@@ -203,10 +203,6 @@ def layer_covariances(model, tok, layers, cov=None, corpus=None, *, n_samples: i
 
 
 # --------------------------------------------------------------------------- z and keys
-def _block_output(out):
-    return out[0] if isinstance(out, tuple) else out
-
-
 def compute_z(model, tok, request, hparams, z_layer: int) -> tuple[torch.Tensor, torch.Tensor, int]:
     """(z, h, steps): z = h + δ, (d_model,), the residual stream after block ``z_layer`` at the
     fact token of the bare prompt, with δ optimised as ROME's v* (module docstring)."""
@@ -233,30 +229,10 @@ def compute_zs(model, tok, requests, hparams, z_layer: int) -> tuple[torch.Tenso
     return torch.cat(zs).T, torch.cat(hs).T, steps
 
 
-@torch.no_grad()
 def residual_at(model, tok, requests, layer: int, fact_token: str) -> torch.Tensor:
-    """(d_model, n): the residual stream after block ``layer`` at each request's fact token.
-    The forward stops there: the blocks above and the unembedding do not change it."""
-    from .rome.tokens import pad_right
-
-    rows = [lookup(tok, r.prompt, r.subject, fact_token) for r in requests]
-    ids, mask = pad_right([x[0] for x in rows], getattr(tok, "pad_token_id", None) or 0)
-    device = next(model.parameters()).device
-    got = {}
-
-    def grab(_m, _i, out):
-        got["h"] = _block_output(out)
-        raise _Stop
-
-    handle = A.layer_module(model, layer).register_forward_hook(grab)
-    try:
-        model.base_model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
-    except _Stop:
-        pass
-    finally:
-        handle.remove()
-    idx = torch.tensor([x[1] for x in rows], device=device)
-    return got["h"][torch.arange(len(rows), device=device), idx].float().T
+    """(d_model, n): the residual stream after block ``layer`` at each request's fact token."""
+    pairs = [(r.prompt, r.subject) for r in requests]
+    return at_fact_tokens(model, tok, A.layer_module(model, layer), pairs, fact_token, read="output").float().T
 
 
 def request_keys(model, tok, requests, layer: int, hparams) -> torch.Tensor:

@@ -36,20 +36,21 @@ def contextual_prompts(request, templates) -> list[tuple[str, str]]:
 
 
 @torch.no_grad()
-def keys_at(model, tok, layer: int, texts_subjects: list[tuple[str, str]],
-            fact_token: str = "subject_last") -> torch.Tensor:
-    """(N, d_in) input of W2 at ``layer`` at the fact token (see :func:`.tokens.lookup`) of
-    each (text, subject)."""
+def at_fact_tokens(model, tok, module, texts_subjects: list[tuple[str, str]], fact_token: str = "subject_last",
+                   read: str = "input") -> torch.Tensor:
+    """(N, d) ``module``'s first input (``read="input"``) or its output (``"output"``; a block's
+    hidden states) at the fact token (see :func:`.tokens.lookup`) of each (text, subject). The
+    forward stops at ``module``: the layers above and the unembedding do not change it."""
     rows = [lookup(tok, t, s, fact_token) for t, s in texts_subjects]
     ids, mask = pad_right([r[0] for r in rows], getattr(tok, "pad_token_id", None) or 0)
     device = next(model.parameters()).device
     captured = {}
 
-    def grab(_m, inputs, _out):
-        captured["k"] = inputs[0].detach()
-        raise _Stop  # the layers above do not change the key
+    def grab(_m, inputs, out):
+        captured["h"] = inputs[0] if read == "input" else out[0] if isinstance(out, tuple) else out
+        raise _Stop
 
-    handle = A.mlp_out_module(model, layer).register_forward_hook(grab)
+    handle = module.register_forward_hook(grab)
     try:
         model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
     except _Stop:
@@ -57,7 +58,13 @@ def keys_at(model, tok, layer: int, texts_subjects: list[tuple[str, str]],
     finally:
         handle.remove()
     idx = torch.tensor([r[1] for r in rows], device=device)
-    return captured["k"][torch.arange(len(rows), device=device), idx]
+    return captured["h"][torch.arange(len(rows), device=device), idx]
+
+
+def keys_at(model, tok, layer: int, texts_subjects: list[tuple[str, str]],
+            fact_token: str = "subject_last") -> torch.Tensor:
+    """(N, d_in) input of W2 at ``layer`` at the fact token of each (text, subject)."""
+    return at_fact_tokens(model, tok, A.mlp_out_module(model, layer), texts_subjects, fact_token, read="input")
 
 
 def compute_k(model, tok, request, hparams) -> KeyResult:
