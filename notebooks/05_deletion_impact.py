@@ -101,7 +101,8 @@ from kedit_utils.paper_numbers import PAPER_A_TABLE2, PAPER_A_TABLE3
 from kedit_utils.results import frame_records, glue_figure, glue_number, save_results
 from kedit_utils.stored_parts import combined_entities, load_parts, provenance_markdown, provenance_table
 from kedit_utils.stored_results import load_stored
-from kedit_utils.stats import decomposition_table, degree_impact_table, disjoint_intervals, impact_summary
+from kedit_utils.stats import (compact_table2, decomposition_table, degree_impact_table, disjoint_intervals,
+                               impact_summary)
 from kedit_utils.style import subplots
 from kedit_utils.validation import check_choice, check_int
 
@@ -242,7 +243,9 @@ else:
 # `kedit_utils.stored_parts`): each part keeps the per-entity impacts of its deletions, and
 # Table 2 below is computed here, by the chapter's own function, from all the parts found;
 # the interval across seeds needs parts for two seeds or more. Seeds of the sweep stored in
-# parts: {glue:text}`stored_part_seeds`.
+# parts: {glue:text}`stored_part_seeds`. In the table, `r` is Pearson's r between degree and
+# impact, `CI` its 95 % interval over entities, `seeds CI` the interval across seeds, `seeds`
+# their number and `n` the entities.
 
 # %% tags=["remove-input"]
 sweep_parts = load_parts(NOTEBOOK, "paper", "sweep") if cfg["profile"] != "paper" else []
@@ -260,7 +263,9 @@ else:
                              in zip(parts_table2.editor, parts_table2.edit_token, parts_table2.graph, parts_table2.layers)]
     shown = ["pearson", "ci_low", "ci_high"] + (["seeds_low", "seeds_high"] if parts_table2.n_seeds.max() >= 2 else []) \
         + ["paper", "n_seeds", "n"]
-    display(parts_table2.set_index(["editor", "edit_token", "graph", "layers"])[shown]
+    method = [f"{e.upper()} ({t.replace('_', ' ')})" if e == "rome" else e.upper().replace("_", "-")
+              for e, t in zip(parts_table2.editor, parts_table2.edit_token)]  # one index level, to fit the column
+    display(compact_table2(parts_table2.assign(method=method).set_index(["method", "graph", "layers"])[shown])
             .style.format(precision=2, na_rep=""))
 stored_rule = pd.DataFrame(stored["results"].get("rule_table2") or []) if stored is not None else pd.DataFrame()
 if stored_rule.empty and rule_parts:  # the rule's Table 2 from its stored parts, computed here

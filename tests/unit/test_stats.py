@@ -98,3 +98,20 @@ def test_correlation_across_seeds_widens_with_seed_to_seed_spread():
     assert a["seeds_low"] < a["pearson"] < a["seeds_high"]
     assert b["seeds_high"] - b["seeds_low"] > 2 * (a["seeds_high"] - a["seeds_low"])
     assert np.isnan(stats.correlation_with_ci(deg[:1], close[:1], n_boot=10)["seeds_low"])
+
+
+def test_compact_table2_joins_each_interval_into_one_column():
+    import pandas as pd
+    from kedit_utils.stats import compact_table2
+
+    t = pd.DataFrame({"pearson": [0.5, -0.05], "ci_low": [0.1, -0.3], "ci_high": [0.8, 0.2],
+                      "seeds_low": [0.2, float("nan")], "seeds_high": [0.7, float("nan")],
+                      "paper": [0.93, None], "n_seeds": [2, 1], "n": [400, 200]},
+                     index=pd.Index(["BA", "ER"], name="graph"))
+    out = compact_table2(t)
+    assert list(out.columns) == ["r", "CI", "seeds CI", "paper", "seeds", "n"]
+    assert out.loc["BA", "CI"] == "[0.10, 0.80]" and out.loc["ER", "CI"] == "[-0.30, 0.20]"
+    assert out.loc["BA", "seeds CI"] == "[0.20, 0.70]" and out.loc["ER", "seeds CI"] == ""  # one seed: no interval
+    assert out.loc["BA", "r"] == 0.5 and list(out.index) == ["BA", "ER"]
+    assert "ci_low" in t  # the input is left as it was
+    assert list(compact_table2(t.drop(columns=["seeds_low", "seeds_high"])).columns) == ["r", "CI", "paper", "seeds", "n"]
