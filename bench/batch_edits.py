@@ -8,10 +8,12 @@ the z optimisation (``compute_zs``, ``SPEED.batch_requests`` requests per forwar
 the per-layer update. Also printed: the batch's reliability (teacher-forced) and ‖ΔW‖.
 
     python bench/batch_edits.py [--edits 100] [--threads 2] [--methods memit alphaedit]
-                                [--set early_stop_prob=0.9 ...]
+                                [--set early_stop_prob=0.9 ...] [--speed group_rows=8 ...]
 
 ``--set name=value`` changes a field of each method's SmolLM2 preset (to measure a proposed
-change; the z optimisation's steps are printed with the time).
+change; the z optimisation's steps are printed with the time). ``--speed name=value`` sets
+an option of the δ optimisation's :class:`~kedit_utils.editors.rome.compute_v.Speed` (how it
+is computed, not what).
 
 Also printed: the z optimisation's floating-point work, counted for these requests and the
 steps each took (forward and activation backward of the blocks above the z layer from δ's
@@ -38,6 +40,7 @@ from kedit_utils import architectures as A  # noqa: E402
 from kedit_utils import metrics as M
 from kedit_utils.datasets import facts as F
 from kedit_utils.editors import get_editor
+from kedit_utils.editors.rome.compute_v import speed
 from kedit_utils.pretrained import default_covariance_texts
 from kedit_utils.survey import experiment as E, grid as G
 
@@ -73,10 +76,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--methods", nargs="+", default=["memit", "alphaedit"])
     ap.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="override a preset field")
+    ap.add_argument("--speed", nargs="*", default=[], metavar="NAME=VALUE", help="set a Speed option")
     args = ap.parse_args()
     import ast
 
     changes = {k: ast.literal_eval(v) for k, v in (x.split("=", 1) for x in args.set)}
+    speed_options = {k: ast.literal_eval(v) for k, v in (x.split("=", 1) for x in args.speed)}
     torch.set_num_threads(args.threads)
     model, tok, name, model_id = E.load_pretrained("smollm2")
     known = E.cached_known_facts(model, tok, model_id)
@@ -85,6 +90,8 @@ def main() -> None:
     print(f"{name}, {len(reqs)} modify edits in one batch, {args.threads} thread(s)")
     if changes:
         print("preset changes:", changes)
+    if speed_options:
+        print("speed options:", speed_options)
     peak = matmul_gflops(torch.device("cpu"))
     print(f"float32 matmul at {args.threads} thread(s): {peak:.1f} GFLOP/s")
     print(f"{'method':10} {'seconds':>8} {'s/edit':>7} {'z steps':>7} {'reliability':>11} {'|dW|':>7} "
@@ -92,9 +99,10 @@ def main() -> None:
     for m in args.methods:
         editor = get_editor(m)
         hp = dataclasses.replace(editor.resolve_hparams(model, None), **changes)
-        t0 = time.perf_counter()
-        h = editor.apply(model, tok, reqs, hp, **ctx[m])
-        wall = time.perf_counter() - t0
+        with speed(**speed_options):
+            t0 = time.perf_counter()
+            h = editor.apply(model, tok, reqs, hp, **ctx[m])
+            wall = time.perf_counter() - t0
         rel = M.rewrite_acc(model, tok, reqs)
         steps = h.info.get("z_steps")
         mean_steps = f"{sum(steps) / len(steps):7.1f}" if steps else f"{'':>7}"

@@ -35,7 +35,7 @@ from .. import architectures as A
 from ..validation import ParameterError, check_choice, check_float, check_int
 from .base import EditHandle, Editor, weights_guard
 from .hparams import HyperParams, check_layers, scaled_layer
-from .rome.compute_k import at_fact_tokens, contextual_prompts, keys_at
+from .rome.compute_k import contextual_prompts, keys_at, read_at_fact_tokens
 from .rome.compute_v import SPEED, delta_batch, optimise_delta
 from ..fingerprints import weights_fingerprint
 from .rome.covariance import KeyCovariance, key_covariance
@@ -229,29 +229,46 @@ def compute_zs(model, tok, requests, hparams, z_layer: int) -> tuple[torch.Tenso
     return torch.cat(zs).T, torch.cat(hs).T, steps
 
 
-def residual_at(model, tok, requests, layer: int, fact_token: str) -> torch.Tensor:
-    """(d_model, n): the residual stream after block ``layer`` at each request's fact token."""
-    pairs = [(r.prompt, r.subject) for r in requests]
-    return at_fact_tokens(model, tok, A.layer_module(model, layer), pairs, fact_token, read="output").float().T
-
-
-def request_keys(model, tok, requests, layer: int, hparams) -> torch.Tensor:
-    """(d_in, n): each request's key at ``layer``, averaged as the MEMIT reference's
-    ``compute_ks`` does over its two kinds of context: the bare prompt ("{}") and the prompts
-    with a prefix (the other templates) each weigh one half (all of it without prefixes).
-    Every request's prompts go through one forward pass, stopped after ``layer``."""
+def _key_prompts(requests, hparams) -> tuple[list[tuple[str, str]], list[tuple[int, int, int]]]:
+    """Every request's (text, subject) pairs for its key, and per request (start, count, bare):
+    its pairs start at ``start``, the bare prompt first ("{}" with the prompt and paraphrases:
+    the first ``bare``)."""
     pairs, spans = [], []
     for r in requests:
         p = contextual_prompts(r, hparams.context_templates)
-        spans.append((len(pairs), len(p), 1 + len(r.paraphrases)))  # "{}" first: prompt and paraphrases
+        spans.append((len(pairs), len(p), 1 + len(r.paraphrases)))
         pairs += p
-    keys = keys_at(model, tok, layer, pairs, hparams.fact_token).float()
+    return pairs, spans
+
+
+def _averaged_keys(keys: torch.Tensor, spans) -> torch.Tensor:
+    """(d_in, n) from the keys (N, d_in) of :func:`_key_prompts`' pairs: as the MEMIT reference's
+    ``compute_ks``, the bare prompts and the prompts with a prefix each weigh one half (the
+    bare ones all of it without prefixes)."""
     cols = []
     for start, n, n_bare in spans:
         k = keys[start : start + n]
         groups = [k[:n_bare]] + ([k[n_bare:]] if n > n_bare else [])
         cols.append(torch.stack([g.mean(0) for g in groups]).mean(0))
     return torch.stack(cols, 1)
+
+
+def request_keys(model, tok, requests, layer: int, hparams) -> torch.Tensor:
+    """(d_in, n): each request's key at ``layer`` (:func:`_averaged_keys`), every request's
+    prompts in one stopped forward (:func:`~.rome.compute_k.read_at_fact_tokens`)."""
+    pairs, spans = _key_prompts(requests, hparams)
+    return _averaged_keys(keys_at(model, tok, layer, pairs, hparams.fact_token).float(), spans)
+
+
+def keys_and_residual(model, tok, requests, layer: int, z_layer: int, hparams) -> tuple[torch.Tensor, torch.Tensor]:
+    """(K, H): K (d_in, n) each request's key at ``layer`` (as :func:`request_keys`) and H
+    (d_model, n) the residual stream after block ``z_layer`` at the fact token of its bare
+    prompt, read in the same stopped forward (``layer`` ≤ ``z_layer``)."""
+    pairs, spans = _key_prompts(requests, hparams)
+    keys, resid = read_at_fact_tokens(model, tok, [(A.mlp_out_module(model, layer), "input"),
+                                                   (A.layer_module(model, z_layer), "output")],
+                                      pairs, hparams.fact_token)
+    return _averaged_keys(keys.float(), spans), resid[[start for start, _, _ in spans]].float().T
 
 
 def _covariance_matrix(c: KeyCovariance | None, d_in: int, ridge: float, device) -> torch.Tensor:
@@ -301,8 +318,8 @@ class MEMIT(Editor):
             info["z_steps"] = z_steps
             state = self.prepare(model, tok, requests, hparams, covs, history)
             for j, layer in enumerate(hparams.layers):
-                keys = request_keys(model, tok, requests, layer, hparams).double()  # (d_in, n)
-                cur = residual_at(model, tok, requests, z_layer, hparams.fact_token).double()
+                keys, cur = keys_and_residual(model, tok, requests, layer, z_layer, hparams)
+                keys, cur = keys.double(), cur.double()  # (d_in, n), (d_model, n)
                 resid = (zs.double() - cur) / (len(hparams.layers) - j)  # (d_model, n)
                 info["residual_norm"][layer] = float((zs.double() - cur).norm(dim=0).mean())
                 delta = self.layer_delta(j, layer, keys, resid, covs[layer], hparams, state)  # (d_in, d_out)

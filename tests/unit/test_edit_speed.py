@@ -193,3 +193,28 @@ def test_length_buckets_cover_every_row_once_in_length_order():
     assert all(max(lengths[i] for i in a) < min(lengths[i] for i in b) for a, b in zip(buckets, buckets[1:]))
     assert length_buckets(lengths, min_rows=100) == [sorted(range(10), key=lambda i: (lengths[i], i))]
     assert length_buckets([2, 1], min_rows=1) == [[1], [0]]
+
+
+@pytest.mark.parametrize("fact_token", ["subject_last", "last"])
+def test_fact_token_reads_cut_after_the_fact_token_equal_whole_prompts(model, fact_token):
+    """Keys and residuals read at the fact token with each row cut after it, in length buckets,
+    two sites in one stopped forward, equal those of each whole prompt run alone."""
+    from kedit_utils.editors.rome.compute_k import read_at_fact_tokens
+
+    pairs = [(r.prompt, r.subject) for r in REQUESTS + MORE] + [
+        ("e7_1 r0_0 e3_0 e1_0 r2_1", "e1_0"), ("e2_0 r0_1 e4_1 e5_0", "e2_0"), ("e5_1 e6_0 e0_0", "e6_0")]
+    sites = [(A.mlp_out_module(model, 0), "input"), (A.layer_module(model, 1), "output")]
+    keys, resid = read_at_fact_tokens(model, tok=TOK, sites=sites, texts_subjects=pairs, fact_token=fact_token,
+                                      min_rows=2)
+    assert keys.shape == (len(pairs), A.mlp_dims(model, 0)[0]) and resid.shape[0] == len(pairs)
+    cap = {}
+    handle = A.mlp_out_module(model, 0).register_forward_hook(lambda _m, i, _o: cap.__setitem__("k", i[0]))
+    try:
+        with torch.no_grad():
+            for n, (text, subject) in enumerate(pairs):
+                ids, idx = lookup(TOK, text, subject, fact_token)
+                out = model(input_ids=torch.tensor([ids]), output_hidden_states=True)
+                close(keys[n], cap["k"][0, idx])
+                close(resid[n], out.hidden_states[2][0, idx])
+    finally:
+        handle.remove()

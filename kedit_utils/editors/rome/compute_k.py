@@ -16,6 +16,7 @@ import torch
 
 from ... import architectures as A
 from .covariance import _Stop
+from .row_groups import length_buckets
 from .tokens import lookup, pad_right
 
 
@@ -36,35 +37,57 @@ def contextual_prompts(request, templates) -> list[tuple[str, str]]:
 
 
 @torch.no_grad()
-def at_fact_tokens(model, tok, module, texts_subjects: list[tuple[str, str]], fact_token: str = "subject_last",
-                   read: str = "input") -> torch.Tensor:
-    """(N, d) ``module``'s first input (``read="input"``) or its output (``"output"``; a block's
-    hidden states) at the fact token (see :func:`.tokens.lookup`) of each (text, subject). The
-    forward stops at ``module``: the layers above and the unembedding do not change it."""
+def read_at_fact_tokens(model, tok, sites, texts_subjects: list[tuple[str, str]],
+                        fact_token: str = "subject_last", min_rows: int = 16) -> list[torch.Tensor]:
+    """For each ``(module, read)`` of ``sites``: (N, d) the module's first input (``read="input"``)
+    or its output (``"output"``; a block's hidden states) at the fact token (see
+    :func:`.tokens.lookup`) of each (text, subject), all read in one forward.
+
+    Attention is causal, so nothing after the fact token changes anything at it: each row is
+    cut after its fact token, the rows are run in buckets of similar length (at least
+    ``min_rows`` per forward, :func:`.row_groups.length_buckets`) and every forward stops at
+    the last site: the layers above, the unembedding and the prompt's tail do not change what
+    is read. (N, d) per site, in ``sites``' order."""
     rows = [lookup(tok, t, s, fact_token) for t, s in texts_subjects]
-    ids, mask = pad_right([r[0] for r in rows], getattr(tok, "pad_token_id", None) or 0)
+    cut = [ids[: idx + 1] for ids, idx in rows]
     device = next(model.parameters()).device
-    captured = {}
+    pad = getattr(tok, "pad_token_id", None) or 0
+    out: list[torch.Tensor | None] = [None] * len(sites)
+    captured: dict[int, torch.Tensor] = {}
 
-    def grab(_m, inputs, out):
-        captured["h"] = inputs[0] if read == "input" else out[0] if isinstance(out, tuple) else out
-        raise _Stop
+    def grab(i, read):
+        def hook(_m, inputs, output):
+            captured[i] = inputs[0] if read == "input" else output[0] if isinstance(output, tuple) else output
+            if len(captured) == len(sites):
+                raise _Stop
+        return hook
 
-    handle = module.register_forward_hook(grab)
+    handles = [module.register_forward_hook(grab(i, read)) for i, (module, read) in enumerate(sites)]
     try:
-        model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
-    except _Stop:
-        pass
+        for bucket in length_buckets([len(c) for c in cut], min_rows):
+            ids, mask = pad_right([cut[i] for i in bucket], pad)
+            captured.clear()
+            try:
+                model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
+            except _Stop:
+                pass
+            at = torch.tensor([rows[i][1] for i in bucket], device=device)
+            where = torch.tensor(bucket, device=device)
+            for i in range(len(sites)):
+                h = captured[i][torch.arange(len(bucket), device=device), at]
+                if out[i] is None:
+                    out[i] = h.new_empty((len(rows), h.shape[-1]))
+                out[i][where] = h
     finally:
-        handle.remove()
-    idx = torch.tensor([r[1] for r in rows], device=device)
-    return captured["h"][torch.arange(len(rows), device=device), idx]
+        for handle in handles:
+            handle.remove()
+    return out
 
 
 def keys_at(model, tok, layer: int, texts_subjects: list[tuple[str, str]],
             fact_token: str = "subject_last") -> torch.Tensor:
     """(N, d_in) input of W2 at ``layer`` at the fact token of each (text, subject)."""
-    return at_fact_tokens(model, tok, A.mlp_out_module(model, layer), texts_subjects, fact_token, read="input")
+    return read_at_fact_tokens(model, tok, [(A.mlp_out_module(model, layer), "input")], texts_subjects, fact_token)[0]
 
 
 def compute_k(model, tok, request, hparams) -> KeyResult:
