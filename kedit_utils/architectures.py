@@ -25,6 +25,8 @@ ROME code is written once.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 from dataclasses import dataclass
 
 import torch
@@ -169,3 +171,20 @@ def mlp_dims(model, layer: int = 0) -> tuple[int, int]:
     """(d_in, d_out) of W2: (MLP width, model width)."""
     w = weight_in_out(model, layer)
     return int(w.shape[0]), int(w.shape[1])
+
+
+@functools.lru_cache(maxsize=None)
+def _forward_takes(cls: type, name: str) -> bool:
+    return name in inspect.signature(cls.forward).parameters
+
+
+def with_kv_cache(module: torch.nn.Module, cache) -> dict:
+    """``{name: cache}`` for ``module``'s forward: the key/value cache is ``cache`` in recent
+    transformers (which deprecate the old name) and ``past_key_values`` before; the project
+    supports both (``transformers>=4.45``)."""
+    return {"cache" if _forward_takes(type(module), "cache") else "past_key_values": cache}
+
+
+def returned_kv_cache(out):
+    """The key/value cache a forward with ``use_cache=True`` returned, under either name."""
+    return out["cache"] if "cache" in out else out["past_key_values"]

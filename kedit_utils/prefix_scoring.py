@@ -29,6 +29,8 @@ import math
 
 import torch
 
+from .architectures import returned_kv_cache, with_kv_cache
+
 DEFAULT_BATCH = 512
 
 
@@ -103,7 +105,7 @@ def _prefix_cache(model, prefixes: torch.Tensor, batch_size: int | None):
     """Per layer, the keys and values of every distinct prefix: two lists of (U, H, T-1, hd)."""
     keys, values = None, None
     for sl in _batches(prefixes.shape[0], batch_size):
-        cache = model(input_ids=prefixes[sl], use_cache=True).past_key_values
+        cache = returned_kv_cache(model(input_ids=prefixes[sl], use_cache=True))
         ks = [layer.keys for layer in cache.layers]
         vs = [layer.values for layer in cache.layers]
         keys = ks if keys is None else [torch.cat(pair) for pair in zip(keys, ks)]
@@ -143,5 +145,5 @@ def iter_last_logits(model, prompts: torch.Tensor, batch_size: int | None = DEFA
             continue
         past = DynamicCache(list(zip(ks, vs)), config=model.config)
         position = torch.full((idx.shape[0], 1), t - 1, dtype=torch.long, device=prompts.device)
-        out = model(input_ids=prompts[sl, -1:], past_key_values=past, position_ids=position, use_cache=False)
+        out = model(input_ids=prompts[sl, -1:], position_ids=position, use_cache=False, **with_kv_cache(model, past))
         yield sl, out.logits[:, -1, :]

@@ -110,3 +110,16 @@ def test_smollm2_is_located_without_importing_the_package():
     assert SMOLLM2_PACKAGE not in sys.modules
     if path is not None:
         assert path.suffix == ".gguf" and path.is_file()
+
+
+@pytest.mark.parametrize("make", [tiny_gpt2, tiny_llama])
+def test_a_kv_cache_passes_under_the_name_the_installed_transformers_takes(make, recwarn):
+    model = make().eval()
+    ids = torch.tensor([[1, 2, 3, 4]])
+    with torch.no_grad():
+        cache = A.returned_kv_cache(model(input_ids=ids[:, :3], use_cache=True))
+        last = model(input_ids=ids[:, 3:], position_ids=torch.tensor([[3]]), use_cache=False,
+                     **A.with_kv_cache(model, cache)).logits[:, -1]
+        whole = model(input_ids=ids).logits[:, -1]
+    assert torch.allclose(last, whole, atol=1e-5)
+    assert not [w for w in recwarn if issubclass(w.category, FutureWarning)]  # no deprecated name

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ...architectures import returned_kv_cache, with_kv_cache
+
 
 @dataclass
 class RowGroup:
@@ -90,8 +92,8 @@ def row_groups(model, batch, reads: torch.Tensor, min_rows: int = 16) -> list[Ro
         cache = None
         if P > 0:
             with torch.no_grad():
-                cache = model.base_model(input_ids=batch.ids[rows, :P], use_cache=True,
-                                         position_ids=torch.arange(P, device=device).expand(b, P)).past_key_values
+                cache = returned_kv_cache(model.base_model(input_ids=batch.ids[rows, :P], use_cache=True,
+                                                           position_ids=torch.arange(P, device=device).expand(b, P)))
         at = torch.full((B,), -1, dtype=torch.long, device=device)
         at[rows] = torch.arange(b, device=device)
         mine = torch.nonzero(at[reads[:, 0]] >= 0)[:, 0]
@@ -106,7 +108,7 @@ def suffix_hidden(model, group: RowGroup) -> torch.Tensor:
     values taken from its cache (a copy: a forward appends to the cache it is given)."""
     cache = copy.deepcopy(group.cache) if group.cache is not None else None
     out = model.base_model(input_ids=group.suffix, attention_mask=group.mask, position_ids=group.pos,
-                           past_key_values=cache, use_cache=cache is not None)
+                           use_cache=cache is not None, **with_kv_cache(model.base_model, cache))
     return out.last_hidden_state
 
 
