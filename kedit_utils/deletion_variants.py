@@ -418,6 +418,30 @@ def variant_rows(entities: pd.DataFrame, variants, n_boot: int = 1000, seed: int
     return pd.DataFrame(rows)
 
 
+def edit_effect(entities: pd.DataFrame, variant: str | None = None) -> dict[str, float]:
+    """Did the deletions of one setup (``variant``'s rows of ``entities``; ``None``: all rows)
+    delete anything? ``deleted_ok``: mean share of the deleted facts' alias prompts that answer
+    the target; ``mean_impact``: mean impact (×10⁻²); ``kept``: share of the deletions after
+    which the deleted fact's own prompts are answered exactly as before (``impact_own`` = 0),
+    i.e. the edit did not remove the fact; ``n``: deletions."""
+    done = entities[~entities.skipped.astype(bool)]
+    if variant is not None:
+        done = done[done.variant == variant]
+    if done.empty:
+        return {"deleted_ok": float("nan"), "mean_impact": float("nan"), "kept": float("nan"), "n": 0}
+    return {"deleted_ok": float(done.deleted_ok.mean()), "mean_impact": float(100 * done.impact.mean()),
+            "kept": float((done.impact_own.abs() < 1e-12).mean()), "n": int(len(done))}
+
+
+def edit_effect_text(effect: dict[str, float]) -> str:
+    """:func:`edit_effect` in words, for the chapter's glue."""
+    if not effect["n"]:
+        return "not run"
+    return (f"`<deleted>` on {effect['deleted_ok']:.1%} of the deleted facts' prompts, the fact's own prompts "
+            f"unchanged after {effect['kept']:.0%} of the {effect['n']} deletions, mean impact "
+            f"{effect['mean_impact']:.2f} ×10⁻²")
+
+
 def variants_by_graph(rows: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
     """:func:`variant_rows`' ``columns`` ({column: short label}) with one row per variant (in
     table order) and one column per label × graph (graphs in alphabetical order), so a
@@ -472,4 +496,5 @@ def table2_verdict(rows: pd.DataFrame, layers=(6, 12), threshold: float = 0.8) -
 
 __all__ = ["Variant", "RULE", "BASELINE", "variant_grid", "variants_by_name", "run_variants", "variant_rows",
            "reproduced", "table2_verdict", "fixed_relation", "stand_in_target", "model_params", "variant_job",
-           "model_margins", "check_graphs", "site_check", "variants_by_graph"]
+           "model_margins", "check_graphs", "site_check", "variants_by_graph", "edit_effect",
+           "edit_effect_text"]

@@ -92,8 +92,8 @@ from kedit_utils.deletion import (IMPACT_PARTS, margin_breakage, margin_breakage
                                   sweep_summary)
 from kedit_utils.deletion_experiment import run_deletion_experiment
 from kedit_utils.deletion_sequence import run_sequences
-from kedit_utils.deletion_variants import (RULE, model_margins, reproduced, run_variants, site_check, table2_verdict,
-                                          variant_rows, variants_by_graph, variants_by_name)
+from kedit_utils.deletion_variants import (RULE, edit_effect, edit_effect_text, model_margins, reproduced, run_variants,
+                                          site_check, table2_verdict, variant_rows, variants_by_graph, variants_by_name)
 from kedit_utils.figures.deletion import (broken_by_hop, degree_and_impact, impact_scatter, lens_trace,
                                           margin_histogram, sequence_plot, variant_forest)
 from kedit_utils.jobs import check_executor
@@ -245,7 +245,9 @@ else:
 # the interval across seeds needs parts for two seeds or more. Seeds of the sweep stored in
 # parts: {glue:text}`stored_part_seeds`. In the table, `r` is Pearson's r between degree and
 # impact, `CI` its 95 % interval over entities, `seeds CI` the interval across seeds, `seeds`
-# their number and `n` the entities.
+# their number and `n` the entities. When a run of the rule's setup ({ref}`ch5-rule-table2`)
+# is stored too, a second table gives Table 2 under the rule, with `mean` the mean impact
+# (×10⁻²) and `deleted` the share of the deleted facts' prompts that answer `<deleted>`.
 
 # %% tags=["remove-input"]
 sweep_parts = load_parts(NOTEBOOK, "paper", "sweep") if cfg["profile"] != "paper" else []
@@ -272,7 +274,9 @@ if stored_rule.empty and rule_parts:  # the rule's Table 2 from its stored parts
     display(Markdown(provenance_markdown(rule_parts)))
     stored_rule = variant_rows(combined_entities(rule_parts), variants_by_name(["rule"]), n_boot=n_boot,
                                seed=seed).drop(columns=["variant", "family"])
-    display(stored_rule.set_index(["graph", "layers"]).style.format(precision=2, na_rep=""))
+    rule_columns = ["pearson", "ci_low", "ci_high", "seeds_low", "seeds_high", "mean_impact", "deleted_ok", "n_seeds", "n"]
+    display(compact_table2(stored_rule.set_index(["graph", "layers"])[rule_columns]).rename(
+        columns={"mean_impact": "mean", "deleted_ok": "deleted"}).style.format(precision=2, na_rep=""))
 
 # %% tags=["remove-cell"]
 glue_number("stored_part_seeds", ", ".join(map(str, stored_part_seeds)) or "none")
@@ -285,10 +289,16 @@ glue_number("stored_table2_verdict", "not decided (nothing stored)" if stored_ro
             "{} ({})".format(*table2_verdict(stored_rome)))
 glue_number("stored_rule_verdict", "no paper-scale run of the rule is stored" if stored_rule.empty else
             "{} ({})".format(*table2_verdict(stored_rule.fillna(float("nan")))))  # JSON null -> NaN
+glue_number("stored_rule_edit_effect", "no paper-scale run of the rule is stored" if not rule_parts else
+            edit_effect_text(edit_effect(combined_entities(rule_parts), "rule")))
+glue_number("stored_rule_seeds", ", ".join(map(str, sorted({s for p in rule_parts for s in p["results"]["meta"]["seeds"]})))
+            or "none")
 
 # %% [markdown]
-# Under the rule's setup, the paper-scale run stored here (if any) gives the paper's criterion
-# (BA r ≥ .8 at 6 and 12 layers, its interval above ER's) as: {glue:text}`stored_rule_verdict`.
+# Under the rule's setup, the paper-scale run stored here (if any; seeds
+# {glue:text}`stored_rule_seeds`) gives the paper's criterion (BA r ≥ .8 at 6 and 12 layers,
+# its interval above ER's) as: {glue:text}`stored_rule_verdict`. Its deletions:
+# {glue:text}`stored_rule_edit_effect`.
 
 # %% [markdown]
 # (ch5-editors)=
@@ -513,6 +523,9 @@ glue_number("rule_layers", ", ".join(str(n) for n in cfg["rule_layers"]))
 glue_number("rule_seeds", f"{len(cfg['seeds'])} seed{'s' if len(cfg['seeds']) > 1 else ''}")
 rule_outcome, rule_evidence = table2_verdict(rule_table2)
 glue_number("rule_table2_verdict", f"{rule_outcome} ({rule_evidence})")
+glue_number("rule_edit_effect", edit_effect_text(edit_effect(rule_tables["entities"], "rule")))
+glue_number("baseline_edit_effect", edit_effect_text(edit_effect(var_tables["entities"], "baseline")))
+glue_number("loss_layer_edit_effect", edit_effect_text(edit_effect(var_tables["entities"], "loss at edited layer")))
 
 # %% [markdown]
 # (ch5-sequence)=
@@ -771,8 +784,14 @@ save_results(NOTEBOOK, {
 # gives {glue:text}`rule_pearson`; the variant with the highest BA r is
 # {glue:text}`best_variant`. Under the rule at {glue:text}`rule_layers` layers over
 # {glue:text}`rule_seeds`, the paper's criterion (BA r ≥ .8 at 6 and 12 layers, its interval
-# above ER's) is {glue:text}`rule_table2_verdict`. The paper's causal-trace finding, the first-layer MLP at the
-# subject, appears in {glue:text}`site_verdict`.
+# above ER's) is {glue:text}`rule_table2_verdict`. A correlation means little if the deletions
+# removed nothing, so did they? Under the rule: {glue:text}`rule_edit_effect`; in the
+# chapter's own setup: {glue:text}`baseline_edit_effect`; with only the v* loss read at the
+# edited layer (the rule's choice from the public implementation):
+# {glue:text}`loss_layer_edit_effect`. At the paper's scale (stored, seeds
+# {glue:text}`stored_rule_seeds`), the rule's deletions: {glue:text}`stored_rule_edit_effect`.
+# The paper's causal-trace finding, the first-layer MLP at the subject, appears in
+# {glue:text}`site_verdict`.
 #
 # At the paper's scale (stored parts, not computed by this build; seeds
 # {glue:text}`stored_part_seeds`), ROME at the subject's last token gives

@@ -3,7 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kedit_utils.deletion_variants import (RULE, Variant, check_graphs, fixed_relation, reproduced, run_variants,
+from kedit_utils.deletion_variants import (RULE, Variant, check_graphs, edit_effect, edit_effect_text, fixed_relation,
+                                           reproduced, run_variants,
                                            stand_in_target, table2_verdict, variant_grid, variant_rows,
                                            variants_by_graph, variants_by_name)
 from kedit_utils.graphs import GraphSpec, build_graph
@@ -129,3 +130,15 @@ def test_a_variant_runs_over_seeds_and_depths_and_its_rows_carry_the_interval_ac
         run_variants(TINY, base, kinds=["ba"], n_layers=[], layers_name="rule_layers", progress=False)
     with pytest.raises(ParameterError, match="seeds"):
         run_variants(TINY, base, kinds=["ba"], n_layers=2, seeds=[-1], progress=False)
+
+
+def test_edit_effect_says_whether_a_setup_removed_the_facts():
+    rows = pd.DataFrame({"variant": ["a", "a", "a", "b", "b"], "skipped": [False, False, True, False, False],
+                         "deleted_ok": [0.5, 0.1, 1.0, 0.0, 0.0], "impact": [0.02, 0.0, 0.5, 0.0, -0.001],
+                         "impact_own": [0.01, 0.0, 0.2, 0.0, 0.0]})
+    a = edit_effect(rows, "a")
+    assert a == {"deleted_ok": pytest.approx(0.3), "mean_impact": pytest.approx(1.0), "kept": 0.5, "n": 2}
+    b = edit_effect(rows, "b")
+    assert b["kept"] == 1.0 and b["deleted_ok"] == 0.0 and b["n"] == 2
+    assert edit_effect(rows, "c")["n"] == 0 and edit_effect_text(edit_effect(rows, "c")) == "not run"
+    assert "100% of the 2 deletions" in edit_effect_text(b) and "0.0%" in edit_effect_text(b)
