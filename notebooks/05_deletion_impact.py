@@ -289,8 +289,9 @@ glue_number("stored_table2_verdict", "not decided (nothing stored)" if stored_ro
             "{} ({})".format(*table2_verdict(stored_rome)))
 glue_number("stored_rule_verdict", "no paper-scale run of the rule is stored" if stored_rule.empty else
             "{} ({})".format(*table2_verdict(stored_rule.fillna(float("nan")))))  # JSON null -> NaN
-glue_number("stored_rule_edit_effect", "no paper-scale run of the rule is stored" if not rule_parts else
-            edit_effect_text(edit_effect(combined_entities(rule_parts), "rule")))
+stored_rule_effect = edit_effect(combined_entities(rule_parts), "rule") if rule_parts else None
+glue_number("stored_rule_edit_effect", "no paper-scale run of the rule is stored" if stored_rule_effect is None else
+            edit_effect_text(stored_rule_effect))
 glue_number("stored_rule_seeds", ", ".join(map(str, sorted({s for p in rule_parts for s in p["results"]["meta"]["seeds"]})))
             or "none")
 
@@ -523,9 +524,12 @@ glue_number("rule_layers", ", ".join(str(n) for n in cfg["rule_layers"]))
 glue_number("rule_seeds", f"{len(cfg['seeds'])} seed{'s' if len(cfg['seeds']) > 1 else ''}")
 rule_outcome, rule_evidence = table2_verdict(rule_table2)
 glue_number("rule_table2_verdict", f"{rule_outcome} ({rule_evidence})")
-glue_number("rule_edit_effect", edit_effect_text(edit_effect(rule_tables["entities"], "rule")))
-glue_number("baseline_edit_effect", edit_effect_text(edit_effect(var_tables["entities"], "baseline")))
-glue_number("loss_layer_edit_effect", edit_effect_text(edit_effect(var_tables["entities"], "loss at edited layer")))
+edit_effects = {"rule": edit_effect(rule_tables["entities"], "rule"),
+                "baseline": edit_effect(var_tables["entities"], "baseline"),
+                "loss at edited layer": edit_effect(var_tables["entities"], "loss at edited layer")}
+glue_number("rule_edit_effect", edit_effect_text(edit_effects["rule"]))
+glue_number("baseline_edit_effect", edit_effect_text(edit_effects["baseline"]))
+glue_number("loss_layer_edit_effect", edit_effect_text(edit_effects["loss at edited layer"]))
 
 # %% [markdown]
 # (ch5-sequence)=
@@ -741,6 +745,10 @@ save_results(NOTEBOOK, {
     # paper scale, computed by this build from the stored parts (kedit_utils.stored_parts)
     "stored_table2": frame_records(parts_table2),
     "stored_rule_table2": frame_records(stored_rule),
+    # did the deletions delete? (kedit_utils.deletion_variants.edit_effect)
+    "edit_effects": frame_records(pd.DataFrame(
+        [{"setup": k, "scale": "this build", **v} for k, v in edit_effects.items()]
+        + ([{"setup": "rule", "scale": "stored paper-scale parts", **stored_rule_effect}] if stored_rule_effect else []))),
     "stored_parts": frame_records(provenance_table(sweep_parts + rule_parts)),
     "site_check": sites.to_dict("records"),
     "sequential": curves.to_dict("records"),

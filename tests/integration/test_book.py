@@ -71,6 +71,7 @@ SCHEMAS = {
                      "mean_impact", "max_impact", "own_share", "far_share", "deleted_ok", "n_seeds"},
         "rule_table2": {"graph", "layers", "pearson", "ci_low", "ci_high", "seeds_low", "seeds_high", "n_seeds",
                         "paper"},
+        "edit_effects": {"setup", "scale", "deleted_ok", "mean_impact", "kept", "n"},
     },
 }
 
