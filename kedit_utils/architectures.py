@@ -180,8 +180,8 @@ def _forward_takes(cls: type, name: str) -> bool:
 
 def with_kv_cache(module: torch.nn.Module, cache) -> dict:
     """``{name: cache}`` for ``module``'s forward: the key/value cache is ``cache`` in recent
-    transformers (which deprecate the old name) and ``past_key_values`` before; the project
-    supports both (``transformers>=4.45``)."""
+    transformers (which deprecate the old name, with a warning in every chapter's output) and
+    ``past_key_values`` before."""
     return {"cache" if _forward_takes(type(module), "cache") else "past_key_values": cache}
 
 

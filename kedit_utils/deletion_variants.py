@@ -437,7 +437,7 @@ def edit_effect_text(effect: dict[str, float]) -> str:
     """:func:`edit_effect` in words, for the chapter's glue."""
     if not effect["n"]:
         return "not run"
-    return (f"`<deleted>` on {effect['deleted_ok']:.1%} of the deleted facts' prompts, the fact's own prompts "
+    return (f"<deleted> on {effect['deleted_ok']:.1%} of the deleted facts' prompts, the fact's own prompts "
             f"unchanged after {effect['kept']:.0%} of the {effect['n']} deletions, mean impact "
             f"{effect['mean_impact']:.2f} ×10⁻²")
 
