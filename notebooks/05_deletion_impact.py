@@ -269,10 +269,11 @@ else:
               for e, t in zip(parts_table2.editor, parts_table2.edit_token)]  # one index level, to fit the column
     display(compact_table2(parts_table2.assign(method=method).set_index(["method", "graph", "layers"])[shown])
             .style.format(precision=2, na_rep=""))
+rule_entities = combined_entities(rule_parts) if rule_parts else None
 stored_rule = pd.DataFrame(stored["results"].get("rule_table2") or []) if stored is not None else pd.DataFrame()
 if stored_rule.empty and rule_parts:  # the rule's Table 2 from its stored parts, computed here
     display(Markdown(provenance_markdown(rule_parts)))
-    stored_rule = variant_rows(combined_entities(rule_parts), variants_by_name(["rule"]), n_boot=n_boot,
+    stored_rule = variant_rows(rule_entities, variants_by_name(["rule"]), n_boot=n_boot,
                                seed=seed).drop(columns=["variant", "family"])
     rule_columns = ["pearson", "ci_low", "ci_high", "seeds_low", "seeds_high", "mean_impact", "deleted_ok", "n_seeds", "n"]
     display(compact_table2(stored_rule.set_index(["graph", "layers"])[rule_columns]).rename(
@@ -289,7 +290,7 @@ glue_number("stored_table2_verdict", "not decided (nothing stored)" if stored_ro
             "{} ({})".format(*table2_verdict(stored_rome)))
 glue_number("stored_rule_verdict", "no paper-scale run of the rule is stored" if stored_rule.empty else
             "{} ({})".format(*table2_verdict(stored_rule.fillna(float("nan")))))  # JSON null -> NaN
-stored_rule_effect = edit_effect(combined_entities(rule_parts), "rule") if rule_parts else None
+stored_rule_effect = edit_effect(rule_entities, "rule") if rule_parts else None
 glue_number("stored_rule_edit_effect", "no paper-scale run of the rule is stored" if stored_rule_effect is None else
             edit_effect_text(stored_rule_effect))
 glue_number("stored_rule_seeds", ", ".join(map(str, sorted({s for p in rule_parts for s in p["results"]["meta"]["seeds"]})))
@@ -527,9 +528,9 @@ glue_number("rule_table2_verdict", f"{rule_outcome} ({rule_evidence})")
 edit_effects = {"rule": edit_effect(rule_tables["entities"], "rule"),
                 "baseline": edit_effect(var_tables["entities"], "baseline"),
                 "loss at edited layer": edit_effect(var_tables["entities"], "loss at edited layer")}
-glue_number("rule_edit_effect", edit_effect_text(edit_effects["rule"]))
-glue_number("baseline_edit_effect", edit_effect_text(edit_effects["baseline"]))
-glue_number("loss_layer_edit_effect", edit_effect_text(edit_effects["loss at edited layer"]))
+for name, setup in (("rule_edit_effect", "rule"), ("baseline_edit_effect", "baseline"),
+                    ("loss_layer_edit_effect", "loss at edited layer")):
+    glue_number(name, edit_effect_text(edit_effects[setup]))
 
 # %% [markdown]
 # (ch5-sequence)=

@@ -4,9 +4,8 @@ import pandas as pd
 import pytest
 
 from kedit_utils.deletion_variants import (RULE, Variant, check_graphs, edit_effect, edit_effect_text, fixed_relation,
-                                           reproduced, run_variants,
-                                           stand_in_target, table2_verdict, variant_grid, variant_rows,
-                                           variants_by_graph, variants_by_name)
+                                           reproduced, run_variants, stand_in_target, table2_verdict, variant_grid,
+                                           variant_rows, variants_by_graph, variants_by_name)
 from kedit_utils.graphs import GraphSpec, build_graph
 from kedit_utils.profiles import TRAINING
 from kedit_utils.validation import ParameterError
