@@ -276,3 +276,24 @@ def test_a_fixed_epoch_training_runs_every_epoch_and_keeps_the_last_weights(corp
     assert "stop" not in TINY_CFG.to_dict() and cfg.to_dict()["stop"] == "epochs"  # old cache keys kept
     with pytest.raises(ParameterError, match="stop"):
         TrainConfig(stop="never")
+
+
+def test_a_fixed_epoch_training_evaluates_only_at_the_end_with_the_same_weights(corpus):
+    """fixed_evals="end" skips the midway full evaluations: the same weights bit for bit and the
+    same final accuracies as evaluating every eval_every steps, with one evaluated row."""
+    from dataclasses import replace
+
+    every = replace(TINY_CFG, stop="epochs", fixed_evals="every")
+    end = replace(every, fixed_evals="end")
+    a = train_model(corpus, TINY_MODEL, every, seed=3, device="cpu", progress=False)
+    b = train_model(corpus, TINY_MODEL, end, seed=3, device="cpu", progress=False)
+    assert _state_equal(a.model, b.model)
+    assert len([r for r in a.log if "acc_all" in r]) == len(a.log) > 1
+    assert [r["step"] for r in b.log if "acc_all" in r] == [b.report["steps"]]
+    assert [(r["step"], r["loss"]) for r in a.log] == [(r["step"], r["loss"]) for r in b.log]
+    acc = lambda rep: {k: v for k, v in rep.items() if k.startswith("acc_")}  # noqa: E731
+    assert acc(a.report) == acc(b.report)
+    assert "fixed_evals" not in end.to_dict() and every.to_dict()["fixed_evals"] == "every"
+    assert "fixed_evals" not in replace(TINY_CFG, fixed_evals="every").to_dict()  # ignored with "target"
+    with pytest.raises(ParameterError, match="fixed_evals"):
+        TrainConfig(fixed_evals="never")
