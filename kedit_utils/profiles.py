@@ -92,8 +92,9 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # rule_layers (issue 12 §4): Table 2 under the rule's setup at these depths, every seed. quick:
     # the variants' depth, so its one sweep is the rule variant's (no extra work). paper: 6 and 12
     # layers, the depths of the paper's criterion (BA r >= .8 at 6 and 12 layers); the rule's
-    # models train 100 epochs on both directions of every edge, about 23 min (6 layers) and 43 min
-    # (12 layers) each on one core here, ~87 min at 24 layers (`-p rule_layers "[6, 12, 24]"`).
+    # models train 100 epochs on both directions of every edge, measured 18 min (6 layers) and
+    # 28 min (12 layers) each on one core here (seed 2 at 286447c), roughly twice that at 24
+    # layers (`-p rule_layers "[6, 12, 24]"`).
     # paper variants: 60 entities per sweep (as the other editors), so the ~20 variant sweeps take
     # about an hour on two workers instead of three.
     "05_deletion_impact": _with_training(
