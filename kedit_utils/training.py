@@ -126,10 +126,10 @@ class TrainConfig:
         the models trained with the defaults keep their cache keys (``fixed_evals`` never
         changes the weights: see the class docstring)."""
         d = asdict(self)
-        if d["stop"] == "target" or d["fixed_evals"] == "end":
+        if d["stop"] == "target":  # fixed_evals is ignored then
+            del d["stop"], d["fixed_evals"]
+        elif d["fixed_evals"] == "end":
             del d["fixed_evals"]
-        if d["stop"] == "target":
-            del d["stop"]
         return d
 
 
