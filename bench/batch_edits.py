@@ -40,7 +40,7 @@ from kedit_utils import architectures as A  # noqa: E402
 from kedit_utils import metrics as M
 from kedit_utils.datasets import facts as F
 from kedit_utils.editors import get_editor
-from kedit_utils.editors.rome.compute_v import speed
+from kedit_utils.editors.rome.compute_v import SPEED, speed
 from kedit_utils.pretrained import default_covariance_texts
 from kedit_utils.survey import experiment as E, grid as G
 
@@ -49,7 +49,8 @@ def z_flops(model, tok, requests, hp, steps) -> float:
     """FLOPs of the z optimisation as computed (module docstring, ``SPEED.prefix_once``): per
     request and step, each row's positions from δ's to the last one its loss reads (not the
     pads) through the blocks above the z layer, forward and activation backward (2 x 2 x
-    tokens x matmul weights, plus attention 2 x 2 x tokens x row length x d per block), and the
+    tokens x matmul weights, plus attention 2 x 2 x tokens x row length x d per block; the last
+    block's MLP only at the positions read), and the
     unembedding at the positions read (2 x 2 x d x V each); once per request, the prefixes
     before δ's position through every block (forward: 2 x tokens x matmul weights)."""
     from kedit_utils.editors.rome.compute_v import delta_batch, loss_reads
@@ -58,6 +59,7 @@ def z_flops(model, tok, requests, hp, steps) -> float:
     z_layer, n = max(hp.layers), A.n_layers(model)
     d, V = model.config.hidden_size, model.config.vocab_size
     per_block = sum(p.numel() for name, p in A.layer_module(model, z_layer + 1).named_parameters() if p.ndim == 2)
+    per_mlp = sum(p.numel() for p in A.mlp_module(model, z_layer + 1).parameters() if p.ndim == 2)
     total = 0.0
     for r, k in zip(requests, steps):
         b = delta_batch(tok, [r], hp, "cpu")
@@ -66,6 +68,8 @@ def z_flops(model, tok, requests, hp, steps) -> float:
         suffix = (ends - b.look).tolist()
         fwd = sum(2 * t * per_block + 4 * t * e * d for t, e in zip(suffix, ends.tolist())) * (n - 1 - z_layer) \
             + 2 * len(reads) * d * V
+        if SPEED.mlp_where_used:  # the last block's MLP only at the positions read
+            fwd -= 2 * (sum(suffix) - len(reads)) * per_mlp
         total += 2 * fwd * k + 2 * int(b.look.sum()) * per_block * n
     return total
 
@@ -103,10 +107,10 @@ def main() -> None:
             t0 = time.perf_counter()
             h = editor.apply(model, tok, reqs, hp, **ctx[m])
             wall = time.perf_counter() - t0
+            steps = h.info.get("z_steps")
+            flops = z_flops(model, tok, reqs, hp, steps) if steps else float("nan")
         rel = M.rewrite_acc(model, tok, reqs)
-        steps = h.info.get("z_steps")
         mean_steps = f"{sum(steps) / len(steps):7.1f}" if steps else f"{'':>7}"
-        flops = z_flops(model, tok, reqs, hp, steps) if steps else float("nan")
         print(f"{m:10} {wall:8.1f} {wall / len(reqs):7.2f} {mean_steps} {rel:11.2f} {h.delta_norm:7.2f} "
               f"{flops / 1e12:8.2f} {flops / wall / 1e9:8.1f} {flops / peak / 1e9:9.1f}")
         h.restore()

@@ -9,14 +9,16 @@ the speed-up, switched on one after another, on 1 and 2 threads:
 2. ``logits_at_targets``: the unembedding only at the positions the loss reads;
 3. ``prefix_once``: the positions before the subject's last token (δ's) run once, their keys
    and values kept; each step runs the rest of the prompt and the target;
+3b. ``mlp_where_used`` and ``eager_attention``: the MLPs above the layer skip the pads (and the
+   last one the positions the loss does not read); the attention by plain matrix products;
 4. ``early_stop_prob=0.9`` (a change of the method): stop v* once the target's mean
    probability reaches 0.9;
 5. two context prefixes (``"{}"``, ``"Fun fact: {}"``) instead of five (a change of the
    method: k* and the NLL are averaged over fewer contexts): the SmolLM2 preset now.
 
-Steps 0-3 use the preset as it was before (five prefixes, no early_stop_prob).
+Steps 0-3b use the preset as it was before (five prefixes, no early_stop_prob).
 
-Steps 1-3 do not change the method (tests/unit/test_edit_speed.py); for step 4 the success
+Steps 1-3b do not change the method (tests/unit/test_edit_speed.py); for step 4 the success
 rate (greedy next token = the target's first token) and the target's probability after the
 edit are printed with and without it on ``--success-edits`` counterfactual edits. ``--profile``
 first times the parts of one edit. ``--batch N`` times MEMIT and AlphaEdit on a batch of N
@@ -51,13 +53,15 @@ CASES = [
     ("The Great Pyramid is located in the country of", "The Great Pyramid", "Mexico"),
     ("Isaac Newton was born in the country of", "Isaac Newton", "France"),
 ]
-SLOW = dict(reuse_lower=False, logits_at_targets=False, batch_requests=1, prefix_once=False)
+LATER = dict(mlp_where_used=False, eager_attention=False)  # step 3b's options, off before it
+SLOW = dict(reuse_lower=False, logits_at_targets=False, batch_requests=1, prefix_once=False, **LATER)
 REF = dict(early_stop_prob=None, context_templates=CONTEXT_TEMPLATES_5)  # the SmolLM2 preset before §6
 STEPS = [
     ("0 baseline (full forward per step, reference stop)", SLOW, REF),
     ("1 + blocks below the layer replayed", dict(SLOW, reuse_lower=True), REF),
-    ("2 + logits only where the loss reads", dict(batch_requests=1, prefix_once=False), REF),
-    ("3 + positions before the subject's last token once", dict(batch_requests=1), REF),
+    ("2 + logits only where the loss reads", dict(batch_requests=1, prefix_once=False, **LATER), REF),
+    ("3 + positions before the subject's last token once", dict(batch_requests=1, **LATER), REF),
+    ("3b + MLPs only where used, eager attention", dict(batch_requests=1), REF),
     ("4 + early_stop_prob 0.9", dict(batch_requests=1), dict(REF, early_stop_prob=0.9)),
     ("5 + 2 context prefixes instead of 5 (= preset)", dict(batch_requests=1), {}),
 ]
@@ -127,7 +131,7 @@ def bench_rome(model, tok, cov, args) -> None:
         print(f"| {t} | {label} | {s:.2f} | ×{x:.1f} | {st:.1f} |")
     if args.success_edits:
         torch.set_num_threads(args.threads[-1])
-        cfgs = [(label, changes) for label, _o, changes in STEPS[3:]]
+        cfgs = [(label, changes) for label, _o, changes in STEPS[4:]]
         print(f"\nsuccess on {args.success_edits} edits (fast path; top-1 = the target's first token, p = its "
               "probability after the edit, steps = v* forward passes):")
         print("| edit | before | " + " | ".join(f"step {label[0]}: top-1, p, steps" for label, _c in cfgs) + " |\n|---|---|"

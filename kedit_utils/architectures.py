@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -188,3 +190,22 @@ def with_kv_cache(module: torch.nn.Module, cache) -> dict:
 def returned_kv_cache(out):
     """The key/value cache a forward with ``use_cache=True`` returned, under either name."""
     return out["cache"] if "cache" in out else out["past_key_values"]
+
+
+@contextmanager
+def attention_implementation(model, name: str) -> Iterator[None]:
+    """Inside the block, ``model``'s attention is computed by transformers' ``name``
+    implementation (``"eager"``: plain matrix products and a softmax; ``"sdpa"``: torch's fused
+    kernel); the one it had is set back on exit. The same attention either way, within float
+    tolerance. Models that cannot switch (old transformers, a custom model) are left as they
+    are."""
+    config = getattr(model, "config", None)
+    old = getattr(config, "_attn_implementation", None)
+    if old is None or old == name or not hasattr(model, "set_attn_implementation"):
+        yield
+        return
+    model.set_attn_implementation(name)
+    try:
+        yield
+    finally:
+        model.set_attn_implementation(old)

@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from test_editors import CORPUS, MORE, N_LAYERS, REQUESTS, TOK, snapshot, tiny_gpt2, tiny_llama, top  # noqa: E402
 
 RTOL = 1e-5
-SLOW = dict(reuse_lower=False, logits_at_targets=False, batch_requests=1, prefix_once=False)
+SLOW = dict(reuse_lower=False, logits_at_targets=False, batch_requests=1, prefix_once=False, mlp_where_used=False,
+            eager_attention=False)
 
 
 def reference_compute_v(model, tok, request, hparams):
@@ -178,6 +179,43 @@ def test_prefix_once_equals_full_rows(model, loss_layer):
     assert fast[2] == full[2] == [8, 8, 8]
     close(fast[1], full[1], rtol=1e-6)
     close(fast[0], full[0])
+
+
+@pytest.mark.parametrize("loss_layer", [None, 1])
+def test_mlps_where_used_and_eager_attention_change_nothing(model, loss_layer):
+    """The MLPs above the site run only at the real suffix tokens (one group of rows of several
+    lengths: pads) and, in the block the loss reads, only at the positions read; the attention
+    by plain matrix products: the same z (MEMIT, the site a block's output) and v* (ROME, the
+    site inside a block) as with neither; the hooks and the model's attention are put back."""
+    hp = MEMITHyperParams.tiny_gpt2(layers=(0,), fact_token="subject_last", early_stop_loss=0.0,
+                                    v_num_grad_steps=6, v_loss_layer=loss_layer,
+                                    context_templates=("{}", "e7_1 r0_0 {}"), kl_prompt_templates=("{} r3_0", "{}"))
+    impl = model.config._attn_implementation
+    with speed(group_rows=100):
+        fast = compute_zs(model, TOK, PREFIX_REQUESTS, hp, z_layer=0)
+        with speed(mlp_where_used=False, eager_attention=False):
+            plain = compute_zs(model, TOK, PREFIX_REQUESTS, hp, z_layer=0)
+    assert fast[2] == plain[2]
+    close(fast[0], plain[0])
+    rome_hp = ROME_HP.with_(v_loss_layer=loss_layer, early_stop_loss=0.0)
+    v_fast = compute_v(model, TOK, REQUESTS[0], rome_hp)
+    with speed(mlp_where_used=False, eager_attention=False):
+        v_plain = compute_v(model, TOK, REQUESTS[0], rome_hp)
+    close(v_fast.v_star, v_plain.v_star)
+    assert model.config._attn_implementation == impl
+    assert all(not A.mlp_module(model, i)._forward_hooks and not A.mlp_module(model, i)._forward_pre_hooks
+               for i in range(N_LAYERS))
+
+
+def test_used_positions_are_the_real_tokens_and_the_reads():
+    from kedit_utils.editors.rome.row_groups import RowGroup, used_positions
+
+    mask = torch.tensor([[1, 0, 1, 1, 0], [1, 1, 1, 1, 1]])  # prefix of 2, suffix of 3
+    g = RowGroup(rows=None, suffix=torch.zeros(2, 3, dtype=torch.long), pos=None, mask=mask, cache=None,
+                 read=torch.tensor([[0, 1], [1, 2], [1, 2]]), read_index=None, first=None)
+    real, read = used_positions(g)
+    assert real.tolist() == [0, 1, 3, 4, 5]
+    assert read.tolist() == [1, 5]
 
 
 def test_length_buckets_cover_every_row_once_in_length_order():

@@ -17,16 +17,17 @@ norm and the unembedding at that layer (logit lens), as the reference does.
 The optimisation (:func:`optimise_delta`, shared with MEMIT's z) stops when the loss falls
 below ``early_stop_loss`` (the reference's rule) or, when ``early_stop_prob`` is set (not in
 the reference; ``None`` by default), once the target's mean probability over the rewriting
-prompts reaches it. Three ways of computing it that do not change the method (:class:`Speed`):
+prompts reaches it. Ways of computing it that do not change the method (:class:`Speed`):
 the blocks below the edited layer run once, their output replayed on every later step; the
-unembedding is applied only at the positions the loss reads; and, as attention is causal, the
+unembedding is applied only at the positions the loss reads; as attention is causal, the
 positions before δ's (the context prefix and the subject's first tokens) are computed once,
 their keys and values kept, and every step runs only the positions from δ's to the last one
-the loss reads (a KL row: δ's position alone).
+the loss reads (a KL row: δ's position alone); the MLPs above the site skip the pads, and the
+last one the positions not read; and the attention is computed by plain matrix products.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -35,7 +36,7 @@ from ... import architectures as A
 from ..replay import frozen_blocks_reused
 from ...validation import ParameterError
 from .compute_k import contextual_prompts
-from .row_groups import RowGroup, row_groups, suffix_hidden
+from .row_groups import RowGroup, mlps_at_used_positions, row_groups, suffix_hidden
 from .tokens import lookup, pad_right, target_token_ids
 
 
@@ -88,6 +89,13 @@ class Speed:
         loss reads (:mod:`.row_groups`; a KL row: one position). Implies ``logits_at_targets``.
     group_rows: with ``prefix_once``, rows are grouped by that length, at least this many
         per group (one forward pass per group and step): fewer pads against more passes.
+    mlp_where_used: with ``prefix_once``, the MLPs of the blocks above the site run only at
+        the real suffix tokens (not the pads), and the MLP of the block the loss reads only at
+        the positions read (:func:`~.row_groups.mlps_at_used_positions`).
+    eager_attention: the optimisation's attention is computed by plain matrix products
+        (transformers' "eager" implementation) rather than torch's fused kernel: the same
+        attention; on δ's short rows (a few tokens and a prefix of a few) the fused kernel's
+        per-call cost dominates.
     """
 
     reuse_lower: bool = True
@@ -95,6 +103,8 @@ class Speed:
     batch_requests: int = 128
     prefix_once: bool = True
     group_rows: int = 32
+    mlp_where_used: bool = True
+    eager_attention: bool = True
 
 
 SPEED = Speed()
@@ -286,63 +296,71 @@ def optimise_delta(model, batch: DeltaBatch, hparams, site, n_lower: int, d: int
     steps = [0] * n_req
     losses, probs = [], []
     prob_stop = getattr(hparams, "early_stop_prob", None)
-    if groups_on:
-        with frozen(model):  # the prefixes' forward: in eval mode, before the replay and δ's hook
-            groups = row_groups(model, batch, reads, SPEED.group_rows)
-    replay_key = (lambda: id(current["group"])) if groups_on else None
-    with frozen(model), torch.enable_grad(), frozen_blocks_reused(model, n_lower if reuse else 0, key=replay_key):
-        handles = [site.register_forward_hook(add_delta_suffix if groups_on else add_delta)]
-        if lens:
-            # block loss_layer's output, read after δ's hook (registered after it: on the site
-            # itself it sees δ; HF's own hidden-state record may be taken before our hook)
-            handles.append(A.layer_module(model, loss_layer).register_forward_hook(
-                lambda _m, _i, out: state.__setitem__("lens", _block_out(out))))
-        try:
-            for it in range(hparams.v_num_grad_steps):
-                opt.zero_grad()
-                logp = log_probs()
-                tok_lp = logp[:n_g_rw].gather(1, g_tgt[:, None])[:, 0]
-                row_lp = torch.zeros(B, device=device).index_add(0, p_rw[:, 0], tok_lp)
-                row_nll = -row_lp[rw_rows] / batch.n_tok[batch.owner[rw_rows]]
-                nll = torch.zeros(n_req, device=device).index_add(0, batch.owner[rw_rows], row_nll) / count_rw
-                prob = torch.zeros(n_req, device=device).index_add(
-                    0, batch.owner[rw_rows], row_nll.detach().neg().exp()) / count_rw
-                if len(kl_rows):
-                    kl_lp = logp[n_g_rw:]
-                    if "kl_init" not in state:
-                        state["kl_init"] = kl_lp.detach().clone()
-                    row_kl = (kl_lp.exp() * (kl_lp - state["kl_init"])).sum(-1)
-                    kl = hparams.kl_factor * torch.zeros(n_req, device=device).index_add(
-                        0, batch.owner[kl_rows], row_kl) / count_kl.clamp(min=1)
-                else:
-                    kl = torch.zeros(n_req, device=device)
-                init = state["init"]
-                wd = hparams.v_weight_decay * (delta.norm(dim=1) / init.norm(dim=1) ** 2)
-                loss = nll + kl + wd
-                losses.append(tuple(float(x[0].detach()) for x in (nll, kl, wd, loss)))
-                probs.append(float(prob[0]))
-                done = loss.detach() < hparams.early_stop_loss
-                if prob_stop is not None:
-                    done |= prob >= prob_stop
-                if it == hparams.v_num_grad_steps - 1:
-                    done |= True
-                for r in torch.nonzero(active)[:, 0].tolist():
-                    steps[r] = it + 1
-                active &= ~done
-                if not bool(active.any()):
-                    break
-                keep = delta.detach().clone()
-                (loss * active).sum().backward()
-                opt.step()
-                max_norm = hparams.clamp_norm_factor * init.norm(dim=1)
-                with torch.no_grad():
-                    norms = delta.norm(dim=1)
-                    scale = torch.where(norms > max_norm, max_norm / norms, torch.ones_like(norms))
-                    delta.mul_(scale[:, None])
-                    delta[~active] = keep[~active]  # a stopped request keeps its δ
-        finally:
-            for h in handles:
-                h.remove()
+    with ExitStack() as speedups:
+        if SPEED.eager_attention:
+            speedups.enter_context(A.attention_implementation(model, "eager"))
+        if groups_on:
+            with frozen(model):  # the prefixes' forward: in eval mode, before the replay and δ's hook
+                groups = row_groups(model, batch, reads, SPEED.group_rows)
+            if SPEED.mlp_where_used:
+                # the blocks above the one holding the site (ROME's W2 is in block n_lower)
+                above = n_lower + int(n_lower < n and any(m is site for m in A.layer_module(model, n_lower).modules()))
+                read_block = loss_layer if lens else n - 1
+                speedups.enter_context(mlps_at_used_positions(model, range(above, read_block + 1), read_block, current))
+        replay_key = (lambda: id(current["group"])) if groups_on else None
+        with frozen(model), torch.enable_grad(), frozen_blocks_reused(model, n_lower if reuse else 0, key=replay_key):
+            handles = [site.register_forward_hook(add_delta_suffix if groups_on else add_delta)]
+            if lens:
+                # block loss_layer's output, read after δ's hook (registered after it: on the site
+                # itself it sees δ; HF's own hidden-state record may be taken before our hook)
+                handles.append(A.layer_module(model, loss_layer).register_forward_hook(
+                    lambda _m, _i, out: state.__setitem__("lens", _block_out(out))))
+            try:
+                for it in range(hparams.v_num_grad_steps):
+                    opt.zero_grad()
+                    logp = log_probs()
+                    tok_lp = logp[:n_g_rw].gather(1, g_tgt[:, None])[:, 0]
+                    row_lp = torch.zeros(B, device=device).index_add(0, p_rw[:, 0], tok_lp)
+                    row_nll = -row_lp[rw_rows] / batch.n_tok[batch.owner[rw_rows]]
+                    nll = torch.zeros(n_req, device=device).index_add(0, batch.owner[rw_rows], row_nll) / count_rw
+                    prob = torch.zeros(n_req, device=device).index_add(
+                        0, batch.owner[rw_rows], row_nll.detach().neg().exp()) / count_rw
+                    if len(kl_rows):
+                        kl_lp = logp[n_g_rw:]
+                        if "kl_init" not in state:
+                            state["kl_init"] = kl_lp.detach().clone()
+                        row_kl = (kl_lp.exp() * (kl_lp - state["kl_init"])).sum(-1)
+                        kl = hparams.kl_factor * torch.zeros(n_req, device=device).index_add(
+                            0, batch.owner[kl_rows], row_kl) / count_kl.clamp(min=1)
+                    else:
+                        kl = torch.zeros(n_req, device=device)
+                    init = state["init"]
+                    wd = hparams.v_weight_decay * (delta.norm(dim=1) / init.norm(dim=1) ** 2)
+                    loss = nll + kl + wd
+                    losses.append(tuple(float(x[0].detach()) for x in (nll, kl, wd, loss)))
+                    probs.append(float(prob[0]))
+                    done = loss.detach() < hparams.early_stop_loss
+                    if prob_stop is not None:
+                        done |= prob >= prob_stop
+                    if it == hparams.v_num_grad_steps - 1:
+                        done |= True
+                    for r in torch.nonzero(active)[:, 0].tolist():
+                        steps[r] = it + 1
+                    active &= ~done
+                    if not bool(active.any()):
+                        break
+                    keep = delta.detach().clone()
+                    (loss * active).sum().backward()
+                    opt.step()
+                    max_norm = hparams.clamp_norm_factor * init.norm(dim=1)
+                    with torch.no_grad():
+                        norms = delta.norm(dim=1)
+                        scale = torch.where(norms > max_norm, max_norm / norms, torch.ones_like(norms))
+                        delta.mul_(scale[:, None])
+                        delta[~active] = keep[~active]  # a stopped request keeps its δ
+            finally:
+                for h in handles:
+                    h.remove()
     return DeltaResult(delta=delta.detach().clone(), init=state["init"], steps=steps, losses=losses, probs=probs)
 
 
