@@ -29,7 +29,7 @@ from typing import ClassVar
 import torch
 
 from ..validation import ParameterError, check_float
-from .memit import MEMIT, MEMITHyperParams, request_keys
+from .memit import MEMIT, MEMITHyperParams, requests_keys_at_layers
 
 
 @dataclass(frozen=True)
@@ -135,9 +135,6 @@ class AlphaEdit(MEMIT):
         return torch.linalg.solve(p @ kkt + hparams.L2 * eye, pk @ resid.T)
 
     def finish(self, model, tok, requests, hparams, state, info) -> None:
-        kkt = {}
-        for layer in hparams.layers:
-            k = request_keys(model, tok, requests, layer, hparams).double()
-            kkt[layer] = (k @ k.T).cpu()
-        info["kkt"] = kkt
+        keys = requests_keys_at_layers(model, tok, requests, hparams.layers, hparams)  # edited model, one forward
+        info["kkt"] = {layer: (k.double() @ k.double().T).cpu() for layer, k in keys.items()}
         info["nullspace_dim"] = dict(state["dims"])

@@ -260,6 +260,15 @@ def request_keys(model, tok, requests, layer: int, hparams) -> torch.Tensor:
     return _averaged_keys(keys_at(model, tok, layer, pairs, hparams.fact_token).float(), spans)
 
 
+def requests_keys_at_layers(model, tok, requests, layers, hparams) -> dict[int, torch.Tensor]:
+    """{layer: (d_in, n)} each request's key at each of ``layers`` (as :func:`request_keys`),
+    all read in one stopped forward."""
+    pairs, spans = _key_prompts(requests, hparams)
+    keys = read_at_fact_tokens(model, tok, [(A.mlp_out_module(model, layer), "input") for layer in layers],
+                               pairs, hparams.fact_token)
+    return {layer: _averaged_keys(k.float(), spans) for layer, k in zip(layers, keys)}
+
+
 def keys_and_residual(model, tok, requests, layer: int, z_layer: int, hparams) -> tuple[torch.Tensor, torch.Tensor]:
     """(K, H): K (d_in, n) each request's key at ``layer`` (as :func:`request_keys`) and H
     (d_model, n) the residual stream after block ``z_layer`` at the fact token of its bare

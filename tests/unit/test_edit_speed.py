@@ -256,3 +256,14 @@ def test_fact_token_reads_cut_after_the_fact_token_equal_whole_prompts(model, fa
                 close(resid[n], out.hidden_states[2][0, idx])
     finally:
         handle.remove()
+
+
+def test_keys_at_several_layers_in_one_forward_equal_one_layer_at_a_time(model):
+    """AlphaEdit's post-edit keys (its ``kkt`` for sequential edits) are read at every layer
+    of the range in one forward: the same keys as one layer at a time."""
+    from kedit_utils.editors.memit import request_keys, requests_keys_at_layers
+
+    hp = MEMITHyperParams.tiny_gpt2(layers=tuple(range(N_LAYERS)))
+    keys = requests_keys_at_layers(model, TOK, REQUESTS + MORE, hp.layers, hp)
+    for layer in hp.layers:
+        torch.testing.assert_close(keys[layer], request_keys(model, TOK, REQUESTS + MORE, layer, hp), rtol=0, atol=0)
