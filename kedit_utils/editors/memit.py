@@ -35,7 +35,7 @@ from .. import architectures as A
 from ..validation import ParameterError, check_choice, check_float, check_int
 from .base import EditHandle, Editor, weights_guard
 from .hparams import HyperParams, check_layers, scaled_layer
-from .rome.compute_k import contextual_prompts, keys_at, read_at_fact_tokens
+from .rome.compute_k import contextual_prompts, read_at_fact_tokens
 from .rome.compute_v import SPEED, delta_batch, optimise_delta
 from ..fingerprints import weights_fingerprint
 from .rome.covariance import KeyCovariance, key_covariance
@@ -256,8 +256,7 @@ def _averaged_keys(keys: torch.Tensor, spans) -> torch.Tensor:
 def request_keys(model, tok, requests, layer: int, hparams) -> torch.Tensor:
     """(d_in, n): each request's key at ``layer`` (:func:`_averaged_keys`), every request's
     prompts in one stopped forward (:func:`~.rome.compute_k.read_at_fact_tokens`)."""
-    pairs, spans = _key_prompts(requests, hparams)
-    return _averaged_keys(keys_at(model, tok, layer, pairs, hparams.fact_token).float(), spans)
+    return requests_keys_at_layers(model, tok, requests, [layer], hparams)[layer]
 
 
 def requests_keys_at_layers(model, tok, requests, layers, hparams) -> dict[int, torch.Tensor]:

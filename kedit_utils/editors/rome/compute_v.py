@@ -308,59 +308,61 @@ def optimise_delta(model, batch: DeltaBatch, hparams, site, n_lower: int, d: int
                 read_block = loss_layer if lens else n - 1
                 speedups.enter_context(mlps_at_used_positions(model, range(above, read_block + 1), read_block, current))
         replay_key = (lambda: id(current["group"])) if groups_on else None
-        with frozen(model), torch.enable_grad(), frozen_blocks_reused(model, n_lower if reuse else 0, key=replay_key):
-            handles = [site.register_forward_hook(add_delta_suffix if groups_on else add_delta)]
-            if lens:
-                # block loss_layer's output, read after δ's hook (registered after it: on the site
-                # itself it sees δ; HF's own hidden-state record may be taken before our hook)
-                handles.append(A.layer_module(model, loss_layer).register_forward_hook(
-                    lambda _m, _i, out: state.__setitem__("lens", _block_out(out))))
-            try:
-                for it in range(hparams.v_num_grad_steps):
-                    opt.zero_grad()
-                    logp = log_probs()
-                    tok_lp = logp[:n_g_rw].gather(1, g_tgt[:, None])[:, 0]
-                    row_lp = torch.zeros(B, device=device).index_add(0, p_rw[:, 0], tok_lp)
-                    row_nll = -row_lp[rw_rows] / batch.n_tok[batch.owner[rw_rows]]
-                    nll = torch.zeros(n_req, device=device).index_add(0, batch.owner[rw_rows], row_nll) / count_rw
-                    prob = torch.zeros(n_req, device=device).index_add(
-                        0, batch.owner[rw_rows], row_nll.detach().neg().exp()) / count_rw
-                    if len(kl_rows):
-                        kl_lp = logp[n_g_rw:]
-                        if "kl_init" not in state:
-                            state["kl_init"] = kl_lp.detach().clone()
-                        row_kl = (kl_lp.exp() * (kl_lp - state["kl_init"])).sum(-1)
-                        kl = hparams.kl_factor * torch.zeros(n_req, device=device).index_add(
-                            0, batch.owner[kl_rows], row_kl) / count_kl.clamp(min=1)
-                    else:
-                        kl = torch.zeros(n_req, device=device)
-                    init = state["init"]
-                    wd = hparams.v_weight_decay * (delta.norm(dim=1) / init.norm(dim=1) ** 2)
-                    loss = nll + kl + wd
-                    losses.append(tuple(float(x[0].detach()) for x in (nll, kl, wd, loss)))
-                    probs.append(float(prob[0]))
-                    done = loss.detach() < hparams.early_stop_loss
-                    if prob_stop is not None:
-                        done |= prob >= prob_stop
-                    if it == hparams.v_num_grad_steps - 1:
-                        done |= True
-                    for r in torch.nonzero(active)[:, 0].tolist():
-                        steps[r] = it + 1
-                    active &= ~done
-                    if not bool(active.any()):
-                        break
-                    keep = delta.detach().clone()
-                    (loss * active).sum().backward()
-                    opt.step()
-                    max_norm = hparams.clamp_norm_factor * init.norm(dim=1)
-                    with torch.no_grad():
-                        norms = delta.norm(dim=1)
-                        scale = torch.where(norms > max_norm, max_norm / norms, torch.ones_like(norms))
-                        delta.mul_(scale[:, None])
-                        delta[~active] = keep[~active]  # a stopped request keeps its δ
-            finally:
-                for h in handles:
-                    h.remove()
+        speedups.enter_context(frozen(model))
+        speedups.enter_context(torch.enable_grad())
+        speedups.enter_context(frozen_blocks_reused(model, n_lower if reuse else 0, key=replay_key))
+        handles = [site.register_forward_hook(add_delta_suffix if groups_on else add_delta)]
+        if lens:
+            # block loss_layer's output, read after δ's hook (registered after it: on the site
+            # itself it sees δ; HF's own hidden-state record may be taken before our hook)
+            handles.append(A.layer_module(model, loss_layer).register_forward_hook(
+                lambda _m, _i, out: state.__setitem__("lens", _block_out(out))))
+        try:
+            for it in range(hparams.v_num_grad_steps):
+                opt.zero_grad()
+                logp = log_probs()
+                tok_lp = logp[:n_g_rw].gather(1, g_tgt[:, None])[:, 0]
+                row_lp = torch.zeros(B, device=device).index_add(0, p_rw[:, 0], tok_lp)
+                row_nll = -row_lp[rw_rows] / batch.n_tok[batch.owner[rw_rows]]
+                nll = torch.zeros(n_req, device=device).index_add(0, batch.owner[rw_rows], row_nll) / count_rw
+                prob = torch.zeros(n_req, device=device).index_add(
+                    0, batch.owner[rw_rows], row_nll.detach().neg().exp()) / count_rw
+                if len(kl_rows):
+                    kl_lp = logp[n_g_rw:]
+                    if "kl_init" not in state:
+                        state["kl_init"] = kl_lp.detach().clone()
+                    row_kl = (kl_lp.exp() * (kl_lp - state["kl_init"])).sum(-1)
+                    kl = hparams.kl_factor * torch.zeros(n_req, device=device).index_add(
+                        0, batch.owner[kl_rows], row_kl) / count_kl.clamp(min=1)
+                else:
+                    kl = torch.zeros(n_req, device=device)
+                init = state["init"]
+                wd = hparams.v_weight_decay * (delta.norm(dim=1) / init.norm(dim=1) ** 2)
+                loss = nll + kl + wd
+                losses.append(tuple(float(x[0].detach()) for x in (nll, kl, wd, loss)))
+                probs.append(float(prob[0]))
+                done = loss.detach() < hparams.early_stop_loss
+                if prob_stop is not None:
+                    done |= prob >= prob_stop
+                if it == hparams.v_num_grad_steps - 1:
+                    done |= True
+                for r in torch.nonzero(active)[:, 0].tolist():
+                    steps[r] = it + 1
+                active &= ~done
+                if not bool(active.any()):
+                    break
+                keep = delta.detach().clone()
+                (loss * active).sum().backward()
+                opt.step()
+                max_norm = hparams.clamp_norm_factor * init.norm(dim=1)
+                with torch.no_grad():
+                    norms = delta.norm(dim=1)
+                    scale = torch.where(norms > max_norm, max_norm / norms, torch.ones_like(norms))
+                    delta.mul_(scale[:, None])
+                    delta[~active] = keep[~active]  # a stopped request keeps its δ
+        finally:
+            for h in handles:
+                h.remove()
     return DeltaResult(delta=delta.detach().clone(), init=state["init"], steps=steps, losses=losses, probs=probs)
 
 

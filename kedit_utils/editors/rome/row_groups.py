@@ -137,7 +137,7 @@ def mlps_at_used_positions(model, blocks: range, read_block: int, current: dict)
     whole (b, S) suffix (tests/unit/test_edit_speed.py). On SmolLM2 the MLP is three quarters
     of a block's matrix work, and the pads were a sixth of a 100-edit batch's suffix tokens."""
     index: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-    shapes: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+    inputs: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def where(i: int) -> torch.Tensor:
         g = current["group"]
@@ -149,7 +149,7 @@ def mlps_at_used_positions(model, blocks: range, read_block: int, current: dict)
     def gather(i):
         def hook(_m, args):
             x, idx = args[0], where(i)
-            shapes[i] = (x, idx)
+            inputs[i] = (x, idx)
             return (x.reshape(-1, x.shape[-1]).index_select(0, idx), *args[1:])
         return hook
 
@@ -157,7 +157,7 @@ def mlps_at_used_positions(model, blocks: range, read_block: int, current: dict)
         def hook(_m, _args, out):
             if not torch.is_tensor(out):
                 raise TypeError(f"block {i}'s MLP returned {type(out).__name__}, not a tensor")
-            x, idx = shapes.pop(i)
+            x, idx = inputs.pop(i)
             if out.shape[-1] != x.shape[-1]:
                 raise TypeError(f"block {i}'s MLP changes the width ({x.shape[-1]} → {out.shape[-1]})")
             # the positions skipped keep the MLP's input (finite, and never used): no zero fill
