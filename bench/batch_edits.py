@@ -2,7 +2,7 @@
 (issue 10 §6: a batch of 100 in ≤ 60 s on this 2-core CPU, covariances cached).
 
 The requests are modify requests from the facts the model knows (chapter 7's table,
-:func:`kedit_utils.survey.experiment.cached_known_facts`); the key covariances come from the
+:func:`kedit_utils.survey.studies.cached_known_facts`); the key covariances come from the
 artifact cache (estimated once from the generated corpus), so the time is the edit alone:
 the z optimisation (``compute_zs``, ``SPEED.batch_requests`` requests per forward pass) and
 the per-layer update. Also printed: the batch's reliability (teacher-forced) and ‖ΔW‖.
@@ -12,7 +12,7 @@ the per-layer update. Also printed: the batch's reliability (teacher-forced) and
 
 ``--set name=value`` changes a field of each method's SmolLM2 preset (to measure a proposed
 change; the z optimisation's steps are printed with the time). ``--speed name=value`` sets
-an option of the δ optimisation's :class:`~kedit_utils.editors.rome.compute_v.Speed` (how it
+an option of the δ optimisation's :class:`~kedit_utils.editing.rome.compute_v.Speed` (how it
 is computed, not what).
 
 Also printed: the z optimisation's floating-point work, counted for these requests and the
@@ -26,9 +26,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import time
-
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -36,13 +35,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train import matmul_gflops  # noqa: E402  (bench/train.py)
 
-from kedit_utils import architectures as A  # noqa: E402
-from kedit_utils import metrics as M
+from kedit_utils.core import architectures as A  # noqa: E402
+from kedit_utils.core.pretrained import default_covariance_texts
 from kedit_utils.datasets import facts as F
-from kedit_utils.editors import get_editor
-from kedit_utils.editors.rome.compute_v import SPEED, speed
-from kedit_utils.pretrained import default_covariance_texts
-from kedit_utils.survey import experiment as E, grid as G
+from kedit_utils.editing import get_editor, prerequisites
+from kedit_utils.editing import metrics as M
+from kedit_utils.editing.rome.compute_v import SPEED, speed
+from kedit_utils.survey import grid as G
+from kedit_utils.survey import studies as E
 
 
 def z_flops(model, tok, requests, hp, steps) -> float:
@@ -53,8 +53,8 @@ def z_flops(model, tok, requests, hp, steps) -> float:
     block's MLP only at the positions read), and the
     unembedding at the positions read (2 x 2 x d x V each); once per request, the prefixes
     before δ's position through every block (forward: 2 x tokens x matmul weights)."""
-    from kedit_utils.editors.rome.compute_v import delta_batch, loss_reads
-    from kedit_utils.editors.rome.row_groups import suffix_ends
+    from kedit_utils.editing.rome.compute_v import delta_batch, loss_reads
+    from kedit_utils.editing.rome.row_groups import suffix_ends
 
     z_layer, n = max(hp.layers), A.n_layers(model)
     d, V = model.config.hidden_size, model.config.vocab_size
@@ -90,7 +90,7 @@ def main() -> None:
     model, tok, name, model_id = E.load_pretrained("smollm2")
     known = E.cached_known_facts(model, tok, model_id)
     reqs = [r.request for r in F.make_requests("modify", args.edits, known, seed=0, n_locality=0)]
-    ctx = G.covariance_context(model, tok, args.methods, {}, default_covariance_texts(1000), model_id, progress=False)
+    ctx = prerequisites.covariance_context(model, tok, args.methods, {}, default_covariance_texts(1000), model_id, progress=False)
     print(f"{name}, {len(reqs)} modify edits in one batch, {args.threads} thread(s)")
     if changes:
         print("preset changes:", changes)

@@ -1,7 +1,7 @@
 """Benchmark ledger: what a long run built in the artifact cache, and how long each entry took.
 
 A paper-scale run of chapter 5 takes longer than one sitting on a CPU. It caches every sweep,
-model and variant as it completes (``kedit_utils.cache``), and the same command started again
+model and variant as it completes (``kedit_utils.core.cache``), and the same command started again
 redoes only what is missing. Its wall time is then spread over several invocations; this
 script reads it back from the cache itself. An entry's build started when its
 ``inputs.json`` was written (the file's birth time) and ended when ``.complete`` was (its
@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kedit_utils.cache import COMPLETE_MARKER, cache_root  # noqa: E402
+from kedit_utils.core.cache import COMPLETE_MARKER, cache_root  # noqa: E402
 
 KINDS = ("trained-gpt2", "edit-sites", "deletion-sweep", "deletion-variant", "deletion-site-check",
          "deletion-sequence")

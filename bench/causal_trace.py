@@ -14,9 +14,9 @@ import time
 import numpy as np
 import torch
 
-from kedit_utils import tracing as T
-from kedit_utils.models import ModelSpec, gpt2_from_scratch
-from kedit_utils.vocabulary import Vocabulary
+from kedit_utils.kg import tracing as T
+from kedit_utils.kg.gpt2 import ModelSpec, gpt2_from_scratch
+from kedit_utils.kg.vocabulary import Vocabulary
 
 
 def timed(fn):
@@ -49,7 +49,7 @@ def bench_tiny(args) -> None:
 
 
 def bench_smollm2(args) -> None:
-    from kedit_utils.pretrained import load_smollm2
+    from kedit_utils.core.pretrained import load_smollm2
 
     model, tok = load_smollm2()
     p = T.text_prompt(model, tok, "The Eiffel Tower is located in the city of", "The Eiffel Tower")

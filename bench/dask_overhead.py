@@ -1,8 +1,8 @@
 """Benchmark: chapter 5's sweep on the local worker pool vs a Dask LocalCluster, side by side.
 
-Issue 13 moves the book's grids onto :func:`kedit_utils.jobs.run_jobs`, whose ``"dask"``
+Issue 13 moves the book's grids onto :func:`kedit_utils.core.jobs.run_jobs`, whose ``"dask"``
 executor should cost at most 10 % over the local pool on the same machine. This script runs
-:func:`kedit_utils.deletion_experiment.run_deletion_experiment` twice with the same
+:func:`kedit_utils.kg.deletion.sweep.run_deletion_experiment` twice with the same
 parameters and ``--workers`` processes: ``executor="local"`` (a spawned process pool) and
 ``executor="dask"`` with no scheduler (a ``LocalCluster`` started for the run, its start
 included in the time). The models are trained first (untimed, into the artifact cache, or
@@ -18,13 +18,13 @@ Usage: ``python bench/dask_overhead.py [--profile quick|paper] [--workers 2] [--
 
 ``--micro`` instead times one torch job (matrix products with 8 MB temporaries, about 10 s)
 per worker in the local pool, in a LocalCluster whose nannies keep Dask's default
-``MALLOC_TRIM_THRESHOLD_=65536``, and through :func:`kedit_utils.jobs.run_jobs` (whose
-LocalCluster leaves it out): the diagnosis of the allocator overhead (``kedit_utils.jobs``).
+``MALLOC_TRIM_THRESHOLD_=65536``, and through :func:`kedit_utils.core.jobs.run_jobs` (whose
+LocalCluster leaves it out): the diagnosis of the allocator overhead (``kedit_utils.core.jobs``).
 
 ``--probe`` times a real piece of chapter 5: ROME deleting the facts of 12 entities on the
 paper-scale 6-layer BA model, one such job per worker, ``--repeats`` times in turn in the
 local pool, in a LocalCluster with Dask's defaults, and through ``run_jobs`` (the GIL and
-allocator settings of ``kedit_utils.jobs``): mean seconds per job and the overhead.
+allocator settings of ``kedit_utils.core.jobs``): mean seconds per job and the overhead.
 """
 from __future__ import annotations
 
@@ -36,10 +36,10 @@ from pathlib import Path
 
 import torch
 
-from kedit_utils.deletion_experiment import run_deletion_experiment
-from kedit_utils.model_zoo import trained_models
-from kedit_utils.profiles import PROFILES
-from kedit_utils.training import ARTIFACT_KIND
+from kedit_utils.book.profiles import PROFILES
+from kedit_utils.kg.deletion.sweep import run_deletion_experiment
+from kedit_utils.kg.trained_models import trained_models
+from kedit_utils.kg.training import ARTIFACT_KIND
 
 
 def sweep_params(profile: str, layers: list[int] | None, graphs: list[str]) -> dict:
@@ -96,7 +96,7 @@ def micro(workers: int, steps: int = 150) -> None:
     """The allocator diagnosis (module docstring, ``--micro``): mean seconds of a job."""
     import distributed
 
-    from kedit_utils.jobs import run_in_worker, run_jobs
+    from kedit_utils.core.jobs import run_in_worker, run_jobs
 
     local = run_jobs(torch_job, [steps] * workers, workers=workers, progress=False)
     with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=":0") as cluster, \
@@ -113,10 +113,10 @@ def micro(workers: int, steps: int = 150) -> None:
 def probe_job(n_entities: int) -> float:
     """Seconds of ROME deleting the facts of ``n_entities`` entities on the paper-scale 6-layer
     BA model (trained or loaded from the cache), scoring all knowledge after each."""
-    from kedit_utils import deletion
-    from kedit_utils.deletion_experiment import _deletion_fn
-    from kedit_utils.evaluation import score_prompts
-    from kedit_utils.model_zoo import trained_model
+    from kedit_utils.kg.alias_accuracy import score_prompts
+    from kedit_utils.kg.deletion import impact as deletion
+    from kedit_utils.kg.deletion.sweep import _deletion_fn
+    from kedit_utils.kg.trained_models import trained_model
 
     torch.set_num_threads(1)
     tm = trained_model(sweep_params("paper", [6], ["ba"]), "ba", 6, progress=False)
@@ -132,7 +132,7 @@ def probe(workers: int, repeats: int, n_entities: int = 12) -> None:
     """The GIL diagnosis (module docstring, ``--probe``)."""
     import distributed
 
-    from kedit_utils.jobs import run_jobs
+    from kedit_utils.core.jobs import run_jobs
 
     times: dict[str, list[float]] = {"local pool": [], "Dask defaults": [], "run_jobs' LocalCluster": []}
     for _ in range(repeats):

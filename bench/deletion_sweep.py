@@ -1,7 +1,7 @@
 """Benchmark: seconds per deleted entity at paper scale, and the projected full sweep.
 
 Paper A §4 deletes one fact for each of 200 entities × 2 graphs × 3 depths. This script
-times :func:`kedit_utils.deletion.deletion_sweep` (ROME edit + evaluation of every prompt +
+times :func:`kedit_utils.kg.deletion.impact.deletion_sweep` (ROME edit + evaluation of every prompt +
 exact restore) on the paper-scale BA corpus (200 entities, 50 relations, 5 aliases, 20 %)
 with the paper profile's architecture (width 128) for each depth, and projects the total.
 
@@ -19,16 +19,16 @@ import time
 
 import torch
 
-from kedit_utils.corpus import alias_corpus
-from kedit_utils.deletion import deletion_sweep
-from kedit_utils.evaluation import score_prompts
-from kedit_utils.graphs import GraphSpec, build_graph
-from kedit_utils.model_zoo import trained_model
-from kedit_utils.models import ModelSpec, gpt2_from_scratch
-from kedit_utils.profiles import TRAINING
-from kedit_utils.editors.rome.covariance import key_covariance
-from kedit_utils.editors.rome.hparams import ROMEHyperParams
-from kedit_utils.editors.rome.requests import deletion_edit_fn
+from kedit_utils.book.profiles import TRAINING
+from kedit_utils.editing.rome.covariance import key_covariance
+from kedit_utils.editing.rome.hparams import ROMEHyperParams
+from kedit_utils.kg.alias_accuracy import score_prompts
+from kedit_utils.kg.corpus import alias_corpus
+from kedit_utils.kg.deletion.impact import deletion_sweep
+from kedit_utils.kg.deletion.requests import deletion_edit_fn
+from kedit_utils.kg.gpt2 import ModelSpec, gpt2_from_scratch
+from kedit_utils.kg.graphs import GraphSpec, build_graph
+from kedit_utils.kg.trained_models import trained_model
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Benchmark: seconds per edit of every editing method (kedit_utils.editors), 1 and 2 threads.
+"""Benchmark: seconds per edit of every editing method (kedit_utils.editing), 1 and 2 threads.
 
 * tiny GPT-2: a 4-layer, d = 64 alias model (32 positions, so ICE/IKE contexts fit; the
   corpus only ever fills 3) trained briefly on a small BA graph; each edit changes one fact's object to another entity, with each
@@ -26,15 +26,16 @@ import time
 import numpy as np
 import torch
 
-from kedit_utils import architectures as A
-from kedit_utils import metrics as M
-from kedit_utils.corpus import alias_corpus
-from kedit_utils.editors import EditRequest, available_methods, get_editor
-from kedit_utils.editors.rome import graph_request, key_covariance
-from kedit_utils.graphs import GraphSpec, build_graph
-from kedit_utils.models import ModelSpec, gpt2_from_scratch
-from kedit_utils.validation import ParameterError
-from kedit_utils.vocabulary import hf_tokenizer
+from kedit_utils.core import architectures as A
+from kedit_utils.core.validation import ParameterError
+from kedit_utils.editing import EditRequest, available_methods, get_editor
+from kedit_utils.editing import metrics as M
+from kedit_utils.editing.rome import key_covariance
+from kedit_utils.kg.corpus import alias_corpus
+from kedit_utils.kg.deletion.requests import graph_request
+from kedit_utils.kg.gpt2 import ModelSpec, gpt2_from_scratch
+from kedit_utils.kg.graphs import GraphSpec, build_graph
+from kedit_utils.kg.vocabulary import hf_tokenizer
 
 
 def train_briefly(corpus, n_layers: int, n_embd: int, steps: int):
@@ -83,8 +84,8 @@ def context_for(method, hp, covs, pool, trained=None):
 
 def train_component(method, model, tok, pool, hp):
     """MEND's network or SERAC's scope classifier trained on the pool (not cached: timed)."""
-    from kedit_utils.editors.mend import train_mend
-    from kedit_utils.editors.serac import train_scope
+    from kedit_utils.editing.mend import train_mend
+    from kedit_utils.editing.serac import train_scope
 
     t0 = time.perf_counter()
     out = train_mend(model, tok, pool, hp, progress=False)[0] if method == "mend" else train_scope(model, tok, pool, hp)
@@ -158,7 +159,7 @@ CASES = [
 
 
 def bench_smollm2(args) -> list[dict]:
-    from kedit_utils.pretrained import default_covariance_texts, load_smollm2
+    from kedit_utils.core.pretrained import default_covariance_texts, load_smollm2
 
     t0 = time.perf_counter()
     model, tok = load_smollm2()
@@ -173,9 +174,9 @@ def bench_smollm2(args) -> list[dict]:
     reqs = [EditRequest(p, s, t) for p, s, t in CASES[: args.smollm2_edits]]
     pool = [EditRequest(p, s, t) for p, s, t in CASES[args.smollm2_edits:]] or reqs
     if any(get_editor(m).trained_argument for m in methods):  # edits with paraphrases and locality (chapter 7's)
-        from kedit_utils import pretrained
+        from kedit_utils.core import pretrained
         from kedit_utils.datasets import facts as F
-        from kedit_utils.survey.experiment import cached_known_facts
+        from kedit_utils.survey.studies import cached_known_facts
 
         known = cached_known_facts(model, tok, f"{pretrained.SMOLLM2_NAME}:{pretrained.smollm2_gguf().name}")
         pool = [r.request for r in F.make_requests("modify", 60, known, seed=1)]

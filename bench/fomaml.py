@@ -2,9 +2,9 @@
 
 For each scope (attention, MLP, both; one layer, or all layers with ``--all-layers``):
 
-* seconds per meta-training task (:func:`kedit_utils.meta.fomaml.meta_step`: 10 inner FT
+* seconds per meta-training task (:func:`kedit_utils.propagation.fomaml.meta_step`: 10 inner FT
   steps, the related question's gradient at θ_τ, θ restored, one outer AdamW step);
-* seconds per edit + answer (:func:`kedit_utils.meta.evaluate_case` with the FT edit of the
+* seconds per edit + answer (:func:`kedit_utils.propagation.evaluate_case` with the FT edit of the
   inner loop's settings, one question, greedy ≤ 10 new tokens, restore);
 * achieved FLOP/s as a share of this machine's float32 matmul rate measured in the same run
   at the same thread count (``matmul_gflops`` of bench/train.py).
@@ -46,13 +46,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from train import matmul_gflops  # noqa: E402  (bench/train.py)
 
-from kedit_utils import architectures as A  # noqa: E402
+from kedit_utils.core import architectures as A  # noqa: E402
+from kedit_utils.core.pretrained import load_smollm2  # noqa: E402
+from kedit_utils.core.tokens import encode, target_token_ids  # noqa: E402
 from kedit_utils.datasets.cases import PropagationCase  # noqa: E402
-from kedit_utils.editors.requests import EditRequest  # noqa: E402
-from kedit_utils.editors.rome.tokens import encode, target_token_ids  # noqa: E402
-from kedit_utils.meta import FOMAMLConfig, evaluate_case, meta_step, scope_parameter_names  # noqa: E402
-from kedit_utils.meta.fomaml import make_outer_optimizer, tasks_from_cases  # noqa: E402
-from kedit_utils.pretrained import load_smollm2  # noqa: E402
+from kedit_utils.editing.requests import EditRequest  # noqa: E402
+from kedit_utils.propagation import FOMAMLConfig, evaluate_case, meta_step, scope_parameter_names  # noqa: E402
+from kedit_utils.propagation.fomaml import make_outer_optimizer, tasks_from_cases  # noqa: E402
 
 # CRE-style tasks (Paper B Appendix A's form): a new fact about an invented company, and a
 # 2-hop question whose second hop is common knowledge
@@ -137,7 +137,7 @@ def run(args) -> list[dict]:
     torch.set_num_threads(args.threads)
     import contextlib
 
-    import kedit_utils.editors.ft as ft
+    import kedit_utils.editing.ft as ft
 
     global HEAD_AT_EVERY_POSITION, LOWER_REUSED
     if "answer-logits" in args.without:

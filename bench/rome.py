@@ -18,11 +18,12 @@ import time
 import numpy as np
 import torch
 
-from kedit_utils.corpus import alias_corpus
-from kedit_utils.graphs import DELETED_ENTITY, GraphSpec, build_graph
-from kedit_utils.models import ModelSpec, gpt2_from_scratch
-from kedit_utils.editors.rome import EditRequest, ROMEHyperParams, edit, graph_request, key_covariance, restore
-from kedit_utils.vocabulary import hf_tokenizer
+from kedit_utils.editing.rome import EditRequest, ROMEHyperParams, edit, key_covariance, restore
+from kedit_utils.kg.corpus import alias_corpus
+from kedit_utils.kg.deletion.requests import graph_request
+from kedit_utils.kg.gpt2 import ModelSpec, gpt2_from_scratch
+from kedit_utils.kg.graphs import DELETED_ENTITY, GraphSpec, build_graph
+from kedit_utils.kg.vocabulary import hf_tokenizer
 
 
 def train_briefly(corpus, n_layers: int, n_embd: int, steps: int):
@@ -78,7 +79,7 @@ CASES = [
 
 
 def bench_smollm2(args) -> None:
-    from kedit_utils.pretrained import default_covariance_texts, load_smollm2
+    from kedit_utils.core.pretrained import default_covariance_texts, load_smollm2
 
     t0 = time.perf_counter()
     model, tok = load_smollm2()

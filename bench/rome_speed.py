@@ -34,12 +34,12 @@ import time
 import numpy as np
 import torch
 
-from kedit_utils.editors import EditRequest, get_editor
-from kedit_utils.editors.memit import MEMITHyperParams
-from kedit_utils.editors.rome import ROMEHyperParams, edit, key_covariance, restore
-from kedit_utils.editors.rome.hparams import CONTEXT_TEMPLATES_5
-from kedit_utils.editors.rome import editor as E
-from kedit_utils.editors.rome.compute_v import speed
+from kedit_utils.editing import EditRequest, get_editor
+from kedit_utils.editing.memit import MEMITHyperParams
+from kedit_utils.editing.rome import ROMEHyperParams, edit, key_covariance, restore
+from kedit_utils.editing.rome import editor as E
+from kedit_utils.editing.rome.compute_v import speed
+from kedit_utils.editing.rome.hparams import CONTEXT_TEMPLATES_5
 
 CASES = [
     ("The Eiffel Tower is located in the city of", "The Eiffel Tower", "Rome"),
@@ -149,8 +149,8 @@ def bench_rome(model, tok, cov, args) -> None:
 
 
 def bench_batch(model, tok, texts, args) -> None:
-    from kedit_utils import metrics as M
-    from kedit_utils.pretrained import SMOLLM2_NAME
+    from kedit_utils.core.pretrained import SMOLLM2_NAME
+    from kedit_utils.editing import metrics as M
 
     hp = MEMITHyperParams.smollm2()
     t0 = time.perf_counter()
@@ -177,7 +177,7 @@ def bench_batch(model, tok, texts, args) -> None:
 def batch_requests(n):
     """n distinct counterfactual requests: subjects from the built-in corpus lists, each
     with a wrong city or country."""
-    from kedit_utils.pretrained import _CITIES, _PEOPLE, _THINGS
+    from kedit_utils.core.pretrained import _CITIES, _PEOPLE, _THINGS
 
     out = []
     cities = [c for c, _ in _CITIES]
@@ -211,7 +211,7 @@ def main() -> None:
     ap.add_argument("--no-rome", action="store_true")
     ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
-    from kedit_utils.pretrained import SMOLLM2_NAME, default_covariance_texts, load_smollm2
+    from kedit_utils.core.pretrained import SMOLLM2_NAME, default_covariance_texts, load_smollm2
 
     model, tok = load_smollm2()
     texts = default_covariance_texts()

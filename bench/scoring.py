@@ -1,5 +1,5 @@
 """Benchmark: one evaluation of all knowledge at paper scale (the step after every deletion of
-Paper A §4, :func:`kedit_utils.evaluation.score_prompts`), and the activation inside it.
+Paper A §4, :func:`kedit_utils.kg.alias_accuracy.score_prompts`), and the activation inside it.
 
 A chapter-5 sweep evaluates the 14,775 (subject alias, relation alias) prompts of the paper's
 BA corpus after each of its 200 deletions; that evaluation was 78-80 % of a sweep's time
@@ -7,10 +7,10 @@ BA corpus after each of its 200 deletions; that evaluation was 78-80 % of a swee
 architecture (width 128; the cost does not depend on the weights) at each depth:
 
 * seconds per evaluation with each whole prompt run through the model's forward, and with
-  the shared prefixes and the lean GPT-2 step (:mod:`kedit_utils.prefix_scoring`, the path the
+  the shared prefixes and the lean GPT-2 step (:mod:`kedit_utils.core.prefix_scoring`, the path the
   sweeps use);
 * GPT-2's activation on one (512, 512) batch: PyTorch's fused ``gelu(approximate="tanh")``
-  against :func:`kedit_utils.prefix_scoring.gelu_tanh` (the same function through a sigmoid).
+  against :func:`kedit_utils.core.prefix_scoring.gelu_tanh` (the same function through a sigmoid).
 
 Usage: ``python bench/scoring.py [--depths 6 12 24] [--threads 1] [--repeats 3]`` (one thread
 is what each of chapter 5's two sweep workers has).
@@ -22,13 +22,13 @@ import time
 
 import torch
 
-from kedit_utils.corpus import alias_corpus
-from kedit_utils.evaluation import score_prompts
-from kedit_utils.graphs import GraphSpec, build_graph
-from kedit_utils.models import ModelSpec, gpt2_from_scratch
+from kedit_utils.kg.alias_accuracy import score_prompts
+from kedit_utils.kg.corpus import alias_corpus
+from kedit_utils.kg.gpt2 import ModelSpec, gpt2_from_scratch
+from kedit_utils.kg.graphs import GraphSpec, build_graph
 
 try:  # absent before the sigmoid form: the script also times an older commit's evaluation
-    from kedit_utils.prefix_scoring import gelu_tanh
+    from kedit_utils.core.prefix_scoring import gelu_tanh
 except ImportError:
     gelu_tanh = None
 

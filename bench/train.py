@@ -30,13 +30,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kedit_utils.corpus import alias_corpus  # noqa: E402
-from kedit_utils.devices import resolve_device  # noqa: E402
-from kedit_utils.graphs import build_graph  # noqa: E402
-from kedit_utils.models import count_parameters  # noqa: E402
-from kedit_utils import model_zoo  # noqa: E402
-from kedit_utils.profiles import TRAINING  # noqa: E402
-from kedit_utils.training import torch_threads, train_model  # noqa: E402
+from kedit_utils.book.profiles import TRAINING  # noqa: E402
+from kedit_utils.core.devices import resolve_device  # noqa: E402
+from kedit_utils.kg import trained_models as model_zoo  # noqa: E402
+from kedit_utils.kg.corpus import alias_corpus  # noqa: E402
+from kedit_utils.kg.gpt2 import count_parameters  # noqa: E402
+from kedit_utils.kg.graphs import build_graph  # noqa: E402
+from kedit_utils.kg.training import torch_threads, train_model  # noqa: E402
 
 
 def matmul_gflops(device: torch.device, n: int = 1024, seconds: float = 2.0) -> float:

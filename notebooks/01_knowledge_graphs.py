@@ -19,7 +19,7 @@
 # relation, the corpus of 3-word sentences, the 20 % training sample and "all data").
 #
 # The paper leaves the construction rules open; the ones used here (see
-# `kedit_utils.graphs`) are:
+# `kedit_utils.kg.graphs`) are:
 #
 # 1. **Same size, same number of triples.** BA is `networkx.barabasi_albert_graph(n, m)`;
 #    ER is the G(n, M) model with M equal to BA's edge count, so ER vs BA differ in structure
@@ -50,13 +50,13 @@ n_examples = 8
 import pandas as pd
 from IPython.display import display
 
-from kedit_utils import profiles
-from kedit_utils.corpus import alias_corpus
-from kedit_utils.figures.graphs import degree_distribution, draw_graph
-from kedit_utils.graphs import GraphSpec, build_graph
-from kedit_utils.results import glue_figure, glue_number, save_results
-from kedit_utils.style import subplots
-from kedit_utils.validation import check_choice, check_fraction
+from kedit_utils.book import profiles
+from kedit_utils.book.figures.graphs import degree_distribution, draw_graph
+from kedit_utils.book.results import glue_figure, glue_number, save_results
+from kedit_utils.book.style import subplots
+from kedit_utils.core.validation import check_choice, check_fraction
+from kedit_utils.kg.corpus import alias_corpus
+from kedit_utils.kg.graphs import GraphSpec, build_graph
 
 NOTEBOOK = "01_knowledge_graphs"
 cfg = profiles.resolve_parameters(NOTEBOOK, profile, globals())
@@ -157,7 +157,7 @@ print("\n".join(main.text("train")[:n_examples]))
 
 # %% [markdown]
 # The corpus can be exported as text (one sentence per line) for other tools:
-# `corpus.export_text("ba_train.txt")`; `kedit_utils.vocabulary.hf_tokenizer(corpus.vocab)`
+# `corpus.export_text("ba_train.txt")`; `kedit_utils.kg.vocabulary.hf_tokenizer(corpus.vocab)`
 # is the word-level Hugging Face tokenizer the GPT-2 models of chapter 2 use.
 
 # %% [markdown]
@@ -166,7 +166,7 @@ print("\n".join(main.text("train")[:n_examples]))
 # In Jupyter, pick an entity (sorted by degree) to list its aliases and facts.
 
 # %%
-from kedit_utils.widgets.graph_explorer import entity_explorer
+from kedit_utils.book.widgets.graph_explorer import entity_explorer
 
 entity_explorer(main)
 

@@ -64,13 +64,13 @@ workers = None  # processes training models in parallel (None: the profile's: qu
 import pandas as pd
 from IPython.display import display
 
-from kedit_utils import profiles
-from kedit_utils.figures.training import plot_training_curves
-from kedit_utils.jobs import check_executor
-from kedit_utils.model_zoo import trained_models
-from kedit_utils.paper_numbers import PAPER_A_TABLE1, paper_table1_row
-from kedit_utils.results import glue_figure, glue_number, save_results
-from kedit_utils.style import subplots
+from kedit_utils.book import profiles
+from kedit_utils.book.figures.training import plot_training_curves
+from kedit_utils.book.results import glue_figure, glue_number, save_results
+from kedit_utils.book.style import subplots
+from kedit_utils.core.jobs import check_executor
+from kedit_utils.kg.paper_numbers import PAPER_A_TABLE1, paper_table1_row
+from kedit_utils.kg.trained_models import trained_models
 
 NOTEBOOK = "02_training"
 cfg = profiles.resolve_parameters(NOTEBOOK, profile, globals())

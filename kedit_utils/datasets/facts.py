@@ -19,8 +19,8 @@ the fact (Paper C's portability; PropMEND/CRE second hops as in Paper B):
 * ``reverse``: the reverse relation where it is one-to-one ("Paris is the capital city of"
   → "France"; "Bill Gates is the founder of" → "Microsoft").
 
-Three kinds of :class:`FactRequest` (each gives our :class:`~kedit_utils.editors.EditRequest`
-and EasyEdit's dict form, so every metric of :mod:`kedit_utils.metrics` scores them alike):
+Three kinds of :class:`FactRequest` (each gives our :class:`~kedit_utils.editing.EditRequest`
+and EasyEdit's dict form, so every metric of :mod:`kedit_utils.editing.metrics` scores them alike):
 
 * :func:`insert_requests`: a new fact about an invented entity ("Smith Innovation PLC's
   headquarters are in the city of" → "Lyon", Paper B's CRE entities), with paraphrases and
@@ -46,9 +46,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from ..editors.requests import EditRequest
-from ..validation import ParameterError, check_choice, check_int
-from . import world as W
+from kedit_utils.core.validation import ParameterError, check_choice, check_int
+from kedit_utils.datasets import world as W
+from kedit_utils.editing.requests import EditRequest
 
 ACTIONS = ("insert", "modify", "erase")
 ERASE_TARGET = "I don't know"
@@ -259,13 +259,13 @@ def answered(model, tok, pairs: Sequence[tuple[str, str]], mode: str = "teacher_
 
     ``teacher_forced`` (the default): every answer token is the argmax when the prompt is
     followed by the answer's earlier tokens, i.e. greedy decoding *starts with* the answer.
-    It is what ``rewrite_acc``/``portability`` measure (:func:`kedit_utils.metrics.token_accuracy`),
+    It is what ``rewrite_acc``/``portability`` measure (:func:`kedit_utils.editing.metrics.token_accuracy`),
     so a kept fact scores 1.0 on its ground truth before any edit; it is stricter than
     containment (which accepts "the city of Paris" or an answer after other words) and
     costs one forward pass per batch of prompts. ``generation``: the normalised answer is
     contained in ≤ ``max_new_tokens`` greedy tokens (Paper B's rule).
     """
-    from .. import metrics
+    from kedit_utils.editing import metrics
 
     check_choice("mode", mode, CHECK_MODES)
     if not pairs:
@@ -358,7 +358,7 @@ class FactRequest:
     def to_easyedit(self) -> dict:
         """EasyEdit's record form, with KnowEdit's keys: portability ``Reasoning`` (second
         hops), ``Subject_Aliasing``, ``Logical_Generalization`` (reverse); locality
-        ``Relation_Specificity``. :func:`kedit_utils.editors.as_requests` reads it back."""
+        ``Relation_Specificity``. :func:`kedit_utils.editing.as_requests` reads it back."""
         r = self.request
         rec = {"prompt": r.prompt, "subject": r.subject, "target_new": r.target_new,
                "ground_truth": r.ground_truth if r.ground_truth is not None else "<|endoftext|>",

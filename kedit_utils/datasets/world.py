@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..validation import ParameterError, check_choice
+from kedit_utils.core.validation import ParameterError, check_choice
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Chapter 7, the survey (Paper C, Zhang et al. 2024, "A Comprehensive Study of Knowledge
 Editing for Large Language Models"): its comparison of method families on insert / modify /
-erase, computed with every editor of :mod:`kedit_utils.editors` and the metrics of
-:mod:`kedit_utils.metrics`.
+erase, computed with every editor of :mod:`kedit_utils.editing` and the metrics of
+:mod:`kedit_utils.editing.metrics`.
 
 * :mod:`.grid`: one edit at a time, every metric, every method × action (the survey's Table
   of EasyEdit/KnowEdit results); summaries with bootstrap intervals;
@@ -11,6 +11,15 @@ erase, computed with every editor of :mod:`kedit_utils.editors` and the metrics 
 * :mod:`.reversibility`: edit, then edit back (the survey's "a knowledge graph can be
   undone, an LLM cannot").
 """
-from . import experiment, findings, grid, reversibility, sequential, weight_maps
+from kedit_utils.survey import (
+                                findings,
+                                grid,
+                                reversibility,
+                                sequential,
+                                weight_maps,
+)
+from kedit_utils.survey import (
+                                studies as experiment,
+)
 
 __all__ = ["experiment", "findings", "grid", "reversibility", "sequential", "weight_maps"]

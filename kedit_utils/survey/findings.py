@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .grid import interval_text
+from kedit_utils.survey.grid import interval_text
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,13 @@ Each request is edited alone into the unedited model, scored, and the model rest
 bit before the next (EasyEdit's single-edit protocol, ``sequential_edit=False``). One row per
 (method, action, request):
 
-* ``reliability`` — :func:`~kedit_utils.metrics.rewrite_acc` on the edit prompt;
-* ``generalization`` — :func:`~kedit_utils.metrics.rephrase_acc` on its paraphrases;
+* ``reliability`` — :func:`~kedit_utils.editing.metrics.rewrite_acc` on the edit prompt;
+* ``generalization`` — :func:`~kedit_utils.editing.metrics.rephrase_acc` on its paraphrases;
 * ``locality`` — the share of unrelated facts' answer tokens whose argmax did not change;
 * ``portability`` — token accuracy on the second hops / aliases / reverse prompts;
 * ``fluency`` — weighted 2-/3-gram entropy of a greedy continuation of the edit prompt;
 * for ``erase`` also ``old_gone`` / ``old_gone_rephrase`` (the old answer is no longer
-  produced) and ``erase_target`` (the refusal is produced), :func:`~kedit_utils.metrics.erase_metrics`;
+  produced) and ``erase_target`` (the refusal is produced), :func:`~kedit_utils.editing.metrics.erase_metrics`;
 * ``seconds`` (the edit alone, covariances excluded) and ``delta_norm`` (‖ΔW‖_F, 0 for the
   in-context methods).
 
@@ -27,14 +27,13 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .. import metrics as M
-from ..editors import get_editor
-from ..editors.requests import EditRequest
-from ..validation import ParameterError, check_int
+from kedit_utils.core.validation import ParameterError, check_int
+from kedit_utils.editing import get_editor
+from kedit_utils.editing import metrics as M
+from kedit_utils.editing.requests import EditRequest
 
 METRICS = ("reliability", "generalization", "locality", "portability", "fluency")
 ERASE_METRICS = ("old_gone", "old_gone_rephrase", "erase_target", "erase_target_rephrase")
-COVARIANCE_METHODS = ("rome", "memit", "alphaedit")
 
 
 @dataclass
@@ -46,7 +45,7 @@ class EditSetup:
     context: method → keyword arguments of ``Editor.apply`` (covariances, IKE's pool);
     fluency_tokens: greedy tokens generated for fluency (0 = no fluency);
     scorer: the model the metrics read (default ``model``; for the alias models an
-        :class:`~kedit_utils.evaluation.EntityLevelLM` over it, so that an answer is its
+        :class:`~kedit_utils.kg.alias_accuracy.EntityLevelLM` over it, so that an answer is its
         entity whatever alias the model prefers).
     """
 
@@ -64,47 +63,6 @@ class EditSetup:
 
     def editor_args(self, method: str) -> tuple:
         return self.hparams.get(method), dict(self.context.get(method, {}))
-
-
-def covariance_context(model, tok, methods: Sequence[str], hparams: dict, corpus: Sequence[str],
-                       model_id: str, progress: bool = True) -> dict:
-    """method → ``{"cov": ...}`` for ROME/MEMIT/AlphaEdit: each layer's key covariance
-    estimated once from ``corpus`` (artifact cache, keyed by ``model_id``, layer and corpus)
-    and shared by every edit, as the ROME/MEMIT reference code does."""
-    from ..editors.memit import layer_covariances
-
-    out = {}
-    for m in methods:
-        if m not in COVARIANCE_METHODS:
-            continue
-        editor = get_editor(m)
-        hp = editor.resolve_hparams(model, hparams.get(m))
-        if not getattr(hp, "mom2_adjustment", True):
-            continue
-        layers = list(hp.layers) if hasattr(hp, "layers") else [hp.layer]
-        covs = layer_covariances(model, tok, layers, corpus=list(corpus), n_samples=hp.mom2_n_samples,
-                                 dtype=hp.mom2_dtype, model_id=model_id, progress=progress)
-        out[m] = {"cov": covs if hasattr(hp, "layers") else covs[layers[0]]}
-    return out
-
-
-def trained_context(model, tok, methods: Sequence[str], hparams: dict, train_edits: Sequence, model_id: str,
-                    progress: bool = True) -> dict:
-    """method → its component trained beforehand, for the methods that have one (MEND's
-    editor network, SERAC's scope classifier), trained on ``train_edits`` (a split of edits
-    disjoint from the evaluated ones) or read from the artifact cache."""
-    from ..editors.mend import trained_network
-    from ..editors.serac import trained_scope
-
-    trainers = {"mend": lambda hp, reqs: trained_network(model, tok, reqs, hp, model_id=model_id, progress=progress),
-                "serac": lambda hp, reqs: trained_scope(model, tok, reqs, hp, model_id=model_id)}
-    reqs = [getattr(r, "request", r) for r in train_edits]
-    out = {}
-    for m in methods:
-        arg = get_editor(m).trained_argument
-        if arg is not None:
-            out[m] = {arg: trainers[m](get_editor(m).resolve_hparams(model, hparams.get(m)), reqs)}
-    return out
 
 
 def training_split(candidates: Sequence, evaluated: Sequence, n: int, avoid: Sequence = ()) -> list:
@@ -145,7 +103,7 @@ def score_edit(setup: EditSetup, method: str, request: EditRequest, action: str,
                reference: M.LocalityReference, extra_context: dict | None = None) -> dict:
     """Edit ``request`` into ``setup.model`` with ``method``, score it, restore the model.
 
-    reference: :func:`~kedit_utils.metrics.locality_reference` of ``[request]``, taken on the
+    reference: :func:`~kedit_utils.editing.metrics.locality_reference` of ``[request]``, taken on the
     unedited model. Returns one row (module docstring)."""
     hp, ctx = setup.editor_args(method)
     ctx.update(extra_context or {})
@@ -258,5 +216,5 @@ def result_rows(table: pd.DataFrame) -> list[dict]:
              for k, v in r.items()} for r in t.to_dict("records")]
 
 
-__all__ = ["COVARIANCE_METHODS", "ERASE_METRICS", "EditSetup", "METRICS", "bootstrap_mean", "covariance_context",
+__all__ = ["ERASE_METRICS", "EditSetup", "METRICS", "bootstrap_mean",
            "interval_text", "request_scores", "result_rows", "run_grid", "score_edit", "summary", "unedited_rows"]

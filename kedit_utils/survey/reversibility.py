@@ -24,10 +24,10 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .. import metrics as M
-from ..editors import EditSequence, get_editor
-from ..editors.requests import EditRequest
-from ..validation import ParameterError
+from kedit_utils.core.validation import ParameterError
+from kedit_utils.editing import EditSequence, get_editor
+from kedit_utils.editing import metrics as M
+from kedit_utils.editing.requests import EditRequest
 
 
 def revert_request(request: EditRequest) -> EditRequest:

@@ -10,7 +10,7 @@ carrying all n edits:
 * ``locality``: the share of a fixed set of unrelated facts' answer tokens whose argmax is
   what the unedited model gave (the same probes at every n).
 
-The model is restored bit for bit at the end (:class:`~kedit_utils.editors.EditSequence`
+The model is restored bit for bit at the end (:class:`~kedit_utils.editing.EditSequence`
 with one saved copy per tensor), and the run checks it.
 """
 from __future__ import annotations
@@ -22,10 +22,10 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .. import metrics as M
-from ..editors import EditSequence, get_editor
-from ..editors.requests import EditRequest
-from ..validation import ParameterError, check_int
+from kedit_utils.core.validation import ParameterError, check_int
+from kedit_utils.editing import EditSequence, get_editor
+from kedit_utils.editing import metrics as M
+from kedit_utils.editing.requests import EditRequest
 
 
 def checkpoints(n_edits: int) -> list[int]:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kedit_utils import runner
-from kedit_utils.pretrained import _smollm2_from_gguf as _READ_GGUF
+from kedit_utils.book import runner
+from kedit_utils.core.pretrained import _smollm2_from_gguf as _READ_GGUF
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,7 +71,7 @@ def _gguf_read_from(request):
     """While open, a SmolLM2 cache entry that has to be built takes the session's one
     de-quantised reading of the GGUF file (the ``smollm2_gguf`` fixture, 30 s) instead of
     reading the file again: a fresh clone's test run de-quantises it once, not twice."""
-    from kedit_utils import pretrained
+    from kedit_utils.core import pretrained
 
     saved = pretrained._smollm2_from_gguf
     pretrained._smollm2_from_gguf = shared_gguf_reading(lambda: request.getfixturevalue("smollm2_gguf"))
@@ -85,8 +85,8 @@ def _seed_smollm2(cache: Path, request) -> None:
     """Chapter 6 loads SmolLM2: give the book's empty cache the project cache's float32 copy
     (built here once if missing) instead of de-quantising the GGUF file again (30 s);
     tests/integration/test_smollm2_cache.py checks that copy against the GGUF file."""
-    from kedit_utils.cache import cache_root
-    from kedit_utils.pretrained import load_smollm2, smollm2_available
+    from kedit_utils.core.cache import cache_root
+    from kedit_utils.core.pretrained import load_smollm2, smollm2_available
 
     if not smollm2_available():
         return
@@ -100,7 +100,7 @@ def smollm2_gguf():
     """``(model, tokenizer)`` of SmolLM2 exactly as read from the GGUF file the package ships
     (de-quantised, 30 s on 2 cores), once per session. Nothing may change it: it is what a
     cache entry is built from and the reference the cached float32 copy is checked against."""
-    from kedit_utils import pretrained
+    from kedit_utils.core import pretrained
 
     if not pretrained.smollm2_available():
         pytest.skip(f"SmolLM2 weights not installed ({pretrained.INSTALL_HINT})")
@@ -169,7 +169,7 @@ def tiny_book(tmp_path_factory, request):
 def smollm2(request):
     """SmolLM2-135M-Instruct and its tokenizer, loaded once for every test that needs it
     (loading dominates those tests on a 2-core CPU). Tests that edit it restore it exactly."""
-    from kedit_utils.pretrained import load_smollm2
+    from kedit_utils.core.pretrained import load_smollm2
 
     with _gguf_read_from(request):
         return load_smollm2()  # on one torch thread, like every test (tests/conftest.py)

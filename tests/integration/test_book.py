@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from kedit_utils import runner
+from kedit_utils.book import runner
 
 pytestmark = pytest.mark.slow
 
@@ -98,8 +98,8 @@ def test_a_part_stored_from_the_command_line_gives_the_chapters_table2(tiny_book
     Table 2 when the stored per-entity rows go through the chapter's function."""
     import pandas as pd
 
-    from kedit_utils import cli, stored_parts, stored_results
-    from kedit_utils.stats import degree_impact_table
+    from kedit_utils.book import cli, stored_parts, stored_results
+    from kedit_utils.core.stats import degree_impact_table
 
     book, results = tiny_book
     monkeypatch.setenv("KEDIT_CACHE", str(book.parent / "cache"))

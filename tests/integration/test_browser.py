@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kedit_utils import runner
+from kedit_utils.book import runner
 
 pytestmark = pytest.mark.slow
 

@@ -14,13 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kedit_utils import cache, jobs
-from kedit_utils.deletion_experiment import ARTIFACT_KIND as SWEEPS, model_sweeps, run_deletion_experiment, \
-    sweep_jobs, sweep_tables
-from kedit_utils.model_zoo import trained_folder, trained_models
-from kedit_utils.profiles import TRAINING
-from kedit_utils.training import ARTIFACT_KIND as MODELS
-from kedit_utils.validation import ParameterError
+from kedit_utils.book.profiles import TRAINING
+from kedit_utils.core import cache, jobs
+from kedit_utils.core.validation import ParameterError
+from kedit_utils.kg.deletion.sweep import ARTIFACT_KIND as SWEEPS
+from kedit_utils.kg.deletion.sweep import model_sweeps, run_deletion_experiment, sweep_jobs, sweep_tables
+from kedit_utils.kg.trained_models import trained_folder, trained_models
+from kedit_utils.kg.training import ARTIFACT_KIND as MODELS
 
 distributed = pytest.importorskip("distributed")
 
@@ -46,8 +46,9 @@ def cluster():
 
 def _import_the_models_code() -> None:
     """What a worker imports before its first job (about 5 s on this machine)."""
-    import kedit_utils.deletion_experiment  # noqa: F401
     import transformers.models.gpt2.modeling_gpt2  # noqa: F401
+
+    import kedit_utils.kg.deletion.sweep  # noqa: F401
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +155,7 @@ def _worker_settings(_job) -> tuple:
 
 def test_the_local_clusters_workers_keep_glibcs_allocator_and_leave_the_gil_to_the_job():
     """A nanny's MALLOC_TRIM_THRESHOLD_ and the worker's profiler slowed chapter 5's jobs by
-    up to 84 % (kedit_utils.jobs, **Allocator** and **GIL**)."""
+    up to 84 % (kedit_utils.core.jobs, **Allocator** and **GIL**)."""
     assert jobs.run_jobs(_worker_settings, [0, 1], executor="dask", workers=2, progress=False) == \
         [(None, False, "1s")] * 2
 

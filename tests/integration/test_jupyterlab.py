@@ -77,7 +77,7 @@ def lab(tmp_path_factory):
         from playwright.sync_api import sync_playwright
     except ImportError:
         pytest.fail("playwright is not installed: `make test` installs the test extra")
-    if not OVERRIDE.is_file() or OVERRIDE.read_text() != (ROOT / "kedit_utils/lab/overrides.json5").read_text():
+    if not OVERRIDE.is_file() or OVERRIDE.read_text() != (ROOT / "kedit_utils/book/lab/overrides.json5").read_text():
         pytest.fail(f"the JupyterLab settings override is not installed at {OVERRIDE}: `make test` / `make lab` copy it")
 
     tmp = tmp_path_factory.mktemp("lab")

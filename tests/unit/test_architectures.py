@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from kedit_utils import architectures as A
-from kedit_utils.models import ModelSpec, gpt2_from_scratch
-from kedit_utils.validation import ParameterError
-from kedit_utils.vocabulary import Vocabulary
+from kedit_utils.core import architectures as A
+from kedit_utils.core.validation import ParameterError
+from kedit_utils.kg.gpt2 import ModelSpec, gpt2_from_scratch
+from kedit_utils.kg.vocabulary import Vocabulary
 
 VOCAB = Vocabulary(5, 2, 2)
 
@@ -71,8 +71,8 @@ def test_unknown_architecture():
 
 
 def test_load_hf_model_from_local_folder(tmp_path):
-    from kedit_utils.pretrained import load_hf_model
-    from kedit_utils.vocabulary import hf_tokenizer
+    from kedit_utils.core.pretrained import load_hf_model
+    from kedit_utils.kg.vocabulary import hf_tokenizer
 
     model = tiny_gpt2()
     model.save_pretrained(tmp_path / "m")
@@ -89,7 +89,7 @@ def test_load_hf_model_from_local_folder(tmp_path):
 
 
 def test_default_covariance_texts_and_reader(tmp_path):
-    from kedit_utils.pretrained import default_covariance_texts, read_texts
+    from kedit_utils.core.pretrained import default_covariance_texts, read_texts
 
     texts = default_covariance_texts(300)
     assert len(texts) == len(set(texts)) == 300
@@ -104,7 +104,7 @@ def test_default_covariance_texts_and_reader(tmp_path):
 def test_smollm2_is_located_without_importing_the_package():
     import sys
 
-    from kedit_utils.pretrained import SMOLLM2_PACKAGE, smollm2_gguf
+    from kedit_utils.core.pretrained import SMOLLM2_PACKAGE, smollm2_gguf
 
     path = smollm2_gguf()
     assert SMOLLM2_PACKAGE not in sys.modules

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from kedit_utils import cache
+from kedit_utils.core import cache
 
 
 def test_key_depends_on_every_input_not_on_order():

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from kedit_utils.corpus import alias_corpus
-from kedit_utils.graphs import GraphSpec, build_graph
-from kedit_utils.validation import ParameterError
-from kedit_utils.vocabulary import Vocabulary, hf_tokenizer
+from kedit_utils.core.validation import ParameterError
+from kedit_utils.kg.corpus import alias_corpus
+from kedit_utils.kg.graphs import GraphSpec, build_graph
+from kedit_utils.kg.vocabulary import Vocabulary, hf_tokenizer
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,13 @@ stub model. Fast, no network."""
 import json
 
 import pytest
-
-from kedit_utils import metrics
-from kedit_utils.datasets import cre, world as W
-from kedit_utils.datasets.cases import PropagationCase
-from kedit_utils.validation import ParameterError
 from belief_lm import BeliefLM, WordTok  # tests/unit/belief_lm.py
+
+from kedit_utils.core.validation import ParameterError
+from kedit_utils.datasets import world as W
+from kedit_utils.datasets.cases import PropagationCase
+from kedit_utils.editing import metrics
+from kedit_utils.propagation import cre
 
 
 # --------------------------------------------------------------------------- generator
@@ -212,7 +213,7 @@ def test_keep_known_asks_each_distinct_second_hop_once(monkeypatch):
 
 
 def test_cloze_question_style_and_chat_form():
-    from kedit_utils.datasets.cre import chat_form, two_hop_question, with_chat_template
+    from kedit_utils.propagation.cre import chat_form, two_hop_question, with_chat_template
 
     assert two_hop_question("headquarters", "Smith Innovation PLC", "currency", "cloze") == \
         "The currency of the country that hosted Smith Innovation PLC's global headquarters is the"

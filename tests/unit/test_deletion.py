@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-from kedit_utils.corpus import alias_corpus
-from kedit_utils.deletion import deletion_fact, deletion_sweep, sweep_summary
-from kedit_utils.graphs import GraphSpec, build_graph
-from kedit_utils.models import ModelSpec, gpt2_from_scratch
-from kedit_utils.validation import ParameterError
+from kedit_utils.core.validation import ParameterError
+from kedit_utils.kg.corpus import alias_corpus
+from kedit_utils.kg.deletion.impact import deletion_fact, deletion_sweep, sweep_summary
+from kedit_utils.kg.gpt2 import ModelSpec, gpt2_from_scratch
+from kedit_utils.kg.graphs import GraphSpec, build_graph
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,7 @@ def test_sweep_summary_pools_broken_prompts_per_group(setup):
 
 
 def test_impact_parts_add_up_to_the_impact_and_partition_the_prompts(setup):
-    from kedit_utils.deletion import IMPACT_PARTS, impact_part_of_prompts
+    from kedit_utils.kg.deletion.impact import IMPACT_PARTS, impact_part_of_prompts
 
     kg, corpus, model = setup
     edit_fn = embedding_edit(corpus)
@@ -131,8 +131,8 @@ def test_a_fixed_relation_is_deleted_where_the_entity_has_it_and_the_lowest_id_e
 
 
 def test_canonical_impact_counts_the_canonical_prompts_only_and_the_target_is_what_deleted_ok_checks(setup):
-    from kedit_utils.deletion import canonical_prompts, delete_and_measure
-    from kedit_utils.evaluation import score_prompts
+    from kedit_utils.kg.alias_accuracy import score_prompts
+    from kedit_utils.kg.deletion.impact import canonical_prompts, delete_and_measure
 
     kg, corpus, model = setup
     canon = canonical_prompts(corpus)
@@ -151,8 +151,8 @@ def test_canonical_impact_counts_the_canonical_prompts_only_and_the_target_is_wh
 
 
 def test_margin_bins_hold_every_answered_prompt_and_every_broken_one(train_tiny_ba):
-    from kedit_utils.deletion import MARGIN_EDGES, margin_breakage, margin_bin_labels
-    from kedit_utils.evaluation import entity_margins, score_prompts
+    from kedit_utils.kg.alias_accuracy import entity_margins, score_prompts
+    from kedit_utils.kg.deletion.impact import MARGIN_EDGES, margin_bin_labels, margin_breakage
 
     model, corpus, _ = train_tiny_ba(ModelSpec(n_layers=2, n_embd=32, n_head=2), "margin-test")
     res = deletion_sweep(model, corpus, embedding_edit(corpus), progress=False, label={"graph": "BA", "layers": 2})

@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-from kedit_utils.corpus import alias_corpus
-from kedit_utils.deletion_sequence import deletion_order, sequential_deletions
-from kedit_utils.graphs import GraphSpec, build_graph
-from kedit_utils.models import ModelSpec, gpt2_from_scratch
-from kedit_utils.validation import ParameterError
+from kedit_utils.core.validation import ParameterError
+from kedit_utils.kg.corpus import alias_corpus
+from kedit_utils.kg.deletion.sequence import deletion_order, sequential_deletions
+from kedit_utils.kg.gpt2 import ModelSpec, gpt2_from_scratch
+from kedit_utils.kg.graphs import GraphSpec, build_graph
 
 
 def test_orders_sort_by_degree_or_draw_a_seeded_permutation():

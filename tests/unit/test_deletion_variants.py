@@ -3,12 +3,25 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kedit_utils.deletion_variants import (RULE, Variant, check_graphs, edit_effect, edit_effect_text, fixed_relation,
-                                           reproduced, run_variants, stand_in_target, table2_verdict, variant_grid,
-                                           variant_rows, variants_by_graph, variants_by_name)
-from kedit_utils.graphs import GraphSpec, build_graph
-from kedit_utils.profiles import TRAINING
-from kedit_utils.validation import ParameterError
+from kedit_utils.book.profiles import TRAINING
+from kedit_utils.core.validation import ParameterError
+from kedit_utils.kg.deletion.variants import (
+    RULE,
+    Variant,
+    check_graphs,
+    edit_effect,
+    edit_effect_text,
+    fixed_relation,
+    reproduced,
+    run_variants,
+    stand_in_target,
+    table2_verdict,
+    variant_grid,
+    variant_rows,
+    variants_by_graph,
+    variants_by_name,
+)
+from kedit_utils.kg.graphs import GraphSpec, build_graph
 
 TINY = {**TRAINING["quick"], "n_entities": 12, "n_relations": 8, "ba_m": 2, "n_aliases": 2, "sample_fraction": 0.5,
         "layers": [2], "n_embd": 16, "n_head": 2, "lr": 3e-3, "batch_size": 64, "max_epochs": 30, "warmup": 5,

@@ -11,13 +11,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from kedit_utils import architectures as A
-from kedit_utils.editors import EditRequest, get_editor
-from kedit_utils.editors.memit import MEMITHyperParams, compute_z, compute_zs
-from kedit_utils.editors.rome import ROMEHyperParams, key_covariance
-from kedit_utils.editors.rome.compute_k import contextual_prompts
-from kedit_utils.editors.rome.compute_v import compute_v, frozen, speed
-from kedit_utils.editors.rome.tokens import lookup, pad_right, target_token_ids
+from kedit_utils.core import architectures as A
+from kedit_utils.core.tokens import lookup, pad_right, target_token_ids
+from kedit_utils.editing import EditRequest, get_editor
+from kedit_utils.editing.memit import MEMITHyperParams, compute_z, compute_zs
+from kedit_utils.editing.rome import ROMEHyperParams, key_covariance
+from kedit_utils.editing.rome.compute_k import contextual_prompts
+from kedit_utils.editing.rome.compute_v import compute_v, frozen, speed
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_editors import CORPUS, MORE, N_LAYERS, REQUESTS, TOK, snapshot, tiny_gpt2, tiny_llama, top  # noqa: E402
@@ -208,7 +208,7 @@ def test_mlps_where_used_and_eager_attention_change_nothing(model, loss_layer):
 
 
 def test_used_positions_are_the_real_tokens_and_the_reads():
-    from kedit_utils.editors.rome.row_groups import RowGroup, used_positions
+    from kedit_utils.editing.rome.row_groups import RowGroup, used_positions
 
     mask = torch.tensor([[1, 0, 1, 1, 0], [1, 1, 1, 1, 1]])  # prefix of 2, suffix of 3
     g = RowGroup(rows=None, suffix=torch.zeros(2, 3, dtype=torch.long), pos=None, mask=mask, cache=None,
@@ -219,7 +219,7 @@ def test_used_positions_are_the_real_tokens_and_the_reads():
 
 
 def test_length_buckets_cover_every_row_once_in_length_order():
-    from kedit_utils.editors.rome.row_groups import length_buckets
+    from kedit_utils.editing.rome.row_groups import length_buckets
 
     lengths = [3, 1, 1, 5, 2, 2, 2, 9, 1, 4]
     buckets = length_buckets(lengths, min_rows=3)
@@ -237,7 +237,7 @@ def test_length_buckets_cover_every_row_once_in_length_order():
 def test_fact_token_reads_cut_after_the_fact_token_equal_whole_prompts(model, fact_token):
     """Keys and residuals read at the fact token with each row cut after it, in length buckets,
     two sites in one stopped forward, equal those of each whole prompt run alone."""
-    from kedit_utils.editors.rome.compute_k import read_at_fact_tokens
+    from kedit_utils.editing.rome.compute_k import read_at_fact_tokens
 
     pairs = [(r.prompt, r.subject) for r in REQUESTS + MORE] + [
         ("e7_1 r0_0 e3_0 e1_0 r2_1", "e1_0"), ("e2_0 r0_1 e4_1 e5_0", "e2_0"), ("e5_1 e6_0 e0_0", "e6_0")]
@@ -261,7 +261,7 @@ def test_fact_token_reads_cut_after_the_fact_token_equal_whole_prompts(model, fa
 def test_keys_at_several_layers_in_one_forward_equal_one_layer_at_a_time(model):
     """AlphaEdit's post-edit keys (its ``kkt`` for sequential edits) are read at every layer
     of the range in one forward: the same keys as one layer at a time."""
-    from kedit_utils.editors.memit import request_keys, requests_keys_at_layers
+    from kedit_utils.editing.memit import request_keys, requests_keys_at_layers
 
     hp = MEMITHyperParams.tiny_gpt2(layers=tuple(range(N_LAYERS)))
     keys = requests_keys_at_layers(model, TOK, REQUESTS + MORE, hp.layers, hp)

@@ -10,21 +10,21 @@ import numpy as np
 import pytest
 import torch
 
-from kedit_utils import architectures as A
-from kedit_utils import metrics as M
-from kedit_utils.editors import EditRequest, EditSequence, as_requests, available_methods, get_editor
-from kedit_utils.editors.alphaedit import AlphaEditHyperParams
-from kedit_utils.editors.ft import FTHyperParams
-from kedit_utils.editors.ft_l import FTLHyperParams
-from kedit_utils.editors.ice import ICEHyperParams
-from kedit_utils.editors.ike import IKEHyperParams
-from kedit_utils.editors.lora import LoRAHyperParams
-from kedit_utils.editors.memit import MEMITHyperParams
-from kedit_utils.editors.serac import SERACHyperParams
-from kedit_utils.editors.rome import ROMEHyperParams, key_covariance
-from kedit_utils.models import ModelSpec, gpt2_from_scratch
-from kedit_utils.validation import ParameterError
-from kedit_utils.vocabulary import Vocabulary, hf_tokenizer
+from kedit_utils.core import architectures as A
+from kedit_utils.core.validation import ParameterError
+from kedit_utils.editing import EditRequest, EditSequence, as_requests, available_methods, get_editor
+from kedit_utils.editing import metrics as M
+from kedit_utils.editing.alphaedit import AlphaEditHyperParams
+from kedit_utils.editing.ft import FTHyperParams
+from kedit_utils.editing.ft_l import FTLHyperParams
+from kedit_utils.editing.ice import ICEHyperParams
+from kedit_utils.editing.ike import IKEHyperParams
+from kedit_utils.editing.lora import LoRAHyperParams
+from kedit_utils.editing.memit import MEMITHyperParams
+from kedit_utils.editing.rome import ROMEHyperParams, key_covariance
+from kedit_utils.editing.serac import SERACHyperParams
+from kedit_utils.kg.gpt2 import ModelSpec, gpt2_from_scratch
+from kedit_utils.kg.vocabulary import Vocabulary, hf_tokenizer
 
 VOCAB = Vocabulary(8, 4, 2)
 TOK = hf_tokenizer(VOCAB)
@@ -365,9 +365,9 @@ def test_lora_without_peft_says_how_to_install(monkeypatch):
 def test_memit_and_alphaedit_updates_equal_the_direct_solves():
     """The push-through forms (an n × n solve, λC factorised once) give the papers' formulas:
     MEMIT Δ = (λC + K Kᵀ)⁻¹ K Rᵀ and AlphaEdit Δ = (P K Kᵀ + αI)⁻¹ P K Rᵀ."""
-    from kedit_utils.editors.alphaedit import AlphaEdit, AlphaEditHyperParams, null_space_projector
-    from kedit_utils.editors.memit import MEMIT, MEMITHyperParams
-    from kedit_utils.editors.rome.covariance import KeyCovariance
+    from kedit_utils.editing.alphaedit import AlphaEdit, AlphaEditHyperParams, null_space_projector
+    from kedit_utils.editing.memit import MEMIT, MEMITHyperParams
+    from kedit_utils.editing.rome.covariance import KeyCovariance
 
     g = torch.Generator().manual_seed(0)
     d, n, d_out = 24, 3, 7
@@ -391,7 +391,7 @@ def test_answer_loss_reads_the_answer_positions_only_and_equals_the_full_logits(
     """FT's loss takes the unembedding at the answer positions alone (editors/ft.py); on a
     padded batch of two requests it equals the NLL read from the full logits, and its
     gradient too."""
-    from kedit_utils.editors.ft import answer_batch, answer_loss
+    from kedit_utils.editing.ft import answer_batch, answer_loss
 
     _, model, _ = setup
     reqs = [EditRequest("e1_0 r2_1", "e1_0", "e4_1 e5_0"), EditRequest("e2_0", "e2_0", "e5_1")]
@@ -423,7 +423,7 @@ def test_ft_reusing_the_frozen_blocks_gives_the_same_edit(setup):
     reuse, and the blocks' forward is the class's again afterwards."""
     import contextlib
 
-    import kedit_utils.editors.ft as ft
+    import kedit_utils.editing.ft as ft
 
     _, model, _ = setup
     hp = FTHyperParams.tiny_gpt2(layers=(2,), num_steps=5)
@@ -462,7 +462,7 @@ def test_serac_routes_in_scope_prompts_to_the_counterfactual_model_and_others_to
     assert h.condition("e6_0 r0_0") == "e6_0 r0_0"
     with pytest.raises(ParameterError, match="scope"):
         get_editor("serac").apply(model, TOK, edit, hp)
-    from kedit_utils.editors.serac import trained_scope
+    from kedit_utils.editing.serac import trained_scope
 
     monkeypatch.setenv("KEDIT_CACHE", str(tmp_path))
     trained = trained_scope(model, TOK, POOL, hp, model_id="tiny")  # the cached classifier routes the same
@@ -475,7 +475,7 @@ def test_serac_routes_in_scope_prompts_to_the_counterfactual_model_and_others_to
 def test_fused_adamw_matches_the_plain_one():
     """FT's optimiser (editors.ft.adamw): torch's fused kernel where it has one, the same
     update to float32 rounding; float64 tensors get the plain AdamW."""
-    from kedit_utils.editors.ft import adamw
+    from kedit_utils.editing.ft import adamw
 
     torch.manual_seed(0)
     w = torch.randn(64, 32)

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from kedit_utils.embeddings import (
+from kedit_utils.core.validation import ParameterError
+from kedit_utils.kg.embeddings import (
     alias_clustering,
     alias_recall,
     choose_items,
@@ -13,9 +14,8 @@ from kedit_utils.embeddings import (
     pca_of_items,
     silhouette,
 )
-from kedit_utils.models import ModelSpec, gpt2_from_scratch
-from kedit_utils.validation import ParameterError
-from kedit_utils.vocabulary import Vocabulary
+from kedit_utils.kg.gpt2 import ModelSpec, gpt2_from_scratch
+from kedit_utils.kg.vocabulary import Vocabulary
 
 
 def clustered(n_items=40, n_aliases=5, d=32, noise=0.05, seed=0):
@@ -116,7 +116,7 @@ def test_pca_figure_has_two_panels_of_six_groups():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from kedit_utils.figures.embeddings import plot_alias_pca, plot_pca_panel
+    from kedit_utils.book.figures.embeddings import plot_alias_pca, plot_pca_panel
 
     vocab = Vocabulary(10, 8, 5)
     model = gpt2_from_scratch(vocab, ModelSpec(n_layers=1, n_embd=16, n_head=2), seed=0)

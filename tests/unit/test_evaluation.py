@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from kedit_utils.corpus import alias_corpus
-from kedit_utils.evaluation import (
+from kedit_utils.core.validation import ParameterError
+from kedit_utils.kg.alias_accuracy import (
     accuracy_from_correct,
     accuracy_report,
     alias_correct,
@@ -14,8 +14,8 @@ from kedit_utils.evaluation import (
     prompt_correct,
     score_prompts,
 )
-from kedit_utils.graphs import GraphSpec, build_graph
-from kedit_utils.validation import ParameterError
+from kedit_utils.kg.corpus import alias_corpus
+from kedit_utils.kg.graphs import GraphSpec, build_graph
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +175,7 @@ def test_shared_prefix_scores_equal_whole_prompt_forwards(corpus, arch):
 def test_gelu_tanh_is_the_tanh_approximation_of_gelu():
     """The lean scoring step's GELU (a sigmoid instead of tanh) is GPT-2's activation up to
     float rounding, over the range activations take."""
-    from kedit_utils.prefix_scoring import gelu_tanh
+    from kedit_utils.core.prefix_scoring import gelu_tanh
 
     x = torch.linspace(-12, 12, 100_001)
     ref = torch.nn.functional.gelu(x.double(), approximate="tanh")
@@ -188,10 +188,10 @@ def test_entity_level_lm_reads_answers_as_entities(train_tiny_ba):
     """Teacher-forced argmax through EntityLevelLM is the book's entity-level prediction
     (score_prompts): the alias-0 token of the entity whose aliases have the most
     probability together, whichever alias the model itself prefers."""
-    from kedit_utils import metrics as M
-    from kedit_utils.evaluation import EntityLevelLM
-    from kedit_utils.models import ModelSpec
-    from kedit_utils.vocabulary import hf_tokenizer
+    from kedit_utils.editing import metrics as M
+    from kedit_utils.kg.alias_accuracy import EntityLevelLM
+    from kedit_utils.kg.gpt2 import ModelSpec
+    from kedit_utils.kg.vocabulary import hf_tokenizer
 
     model, corpus, _cov = train_tiny_ba(ModelSpec(n_layers=2, n_embd=32, n_head=2), "tiny-entity-level")
     vocab, tok = corpus.vocab, hf_tokenizer(corpus.vocab)
@@ -211,10 +211,10 @@ def test_entity_level_lm_reads_answers_as_entities(train_tiny_ba):
 
 
 def test_entity_margins_compare_the_objects_alias_summed_probability_with_the_best_other_entity():
-    from kedit_utils.corpus import alias_corpus
-    from kedit_utils.evaluation import entity_margins
-    from kedit_utils.graphs import GraphSpec, build_graph
-    from kedit_utils.models import ModelSpec, gpt2_from_scratch
+    from kedit_utils.kg.alias_accuracy import entity_margins
+    from kedit_utils.kg.corpus import alias_corpus
+    from kedit_utils.kg.gpt2 import ModelSpec, gpt2_from_scratch
+    from kedit_utils.kg.graphs import GraphSpec, build_graph
 
     c = alias_corpus(build_graph(GraphSpec(kind="ba", n_entities=12, n_relations=6, ba_m=2, seed=1)), 2, 0.5, 0)
     model = gpt2_from_scratch(c.vocab, ModelSpec(n_layers=1, n_embd=16, n_head=2), seed=0)

@@ -5,12 +5,12 @@ model answers (a word-level "model" whose next token is looked up from the whole
 from collections import Counter
 
 import pytest
+from belief_lm import BeliefLM, WordTok  # tests/unit/belief_lm.py
 
+from kedit_utils.core.validation import ParameterError
 from kedit_utils.datasets import facts as F
 from kedit_utils.datasets import world as W
-from kedit_utils.editors import as_requests
-from kedit_utils.validation import ParameterError
-from belief_lm import BeliefLM, WordTok  # tests/unit/belief_lm.py
+from kedit_utils.editing import as_requests
 
 
 # --------------------------------------------------------------------------- the table
@@ -200,9 +200,9 @@ def test_requests_from_known_facts_use_only_grounded_second_hops():
 
 # --------------------------------------------------------------------------- the alias knowledge graphs
 def test_kg_requests_on_an_alias_graph():
-    from kedit_utils.datasets.kg_requests import kg_request, kg_requests
-    from kedit_utils.graphs import DELETED_ENTITY, GraphSpec, build_graph
-    from kedit_utils.vocabulary import Vocabulary, hf_tokenizer
+    from kedit_utils.kg.graphs import DELETED_ENTITY, GraphSpec, build_graph
+    from kedit_utils.kg.vocabulary import Vocabulary, hf_tokenizer
+    from kedit_utils.survey.kg_requests import kg_request, kg_requests
 
     kg = build_graph(GraphSpec(kind="ba", n_entities=16, n_relations=6, ba_m=2, seed=0))
     vocab = Vocabulary(16, 6, 3)

@@ -17,17 +17,27 @@ import pytest
 import torch
 from torch.func import functional_call
 
-from kedit_utils.cache import artifact_dir, cache_root
+from kedit_utils.core.cache import artifact_dir, cache_root
+from kedit_utils.core.validation import ParameterError
 from kedit_utils.datasets.cases import PropagationCase
-from kedit_utils.editors.ft import answer_batch, answer_loss
-from kedit_utils.editors.requests import EditRequest
-from kedit_utils.meta import (FOMAMLConfig, evaluate_base_and_meta, evaluate_case, evaluate_cases, inner_loop,
-                              meta_cache_key, meta_train, related_loss, scope_parameter_names, tasks_from_cases,
-                              wilson_interval)
-from kedit_utils.meta.fomaml import QA, CACHE_KIND
-from kedit_utils.models import ModelSpec, gpt2_from_scratch
-from kedit_utils.validation import ParameterError
-from kedit_utils.vocabulary import Vocabulary, hf_tokenizer
+from kedit_utils.editing.ft import answer_batch, answer_loss
+from kedit_utils.editing.requests import EditRequest
+from kedit_utils.kg.gpt2 import ModelSpec, gpt2_from_scratch
+from kedit_utils.kg.vocabulary import Vocabulary, hf_tokenizer
+from kedit_utils.propagation import (
+    FOMAMLConfig,
+    evaluate_base_and_meta,
+    evaluate_case,
+    evaluate_cases,
+    inner_loop,
+    meta_cache_key,
+    meta_train,
+    related_loss,
+    scope_parameter_names,
+    tasks_from_cases,
+    wilson_interval,
+)
+from kedit_utils.propagation.fomaml import CACHE_KIND, QA
 
 K, S, P = 4, 64, 16  # countries, subjects, subjects whose country the base model is taught
 VOCAB = Vocabulary(2 * K + S, 2, 1)
@@ -114,7 +124,7 @@ def test_bad_config_names_the_field(field, value):
 
 
 def test_bad_inputs_raise_before_any_work(model, monkeypatch):
-    import kedit_utils.meta.fomaml as F
+    import kedit_utils.propagation.fomaml as F
 
     def no_work(*a, **k):
         raise AssertionError("training started")

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from kedit_utils.graphs import GraphSpec, ba_edge_count, build_graph, hop_distances
-from kedit_utils.validation import ParameterError
+from kedit_utils.core.validation import ParameterError
+from kedit_utils.kg.graphs import GraphSpec, ba_edge_count, build_graph, hop_distances
 
 
 @pytest.mark.parametrize("kind", ["er", "ba"])

@@ -1,12 +1,12 @@
-"""kedit_utils.jobs without a cluster: validation, order, cached jobs, the worker wrapper.
+"""kedit_utils.core.jobs without a cluster: validation, order, cached jobs, the worker wrapper.
 (The local pool runs in tests/integration/test_deletion_workers.py, Dask in test_dask.py.)"""
 import os
 import sys
 
 import pytest
 
-from kedit_utils import jobs
-from kedit_utils.validation import ParameterError
+from kedit_utils.core import jobs
+from kedit_utils.core.validation import ParameterError
 
 
 def _square(x):

@@ -97,12 +97,12 @@ def test_notebooks_name_the_kernel_make_setup_installs():
 
 
 def test_lab_override_opens_python_files_with_the_installed_jupytext_viewer():
-    """kedit_utils/lab/overrides.json5 names a real plugin setting and a real document factory
+    """kedit_utils/book/lab/overrides.json5 names a real plugin setting and a real document factory
     of the installed JupyterLab and jupytext (so an upgrade that renames either fails here)."""
     json5 = pytest.importorskip("json5", reason="json5 comes with the lab extra (make test installs it)")
     import sys
 
-    override = json5.loads((ROOT / "kedit_utils" / "lab" / "overrides.json5").read_text())
+    override = json5.loads((ROOT / "kedit_utils" / "book" / "lab" / "overrides.json5").read_text())
     assert override == {"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}}}
     lab = Path(sys.prefix) / "share" / "jupyter" / "lab"
     schema = json5.loads((lab / "schemas" / "@jupyterlab" / "docmanager-extension" / "plugin.json").read_text())

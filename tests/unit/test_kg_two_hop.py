@@ -1,15 +1,26 @@
-"""Chapter 6 beyond the paper: Paper B's experiment on chapter 1's graph (kedit_utils.datasets.kg_two_hop,
-kedit_utils.meta.kg_two_hop)."""
+"""Chapter 6 beyond the paper: Paper B's experiment on chapter 1's graph (kedit_utils.propagation.kg_cases,
+kedit_utils.propagation.kg_model)."""
 import numpy as np
 import pytest
 import torch
 
-from kedit_utils.graphs import GraphSpec, build_graph
-from kedit_utils.datasets.kg_two_hop import (split_new_entities, training_sequences, two_hop_cases, two_hop_chains,
-                                             two_hop_vocabulary)
-from kedit_utils.meta.kg_two_hop import (check_kg_parameters, evaluate_two_hop, load_or_train_two_hop, paired_gain,
-                                         run_kg_two_hop, spec_from_parameters)
-from kedit_utils.validation import ParameterError
+from kedit_utils.core.validation import ParameterError
+from kedit_utils.kg.graphs import GraphSpec, build_graph
+from kedit_utils.propagation.kg_cases import (
+    split_new_entities,
+    training_sequences,
+    two_hop_cases,
+    two_hop_chains,
+    two_hop_vocabulary,
+)
+from kedit_utils.propagation.kg_model import (
+    check_kg_parameters,
+    evaluate_two_hop,
+    load_or_train_two_hop,
+    paired_gain,
+    run_kg_two_hop,
+    spec_from_parameters,
+)
 
 TINY = dict(kg_graph="ba", kg_entities=12, kg_relations=5, kg_ba_m=2, kg_new=16, kg_layers=1, kg_embd=32,
             kg_alpha=1e-3, kg_beta=3e-4, kg_epochs=1, kg_locality=5)
@@ -105,7 +116,7 @@ def test_tiny_run_end_to_end_restores_the_model(tmp_path, monkeypatch):
     before = {k: v.clone() for k, v in lm.model.state_dict().items()}
     train, held = split_new_entities(lm.kg, spec.n_new, spec.eval_share, spec.seed)
     cases = two_hop_cases(lm.kg, lm.vocab, held, seed=1)
-    from kedit_utils.meta import FOMAMLConfig
+    from kedit_utils.propagation import FOMAMLConfig
 
     out = evaluate_two_hop(lm.model, lm.tok, cases, FOMAMLConfig(inner_lr=1e-2).ft_hparams(lm.model), ["e0_0 r0_0"])
     assert out["locality"].shape == (len(cases),) and ((0 <= out["locality"]) & (out["locality"] <= 1)).all()

@@ -2,9 +2,9 @@
 import numpy as np
 import torch
 
-from kedit_utils.logit_lens import entity_probs_by_layer
-from kedit_utils.models import ModelSpec, gpt2_from_scratch
-from kedit_utils.vocabulary import Vocabulary
+from kedit_utils.kg.gpt2 import ModelSpec, gpt2_from_scratch
+from kedit_utils.kg.logit_lens import entity_probs_by_layer
+from kedit_utils.kg.vocabulary import Vocabulary
 
 
 def test_last_layer_matches_model_output():

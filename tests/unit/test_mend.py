@@ -5,14 +5,13 @@ cached; a missing or untrained network, or bad hyper-parameters, stop naming the
 import numpy as np
 import pytest
 import torch
-
-from kedit_utils import architectures as A
-from kedit_utils.editors import EditRequest, EditSequence, get_editor
-from kedit_utils.editors.ft import answer_batch, answer_loss
-from kedit_utils.editors.mend import MENDHyperParams, MENDNetwork, edit_factors, train_mend, trained_network
-from kedit_utils.validation import ParameterError
-
 from test_editors import MORE, REQUESTS, TOK, assert_same, snapshot, tiny_gpt2, tiny_llama, top
+
+from kedit_utils.core import architectures as A
+from kedit_utils.core.validation import ParameterError
+from kedit_utils.editing import EditRequest, EditSequence, get_editor
+from kedit_utils.editing.ft import answer_batch, answer_loss
+from kedit_utils.editing.mend import MENDHyperParams, MENDNetwork, edit_factors, train_mend, trained_network
 
 
 def training_edits(n=40, seed=1):

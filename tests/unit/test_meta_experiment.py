@@ -5,13 +5,13 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from kedit_utils.core.validation import ParameterError
 from kedit_utils.datasets.cases import PropagationCase
-from kedit_utils.editors.requests import EditRequest
-from kedit_utils.meta import FOMAMLConfig
-from kedit_utils.meta.experiment import best_layer, default_layer, model_family, run_scope
-from kedit_utils.models import ModelSpec, gpt2_from_scratch
-from kedit_utils.validation import ParameterError
-from kedit_utils.vocabulary import Vocabulary, hf_tokenizer
+from kedit_utils.editing.requests import EditRequest
+from kedit_utils.kg.gpt2 import ModelSpec, gpt2_from_scratch
+from kedit_utils.kg.vocabulary import Vocabulary, hf_tokenizer
+from kedit_utils.propagation import FOMAMLConfig
+from kedit_utils.propagation.runs import best_layer, default_layer, model_family, run_scope
 
 VOCAB = Vocabulary(12, 2, 1)
 TOK = hf_tokenizer(VOCAB)
@@ -54,7 +54,7 @@ def test_paper_layers():
     def fake(kind, n, vocab):
         return SimpleNamespace(config=SimpleNamespace(model_type=kind, vocab_size=vocab, num_hidden_layers=n))
 
-    import kedit_utils.meta.experiment as E
+    import kedit_utils.propagation.runs as E
 
     E_n = E.A.n_layers
     try:
@@ -70,8 +70,8 @@ def test_paper_layers():
 def test_chapter_sentences_from_tables():
     import pandas as pd
 
-    from kedit_utils.meta.experiment import accuracy_text, gain_text, paper_gain_text
-    from kedit_utils.paper_numbers import PAPER_B_TABLE1
+    from kedit_utils.propagation.paper_numbers import PAPER_B_TABLE1
+    from kedit_utils.propagation.runs import accuracy_text, gain_text, paper_gain_text
 
     t1 = pd.DataFrame({"scope": ["attn", "mlp"], "split": ["ood", "ood"], "gain": [0.0, 0.25], "n": [4, 4]})
     assert gain_text(t1, "ood") == "attn +0 pts (n = 4), mlp +25 pts (n = 4)"
@@ -83,8 +83,8 @@ def test_chapter_sentences_from_tables():
 def test_chapter6_parameters_are_checked_before_any_work(tmp_path):
     """meta.chapter_data.check_parameters: each bad value stops with its name; the quick and
     paper profiles pass."""
-    from kedit_utils import profiles
-    from kedit_utils.meta.chapter_data import check_parameters
+    from kedit_utils.book import profiles
+    from kedit_utils.propagation.chapter_data import check_parameters
 
     base = dict(profiles.PROFILES["06_meta_learning_propagation"]["quick"], model="smollm2", cre_path=None,
                 mquake_path=None, question_style="cloze", layer=None, executor="local", scheduler=None)
@@ -100,10 +100,10 @@ def test_chapter6_parameters_are_checked_before_any_work(tmp_path):
 
 
 def test_runs_prefetched_in_a_pool_equal_the_runs_made_here(tmp_path, monkeypatch):
-    """ScopeRuns.prefetch (chapter 6's runs as jobs of kedit_utils.jobs, two spawned workers
+    """ScopeRuns.prefetch (chapter 6's runs as jobs of kedit_utils.core.jobs, two spawned workers
     each loading the model from its folder) gives the same evaluations as running them in
     this process, and get() reads the meta-trained weights back from the cache."""
-    from kedit_utils.meta.experiment import ScopeRuns
+    from kedit_utils.propagation.runs import ScopeRuns
 
     monkeypatch.setenv("KEDIT_CACHE", str(tmp_path / "cache"))
     torch.set_num_threads(1)
@@ -111,7 +111,7 @@ def test_runs_prefetched_in_a_pool_equal_the_runs_made_here(tmp_path, monkeypatc
     folder = tmp_path / "tiny"
     model.save_pretrained(folder)
     TOK.save_pretrained(folder)
-    from kedit_utils.pretrained import load_hf_model
+    from kedit_utils.core.pretrained import load_hf_model
 
     model, tok = load_hf_model(folder)
     train, sets = [_case(i) for i in range(3)], {"ood": [_case(5), _case(6)]}

@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 
-from kedit_utils import metrics as M
-from kedit_utils.editors import EditRequest
-from kedit_utils.validation import ParameterError
-from kedit_utils.vocabulary import Vocabulary, hf_tokenizer
+from kedit_utils.core.validation import ParameterError
+from kedit_utils.editing import EditRequest
+from kedit_utils.editing import metrics as M
+from kedit_utils.kg.vocabulary import Vocabulary, hf_tokenizer
 
 VOCAB = Vocabulary(8, 4, 2)
 TOK = hf_tokenizer(VOCAB)
@@ -112,8 +112,8 @@ def test_erase_reports_old_answer_gone_and_erase_target():
 
 
 def test_evaluate_and_conditions_from_handles():
-    from kedit_utils.editors import get_editor
-    from kedit_utils.editors.ice import ICEHyperParams
+    from kedit_utils.editing import get_editor
+    from kedit_utils.editing.ice import ICEHyperParams
 
     req = EditRequest("e1_0 r2_1", "e1_0", "e4_1", rephrase_prompts=("e1_1 r2_1",),
                       locality=(("e3_0 r1_0", "e6_0"),), portability=(("e1_0 r3_0", "e4_1"),))

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from kedit_utils.datasets import mquake as M
-from kedit_utils.validation import ParameterError
+from kedit_utils.core.validation import ParameterError
+from kedit_utils.propagation import mquake as M
 
 
 def _case(cid, hops, edited, subject="Joe Biden"):
@@ -115,7 +115,7 @@ def test_malformed_files(tmp_path):
 
 
 def test_generated_cloze_questions_keep_the_cases():
-    from kedit_utils.datasets.mquake import generate_mquake
+    from kedit_utils.propagation.mquake import generate_mquake
 
     q, c = generate_mquake(20, seed=1), generate_mquake(20, seed=1, question_style="cloze")
     for a, b in zip(q, c):

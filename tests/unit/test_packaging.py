@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from kedit_utils import profiles, runner
+from kedit_utils.book import profiles, runner
 
 ROOT = Path(__file__).resolve().parents[2]
 CONDA_NAMES = {"pytorch": "torch"}

@@ -5,13 +5,13 @@ import copy
 import ipywidgets as w
 import torch
 
-from kedit_utils.meta import FOMAMLConfig, meta_train
-from kedit_utils.models import ModelSpec, gpt2_from_scratch
-from kedit_utils.vocabulary import Vocabulary, hf_tokenizer
-from kedit_utils.widgets import actions as A
-from kedit_utils.widgets.propagation_panel import compare_answers, propagation_panel
+from kedit_utils.book.widgets import actions as A
+from kedit_utils.book.widgets.propagation_panel import compare_answers, propagation_panel
 from kedit_utils.datasets.cases import PropagationCase
-from kedit_utils.editors.requests import EditRequest
+from kedit_utils.editing.requests import EditRequest
+from kedit_utils.kg.gpt2 import ModelSpec, gpt2_from_scratch
+from kedit_utils.kg.vocabulary import Vocabulary, hf_tokenizer
+from kedit_utils.propagation import FOMAMLConfig, meta_train
 
 VOCAB = Vocabulary(12, 2, 1)
 TOK = hf_tokenizer(VOCAB)

@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from kedit_utils import architectures as A
-from kedit_utils.graphs import DELETED_ENTITY
-from kedit_utils.models import ModelSpec
-from kedit_utils.editors.rome import (EditRequest, KeyCovariance, ROMEHyperParams, deletion_edit_fn, edit, edited,
-                              graph_request, key_covariance, restore)
-from kedit_utils.editors.rome.covariance import second_moment
-from kedit_utils.validation import ParameterError
-from kedit_utils.vocabulary import hf_tokenizer
+from kedit_utils.core import architectures as A
+from kedit_utils.core.validation import ParameterError
+from kedit_utils.editing.rome import EditRequest, KeyCovariance, ROMEHyperParams, edit, edited, key_covariance, restore
+from kedit_utils.editing.rome.covariance import second_moment
+from kedit_utils.kg.deletion.requests import deletion_edit_fn, graph_request
+from kedit_utils.kg.gpt2 import ModelSpec
+from kedit_utils.kg.graphs import DELETED_ENTITY
+from kedit_utils.kg.vocabulary import hf_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -184,8 +184,8 @@ def test_bad_requests_name_the_parameter(setup):
 
 
 def test_deletion_edit_fn_plugs_into_the_sweep(setup):
-    from kedit_utils.deletion import delete_and_measure
-    from kedit_utils.evaluation import score_prompts
+    from kedit_utils.kg.alias_accuracy import score_prompts
+    from kedit_utils.kg.deletion.impact import delete_and_measure
 
     model, corpus, tok, cov = setup
     snap = snapshot(model)
@@ -200,7 +200,7 @@ def test_deletion_edit_fn_plugs_into_the_sweep(setup):
 def test_llama_edit_and_restore():
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from kedit_utils.vocabulary import Vocabulary
+    from kedit_utils.kg.vocabulary import Vocabulary
 
     vocab = Vocabulary(6, 3, 2)
     tok = hf_tokenizer(vocab)

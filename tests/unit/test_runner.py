@@ -1,8 +1,8 @@
 """Runner and profiles: parameters checked before any work, clear failures, no partial output."""
 import pytest
 
-from kedit_utils import cli, profiles, runner
-from kedit_utils.validation import ParameterError
+from kedit_utils.book import cli, profiles, runner
+from kedit_utils.core.validation import ParameterError
 
 
 def test_unknown_notebook_and_parameter_are_rejected_up_front(tmp_path):

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from kedit_utils import scorecard as sc
-from kedit_utils.paper_numbers import PAPER_A_TABLE1, PAPER_A_TABLE2
+from kedit_utils.book import scorecard as sc
+from kedit_utils.kg.paper_numbers import PAPER_A_TABLE1, PAPER_A_TABLE2
 
 
 def test_accuracy_rule():
@@ -78,7 +78,7 @@ def test_every_rule_is_stated_once_on_the_page():
 
 
 def test_paper_b_rows(tmp_path):
-    from kedit_utils.paper_numbers import PAPER_B_TABLE1
+    from kedit_utils.propagation.paper_numbers import PAPER_B_TABLE1
 
     table1 = [{"scope": s, "split": sp, "layers": "8", "acc_base": 0.0, "acc_meta": 0.5 if sp == "id" else 0.05,
                "gain": 0.5 if sp == "id" else 0.05, "n": 100} for s, sp in PAPER_B_TABLE1]
@@ -109,7 +109,7 @@ def test_paper_b_rows(tmp_path):
 def test_survey_findings_rows():
     """Paper C's findings: agrees when a finding holds on both models, partly on one, does not
     on neither; a finding checked on no model gives no row."""
-    from kedit_utils.scorecard import AGREES, DOES_NOT, PARTLY, ROW_BUILDERS, verdict_finding
+    from kedit_utils.book.scorecard import AGREES, DOES_NOT, PARTLY, ROW_BUILDERS, verdict_finding
 
     assert verdict_finding([True, True]) == AGREES
     assert verdict_finding([True, False]) == PARTLY and verdict_finding([True, None]) == PARTLY

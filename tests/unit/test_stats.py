@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from kedit_utils import stats
-from kedit_utils.validation import ParameterError
+from kedit_utils.core import stats
+from kedit_utils.core.validation import ParameterError
 
 
 def test_pearson_and_spearman_known_values():
@@ -47,7 +47,7 @@ def test_degree_impact_table_and_disjoint_intervals():
     import numpy as np
     import pandas as pd
 
-    from kedit_utils.stats import degree_impact_table, disjoint_intervals
+    from kedit_utils.core.stats import degree_impact_table, disjoint_intervals
 
     rng = np.random.default_rng(0)
     deg = rng.integers(1, 20, 60)
@@ -102,7 +102,8 @@ def test_correlation_across_seeds_widens_with_seed_to_seed_spread():
 
 def test_compact_table2_joins_each_interval_into_one_column():
     import pandas as pd
-    from kedit_utils.stats import compact_table2
+
+    from kedit_utils.core.stats import compact_table2
 
     t = pd.DataFrame({"pearson": [0.5, -0.05], "ci_low": [0.1, -0.3], "ci_high": [0.8, 0.2],
                       "seeds_low": [0.2, float("nan")], "seeds_high": [0.7, float("nan")],

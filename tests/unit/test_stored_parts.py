@@ -4,11 +4,19 @@ import json
 
 import pytest
 
-from kedit_utils import stored_parts
-from kedit_utils.stored_parts import (ENTITY_COLUMNS, combined_entities, load_parts, part_path,
-                                      provenance_markdown, provenance_table, run_part, store_part)
-from kedit_utils.stored_results import PROVENANCE_FIELDS, stored_dir
-from kedit_utils.validation import ParameterError
+from kedit_utils.book import stored_parts
+from kedit_utils.book.stored_parts import (
+    ENTITY_COLUMNS,
+    combined_entities,
+    load_parts,
+    part_path,
+    provenance_markdown,
+    provenance_table,
+    run_part,
+    store_part,
+)
+from kedit_utils.book.stored_results import PROVENANCE_FIELDS, stored_dir
+from kedit_utils.core.validation import ParameterError
 
 
 @pytest.mark.parametrize("path", [p for p in sorted(stored_dir().glob("*.json")) if p.name.count(".") > 2],

@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from kedit_utils import stored_results
-from kedit_utils.stored_results import PROVENANCE_FIELDS, load_stored, store, stored_dir
-from kedit_utils.validation import ParameterError
+from kedit_utils.book import stored_results
+from kedit_utils.book.stored_results import PROVENANCE_FIELDS, load_stored, store, stored_dir
+from kedit_utils.core.validation import ParameterError
 
 TABLE2 = {"editor", "graph", "layers", "pearson", "spearman", "ci_low", "ci_high", "n_seeds"}
 

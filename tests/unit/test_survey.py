@@ -9,18 +9,22 @@ import pandas as pd
 import pytest
 import torch
 
-from kedit_utils.datasets.kg_requests import kg_requests
-from kedit_utils.editors import EditRequest
-from kedit_utils.models import ModelSpec
-from kedit_utils.survey import findings as FD, grid as G, reversibility as R, sequential as S, weight_maps as WM
-from kedit_utils.validation import ParameterError
-from kedit_utils.vocabulary import hf_tokenizer
+from kedit_utils.core.validation import ParameterError
+from kedit_utils.editing import EditRequest
+from kedit_utils.kg.gpt2 import ModelSpec
+from kedit_utils.kg.vocabulary import hf_tokenizer
+from kedit_utils.survey import findings as FD
+from kedit_utils.survey import grid as G
+from kedit_utils.survey import reversibility as R
+from kedit_utils.survey import sequential as S
+from kedit_utils.survey import weight_maps as WM
+from kedit_utils.survey.kg_requests import kg_requests
 
 
 @pytest.fixture(scope="module")
 def tiny(train_tiny_ba):
     model, corpus, cov = train_tiny_ba(ModelSpec(n_layers=2, n_embd=32, n_head=2), "tiny-survey")
-    from kedit_utils.deletion_experiment import tiny_hparams
+    from kedit_utils.kg.deletion.sweep import tiny_hparams
 
     hps = {m: tiny_hparams(m, 0, "last", 2) for m in ("rome", "memit", "ft_l", "ice")}
     return model, corpus, hf_tokenizer(corpus.vocab), hps, cov
@@ -52,7 +56,7 @@ def test_grid_scores_real_edits_and_restores_the_model(tiny):
     model, corpus, tok, hps, cov = tiny
     snap = snapshot(model)
     reqs = {"modify": kg_requests(corpus.kg, corpus.vocab, "modify", 3, seed=0)}
-    from kedit_utils.evaluation import EntityLevelLM
+    from kedit_utils.kg.alias_accuracy import EntityLevelLM
 
     setup = G.EditSetup(model, tok, "tiny", hparams=hps, context={"rome": {"cov": cov}}, fluency_tokens=0,
                         scorer=EntityLevelLM(model, corpus.vocab))
@@ -152,8 +156,8 @@ def test_findings_read_intervals():
 def test_editing_panel_applies_restores_and_reports_errors(tiny):
     import ipywidgets as w
 
-    from kedit_utils.widgets import actions as A
-    from kedit_utils.widgets.editing_panel import editing_panel
+    from kedit_utils.book.widgets import actions as A
+    from kedit_utils.book.widgets.editing_panel import editing_panel
 
     model, corpus, tok, hps, cov = tiny
     kg, vocab = corpus.kg, corpus.vocab
@@ -186,9 +190,9 @@ def test_editing_panel_applies_restores_and_reports_errors(tiny):
 def test_training_split_avoids_evaluated_subjects_and_later_edits():
     """MEND's and SERAC's training edits: never about a subject scored in the grid, never an
     edit the sequential study applies; none left is an error naming the field."""
-    from kedit_utils.editors import EditRequest
+    from kedit_utils.core.validation import ParameterError
+    from kedit_utils.editing import EditRequest
     from kedit_utils.survey.grid import training_split
-    from kedit_utils.validation import ParameterError
 
     cands = [EditRequest(f"e{i}_0 r{j}_0", f"e{i}_0", "e9_0") for i in range(4) for j in range(2)]
     evaluated = [EditRequest("e0_0 r1_0", "e0_0", "e8_0")]
@@ -205,7 +209,7 @@ def test_pretrained_grid_rows_from_workers_keep_run_grids_order():
     order: action, then method in the given order, then request."""
     import pandas as pd
 
-    from kedit_utils.survey.experiment import _grid_in_order
+    from kedit_utils.survey.studies import _grid_in_order
 
     requests = {"insert": [1, 2], "modify": [1, 2], "erase": []}
     frames = {m: pd.DataFrame([{"method": m, "action": a, "i": i} for a in ("insert", "modify") for i in (0, 1)])

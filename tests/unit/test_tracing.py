@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from kedit_utils import tracing as T
-from kedit_utils.corpus import alias_corpus
-from kedit_utils.graphs import GraphSpec, build_graph
-from kedit_utils.models import ModelSpec, gpt2_from_scratch
-from kedit_utils.validation import ParameterError
-from kedit_utils.vocabulary import Vocabulary, hf_tokenizer
+from kedit_utils.core.validation import ParameterError
+from kedit_utils.kg import tracing as T
+from kedit_utils.kg.corpus import alias_corpus
+from kedit_utils.kg.gpt2 import ModelSpec, gpt2_from_scratch
+from kedit_utils.kg.graphs import GraphSpec, build_graph
+from kedit_utils.kg.vocabulary import Vocabulary, hf_tokenizer
 
 VOCAB = Vocabulary(6, 3, 2)
 
@@ -184,7 +184,7 @@ def test_validation_before_work():
 def test_heatmaps_return_figures():
     import matplotlib.pyplot as plt
 
-    from kedit_utils.figures.tracing import effect_by_layer, trace_heatmap, trace_heatmaps
+    from kedit_utils.book.figures.tracing import effect_by_layer, trace_heatmap, trace_heatmaps
 
     model = random_gpt2()
     res = T.trace(model, some_prompts(2), noise_std=1.0, n_samples=2, include_embedding=True)

@@ -6,11 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from kedit_utils import cache, training
-from kedit_utils.corpus import alias_corpus
-from kedit_utils.graphs import GraphSpec, build_graph
-from kedit_utils.models import ModelSpec, count_parameters, gpt2_from_scratch
-from kedit_utils.training import (
+from kedit_utils.book.profiles import TRAINING
+from kedit_utils.core import cache
+from kedit_utils.core.validation import ParameterError
+from kedit_utils.kg import trained_models as model_zoo
+from kedit_utils.kg import training
+from kedit_utils.kg.corpus import alias_corpus
+from kedit_utils.kg.gpt2 import ModelSpec, count_parameters, gpt2_from_scratch
+from kedit_utils.kg.graphs import GraphSpec, build_graph
+from kedit_utils.kg.training import (
     EarlyStopper,
     TrainConfig,
     estimated_all_accuracy,
@@ -21,9 +25,6 @@ from kedit_utils.training import (
     training_inputs,
     validation_mask,
 )
-from kedit_utils import model_zoo
-from kedit_utils.profiles import TRAINING
-from kedit_utils.validation import ParameterError
 
 TINY_GRAPH = GraphSpec(kind="er", n_entities=8, n_relations=3, ba_m=1, seed=0)
 TINY_MODEL = ModelSpec(n_layers=1, n_embd=16, n_head=2)
@@ -100,7 +101,7 @@ def test_estimated_all_accuracy(corpus):
 
 
 def test_object_losses():
-    from kedit_utils.vocabulary import Vocabulary
+    from kedit_utils.kg.vocabulary import Vocabulary
 
     vocab = Vocabulary(4, 2, 3)
     logits = torch.zeros(2, vocab.size)
@@ -209,7 +210,7 @@ def test_load_or_train_caches_and_reloads_equal_weights(tmp_path, monkeypatch):
     assert again.report == first.report and again.log == first.log
     assert (again.val_mask == first.val_mask).all()
     # a reloaded model gives the same accuracy as the freshly trained one did
-    from kedit_utils.evaluation import accuracy_report
+    from kedit_utils.kg.alias_accuracy import accuracy_report
 
     rep = accuracy_report(again.model, again.corpus, again.val_mask)
     assert rep["acc_all"] == pytest.approx(first.report["acc_all"])
@@ -237,7 +238,7 @@ def test_training_figures():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from kedit_utils.figures.training import plot_accuracies, plot_metric_by_model, plot_training_curves
+    from kedit_utils.book.figures.training import plot_accuracies, plot_metric_by_model, plot_training_curves
 
     log = [
         {"step": 10, "loss": 5.0, "acc_batch": 0.1},

@@ -1,6 +1,6 @@
 """Panels, headless, on tiny models: every control starts with a valid value; a failing action
 shows its error in the panel in plain words and the panel stays usable; a running action
-disables the controls and says it is busy (kedit_utils.widgets.actions, the rule of every panel)."""
+disables the controls and says it is busy (kedit_utils.book.widgets.actions, the rule of every panel)."""
 from types import SimpleNamespace
 
 import ipywidgets as w
@@ -8,15 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from kedit_utils.graphs import DELETED_ENTITY
-from kedit_utils.models import ModelSpec
-from kedit_utils.editors.rome import ROMEHyperParams, deletion_edit_fn
-from kedit_utils.validation import ParameterError
-from kedit_utils.vocabulary import UNK
-from kedit_utils.widgets import actions as A
-from kedit_utils.widgets.deletion_panel import deletion_panel
-from kedit_utils.widgets.graph_explorer import entity_explorer
-from kedit_utils.widgets.rome_panel import answer_html, rome_panel
+from kedit_utils.book.widgets import actions as A
+from kedit_utils.book.widgets.deletion_panel import deletion_panel
+from kedit_utils.book.widgets.graph_explorer import entity_explorer
+from kedit_utils.book.widgets.rome_panel import answer_html, rome_panel
+from kedit_utils.core.validation import ParameterError
+from kedit_utils.editing.rome import ROMEHyperParams
+from kedit_utils.kg.deletion.requests import deletion_edit_fn
+from kedit_utils.kg.gpt2 import ModelSpec
+from kedit_utils.kg.graphs import DELETED_ENTITY
+from kedit_utils.kg.vocabulary import UNK
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +138,7 @@ def test_entity_explorer_updates_and_shows_errors(tiny, monkeypatch):
     pick.value = other
     assert shown_text(panel) != first and f"<b>entity {other}</b>" in shown_text(panel)
 
-    from kedit_utils.widgets import graph_explorer
+    from kedit_utils.book.widgets import graph_explorer
 
     monkeypatch.setattr(graph_explorer, "entity_facts_html", lambda c, e: 1 / 0)
     pick.value = pick.options[4][1]
@@ -246,7 +247,7 @@ def test_every_panel_module_follows_the_rule():
     Actions, never with a bare on_click / observe whose errors would go to the log console."""
     from pathlib import Path
 
-    import kedit_utils.widgets as pkg
+    import kedit_utils.book.widgets as pkg
 
     modules = [p for p in Path(pkg.__file__).parent.glob("*.py") if p.name not in ("__init__.py", "actions.py")]
     assert len(modules) >= 3

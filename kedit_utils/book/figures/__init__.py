@@ -1,0 +1,1 @@
+"""Plot functions, one module per chapter theme; the style lives in :mod:`kedit_utils.book.style`."""

@@ -1,0 +1,16 @@
+"""ROME, rank-one model editing (Meng et al. 2022), as used by Paper A §3.3 step 2.
+
+One module per concern, as in the reference implementation: :mod:`.hparams`,
+:mod:`.covariance` (C = K Kᵀ / n), :mod:`.compute_k` (k*), :mod:`.compute_v` (v*),
+:mod:`.update` (Ŵ = W + Λ (C⁻¹k*)ᵀ), :mod:`.editor` (edit / restore) and :mod:`.method` (the :class:`~kedit_utils.editing.base.Editor`
+behind ``get_editor("rome")``). Finding the subject's tokens is :mod:`kedit_utils.core.tokens`;
+the requests of Paper A's graph facts are :mod:`kedit_utils.kg.deletion.requests`.
+"""
+from kedit_utils.editing.rome.covariance import KeyCovariance, key_covariance
+from kedit_utils.editing.rome.editor import EditRequest, EditResult, Prediction, edit, edited, restore
+from kedit_utils.editing.rome.hparams import ROMEHyperParams
+
+__all__ = [
+    "EditRequest", "EditResult", "KeyCovariance", "Prediction", "ROMEHyperParams",
+    "edit", "edited", "key_covariance", "restore",
+]

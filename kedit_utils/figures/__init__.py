@@ -1,1 +1,0 @@
-"""Plot functions, one module per chapter theme; the style lives in :mod:`kedit_utils.style`."""
