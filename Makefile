@@ -1,7 +1,9 @@
 # kedit: two commands for a new user.
 #   make book   set up everything (venv, package, kernel, offline assets), run every chapter
 #               on the quick CPU profile and build the HTML book
-#   make test   set up the same way when needed, then run the whole test suite
+#   make test   set up the same way when needed, then check the import contracts and run the
+#               whole test suite
+#   make test-fast  the contracts and the unit tier only (tests not marked slow; about a minute)
 #   make lab    JupyterLab (and Notebook 7) on notebooks/, chapters opening as notebooks
 # Variables: PYTHON (interpreter for the venv), VENV (its folder), PROFILE (quick|paper),
 # TORCH_VERSION / TORCH_PIP_ARGS (how torch is installed when the venv has none; see README),
@@ -25,14 +27,23 @@ LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.d/kedit.json5
 KERNEL := $(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (kedit)" >/dev/null
 ASSETS_STAMP := book/_assets/.complete
 
-.PHONY: book test lab setup assets browser clean distclean
+.PHONY: book test test-fast lint-imports lab setup assets browser clean distclean
 
 book: setup
 	$(KEDIT) book --profile $(PROFILE)
 
 # One OpenMP thread per process (the notebooks' kernels too): TEST_WORKERS processes share the cores.
-test: setup browser $(TEST_STAMP) $(LAB_SETTINGS)
+test: setup browser $(TEST_STAMP) $(LAB_SETTINGS) lint-imports
 	OMP_NUM_THREADS=1 $(PY) -m pytest tests -q -ra -n $(TEST_WORKERS)
+
+# The unit tier: tests not marked slow (tests/integration is all slow; tests/conftest.py checks it).
+test-fast: setup $(TEST_STAMP) lint-imports
+	OMP_NUM_THREADS=1 $(PY) -m pytest tests -q -ra -n $(TEST_WORKERS) -m "not slow"
+
+# The package's layers (core <- editing <- datasets <- kg <- propagation | survey <- book), as the
+# import-linter contracts in pyproject.toml state them.
+lint-imports: $(TEST_STAMP)
+	$(VENV)/bin/lint-imports
 
 # Work live: JupyterLab on notebooks/, kernel "Python 3 (kedit)"; a double-click opens a chapter
 # as a notebook (LAB_SETTINGS), and saving leaves its .py unchanged (notebooks/jupytext.toml).

@@ -31,7 +31,8 @@ from IPython.display import HTML, display
 
 from kedit_utils.book.results import glue_number, results_dir
 from kedit_utils.book.runner import chapter_title
-from kedit_utils.book.scorecard import VERDICTS, build_scorecard, rules_html, scorecard_html
+from kedit_utils.book.scorecard import build_scorecard, rules_html, scorecard_html
+from kedit_utils.core.verdicts import VERDICTS
 
 card = build_scorecard(results_dir())
 counts = card.counts()

@@ -25,3 +25,14 @@ def pytest_xdist_make_scheduler(config, log):
             return "tiny_book" if scope in BOOK_FILES else scope
 
     return BookFilesTogether(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Test tiers: every test under ``tests/integration`` is marked ``slow`` (runs notebooks,
+    trains, builds the book or starts servers), so ``make test-fast`` (``-m "not slow"``) is
+    the unit tier; an unmarked integration test is an error, not a slow fast tier."""
+    unmarked = [i.nodeid for i in items if "tests/integration/" in i.nodeid.replace("\\", "/")
+                and i.get_closest_marker("slow") is None]
+    if unmarked:
+        raise pytest.UsageError("integration tests must be marked slow (pytestmark = pytest.mark.slow): "
+                                + ", ".join(unmarked[:5]))

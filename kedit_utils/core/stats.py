@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from kedit_utils.core.validation import ParameterError, check_int
+from kedit_utils.core.validation import ParameterError, check_float, check_int
 
 
 def _check_pair(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -234,3 +234,23 @@ def decomposition_table(frame, parts, keys=("graph", "layers")):
             rows.append({**dict(zip(keys, group)), "part": part, "mean": float(g[col].mean()),
                          "corr_with_degree": float(np.mean(rs)) if rs else float("nan")})
     return pd.DataFrame(rows)
+
+
+Z95 = 1.959963984540054
+
+
+def wilson_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion k/n; (nan, nan) for n = 0."""
+    check_float("level", level, low=0.0, high=1.0, low_open=True, high_open=True)
+    if n == 0:
+        return (math.nan, math.nan)
+    if not 0 <= k <= n:
+        raise ParameterError("k", k, f"must lie in [0, n={n}]")
+    from statistics import NormalDist
+
+    z = Z95 if level == 0.95 else NormalDist().inv_cdf(0.5 + level / 2)
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))

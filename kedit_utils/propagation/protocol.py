@@ -32,28 +32,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kedit_utils.core.validation import ParameterError, check_float, check_int
+from kedit_utils.core.stats import wilson_interval
+from kedit_utils.core.validation import ParameterError, check_int
 from kedit_utils.datasets.cases import PropagationCase
 from kedit_utils.editing import metrics as M
-
-Z95 = 1.959963984540054
-
-
-def wilson_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a proportion k/n; (nan, nan) for n = 0."""
-    check_float("level", level, low=0.0, high=1.0, low_open=True, high_open=True)
-    if n == 0:
-        return (math.nan, math.nan)
-    if not 0 <= k <= n:
-        raise ParameterError("k", k, f"must lie in [0, n={n}]")
-    from statistics import NormalDist
-
-    z = Z95 if level == 0.95 else NormalDist().inv_cdf(0.5 + level / 2)
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def contains_any(generation: str, answers: Sequence[str]) -> bool:

@@ -22,6 +22,8 @@ from kedit_utils.kg.deletion.sweep import model_sweeps, run_deletion_experiment,
 from kedit_utils.kg.trained_models import trained_folder, trained_models
 from kedit_utils.kg.training import ARTIFACT_KIND as MODELS
 
+pytestmark = pytest.mark.slow  # integration tier: `make test`, not `make test-fast`
+
 distributed = pytest.importorskip("distributed")
 
 PARAMS = {

@@ -10,6 +10,8 @@ from kedit_utils.book.profiles import TRAINING
 from kedit_utils.kg.deletion.sweep import run_deletion_experiment
 from kedit_utils.kg.training import ARTIFACT_KIND
 
+pytestmark = pytest.mark.slow  # integration tier: `make test`, not `make test-fast`
+
 PARAMS = {
     **TRAINING["quick"], "n_entities": 10, "n_relations": 4, "ba_m": 2, "n_aliases": 2, "sample_fraction": 0.5,
     "layers": [1, 2], "n_embd": 16, "n_head": 2, "lr": 3e-3, "batch_size": 32, "max_epochs": 20, "warmup": 2,

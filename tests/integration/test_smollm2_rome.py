@@ -8,9 +8,8 @@ import torch
 
 from kedit_utils.core.pretrained import INSTALL_HINT, smollm2_available
 
-pytestmark = pytest.mark.skipif(
-    not smollm2_available(), reason=f"SmolLM2 weights not installed ({INSTALL_HINT})"
-)
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
+    not smollm2_available(), reason=f"SmolLM2 weights not installed ({INSTALL_HINT})")]
 
 PROMPT = "The Eiffel Tower is located in the city of"
 

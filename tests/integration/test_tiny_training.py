@@ -9,6 +9,8 @@ from kedit_utils.kg.gpt2 import ModelSpec
 from kedit_utils.kg.graphs import GraphSpec, build_graph
 from kedit_utils.kg.training import TrainConfig, train_model
 
+pytestmark = pytest.mark.slow  # integration tier: `make test`, not `make test-fast`
+
 
 @pytest.mark.parametrize("kind", ["er", "ba"])
 def test_tiny_graph_reaches_paper_accuracy(kind):

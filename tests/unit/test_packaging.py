@@ -44,8 +44,3 @@ def test_every_notebook_is_in_the_book():
     toc = (ROOT / "book" / "_toc.yml").read_text()
     for name in runner.list_notebooks():
         assert f"chapters/{name}" in toc
-
-
-def test_no_logic_in_notebooks():
-    for path in (ROOT / "notebooks").glob("*.py"):
-        assert not re.search(r"^(def|class) ", path.read_text(), re.M), path

@@ -4,44 +4,45 @@ import json
 import pytest
 
 from kedit_utils.book import scorecard as sc
+from kedit_utils.core import verdicts as V
 from kedit_utils.kg.paper_numbers import PAPER_A_TABLE1, PAPER_A_TABLE2
 
 
 def test_accuracy_rule():
-    assert sc.verdict_accuracy([0.998, 0.997], [0.9998, 0.9941]) == sc.AGREES
-    assert sc.verdict_accuracy([0.99, 0.99], [0.9998, 0.9941]) == sc.PARTLY  # 0.0098 below
-    assert sc.verdict_accuracy([0.95, 0.99], [0.9998, 0.9941]) == sc.DOES_NOT
+    assert V.verdict_accuracy([0.998, 0.997], [0.9998, 0.9941]) == V.AGREES
+    assert V.verdict_accuracy([0.99, 0.99], [0.9998, 0.9941]) == V.PARTLY  # 0.0098 below
+    assert V.verdict_accuracy([0.95, 0.99], [0.9998, 0.9941]) == V.DOES_NOT
 
 
 def test_correlation_rule():
-    assert sc.verdict_correlation(0.93, 0.8, 0.97) == sc.AGREES
-    assert sc.verdict_correlation(0.93, 0.05, 0.36) == sc.PARTLY  # sign only
-    assert sc.verdict_correlation(0.93, -0.1, 0.3) == sc.DOES_NOT  # interval holds 0
-    assert sc.verdict_correlation(-0.5, -0.4, -0.1) == sc.PARTLY  # negative side
+    assert V.verdict_correlation(0.93, 0.8, 0.97) == V.AGREES
+    assert V.verdict_correlation(0.93, 0.05, 0.36) == V.PARTLY  # sign only
+    assert V.verdict_correlation(0.93, -0.1, 0.3) == V.DOES_NOT  # interval holds 0
+    assert V.verdict_correlation(-0.5, -0.4, -0.1) == V.PARTLY  # negative side
 
 
 def test_magnitude_rule_is_symmetric_in_ratio():
-    assert sc.verdict_magnitude([1.1, 0.1], [0.6, 0.05]) == sc.AGREES  # 1.8x, 2x
-    assert sc.verdict_magnitude([0.3, 0.025], [0.6, 0.05]) == sc.AGREES  # 0.5x both
-    assert sc.verdict_magnitude([2.9, 0.2], [0.6, 0.05]) == sc.PARTLY  # 4.8x
-    assert sc.verdict_magnitude([6.9, 0.55], [0.6, 0.05]) == sc.DOES_NOT  # 11x
-    assert sc.verdict_magnitude([0.0, 0.05], [0.6, 0.05]) == sc.DOES_NOT  # nothing vs something
+    assert V.verdict_magnitude([1.1, 0.1], [0.6, 0.05]) == V.AGREES  # 1.8x, 2x
+    assert V.verdict_magnitude([0.3, 0.025], [0.6, 0.05]) == V.AGREES  # 0.5x both
+    assert V.verdict_magnitude([2.9, 0.2], [0.6, 0.05]) == V.PARTLY  # 4.8x
+    assert V.verdict_magnitude([6.9, 0.55], [0.6, 0.05]) == V.DOES_NOT  # 11x
+    assert V.verdict_magnitude([0.0, 0.05], [0.6, 0.05]) == V.DOES_NOT  # nothing vs something
 
 
 def test_clustering_and_location_rules():
-    assert sc.verdict_clustering(0.87, -0.28) == sc.AGREES
-    assert sc.verdict_clustering(0.4, 0.3) == sc.PARTLY
-    assert sc.verdict_clustering(0.1, 0.3) == sc.DOES_NOT
-    assert sc.verdict_location(True, True) == sc.AGREES
-    assert sc.verdict_location(True, False) == sc.PARTLY
-    assert sc.verdict_location(False, False) == sc.DOES_NOT
+    assert V.verdict_clustering(0.87, -0.28) == V.AGREES
+    assert V.verdict_clustering(0.4, 0.3) == V.PARTLY
+    assert V.verdict_clustering(0.1, 0.3) == V.DOES_NOT
+    assert V.verdict_location(True, True) == V.AGREES
+    assert V.verdict_location(True, False) == V.PARTLY
+    assert V.verdict_location(False, False) == V.DOES_NOT
 
 
 def test_claim_rejects_unknown_verdict_and_rule():
     with pytest.raises(ValueError, match="verdict"):
-        sc.Claim("A", "x", "1", "1", "maybe", "accuracy", "02_training", "a")
+        V.Claim("A", "x", "1", "1", "maybe", "accuracy", "02_training", "a")
     with pytest.raises(ValueError, match="rule"):
-        sc.Claim("A", "x", "1", "1", sc.AGREES, "vibes", "02_training", "a")
+        V.Claim("A", "x", "1", "1", V.AGREES, "vibes", "02_training", "a")
 
 
 def _write(folder, name, data, profile="quick"):
@@ -61,9 +62,9 @@ def test_card_from_results(tmp_path):
     assert len(card.rows) == 6 + 6 + 6
     t2 = card.rows[card.rows.item.str.startswith("Table 2")].set_index("item")
     # ER (paper .21-.30) lies in [0.1, 0.35]; BA (.75-.99) does not, but the sign does
-    assert (t2[t2.index.str.contains("ER")].verdict == sc.AGREES).all()
-    assert (t2[t2.index.str.contains("BA")].verdict == sc.PARTLY).all()
-    assert (card.rows[card.rows.rule == "accuracy"].verdict == sc.AGREES).all()
+    assert (t2[t2.index.str.contains("ER")].verdict == V.AGREES).all()
+    assert (t2[t2.index.str.contains("BA")].verdict == V.PARTLY).all()
+    assert (card.rows[card.rows.rule == "accuracy"].verdict == V.AGREES).all()
     assert sum(card.counts().values()) == len(card.rows)
     html = sc.scorecard_html(card.for_paper("A"))
     assert html.count("<tr><td>") == len(card.rows)
@@ -73,7 +74,7 @@ def test_card_from_results(tmp_path):
 
 def test_every_rule_is_stated_once_on_the_page():
     page = sc.rules_html()
-    for rule in sc.RULES.values():
+    for rule in V.RULES.values():
         assert page.count(rule["what"].split(" (")[0]) >= 1
 
 
@@ -92,24 +93,25 @@ def test_paper_b_rows(tmp_path):
     assert len(rows) == 6 + 1 + 8 and set(rows.paper) == {"B"}
     t1 = rows[rows.index.str.startswith("Table 1")]
     # MLP in-distribution: paper +65.9 pts, ours +50 [~+40, ~+59]: the sign only
-    assert t1.loc["Table 1, mlp (layer 8), in-distribution: gain of meta-learning [95 % CI]"].verdict == sc.PARTLY
+    assert t1.loc["Table 1, mlp (layer 8), in-distribution: gain of meta-learning [95 % CI]"].verdict == V.PARTLY
     # attn OOD: ours +5 [+0.3, ~+11] excludes 0 and contains the paper's +1.6
-    assert t1.loc["Table 1, attn (layer 8), OOD: gain of meta-learning [95 % CI]"].verdict == sc.AGREES
-    assert rows.loc["Fig. 2: best layer for OOD accuracy (single-layer Attn+MLP updates)"].verdict == sc.AGREES
+    assert t1.loc["Table 1, attn (layer 8), OOD: gain of meta-learning [95 % CI]"].verdict == V.AGREES
+    assert rows.loc["Fig. 2: best layer for OOD accuracy (single-layer Attn+MLP updates)"].verdict == V.AGREES
     t2 = rows[rows.index.str.startswith("Table 2")]
-    assert t2.loc["Table 2, CRE OOD: meta-trained FT minus FT [95 % CI]"].verdict == sc.DOES_NOT  # 0 vs +29.7
-    assert t2.loc["Table 2, CRE OOD: meta-trained FT minus ROME [95 % CI]"].verdict == sc.AGREES  # +30 vs +34.2
-    assert sc.verdict_difference(0.3, 0.2, 0.4) == sc.AGREES and sc.verdict_difference(0.3, 0.05, 0.2) == sc.PARTLY
-    assert sc.verdict_difference(0.3, -0.6, 0.6) == sc.DOES_NOT  # a wide interval proves nothing
-    assert sc.verdict_depth(20, 30) == sc.DOES_NOT and sc.verdict_depth(12, 30) == sc.PARTLY
-    lo, hi = sc.difference_interval(50, 100, 0, 100)
+    assert t2.loc["Table 2, CRE OOD: meta-trained FT minus FT [95 % CI]"].verdict == V.DOES_NOT  # 0 vs +29.7
+    assert t2.loc["Table 2, CRE OOD: meta-trained FT minus ROME [95 % CI]"].verdict == V.AGREES  # +30 vs +34.2
+    assert V.verdict_difference(0.3, 0.2, 0.4) == V.AGREES and V.verdict_difference(0.3, 0.05, 0.2) == V.PARTLY
+    assert V.verdict_difference(0.3, -0.6, 0.6) == V.DOES_NOT  # a wide interval proves nothing
+    assert V.verdict_depth(20, 30) == V.DOES_NOT and V.verdict_depth(12, 30) == V.PARTLY
+    lo, hi = V.difference_interval(50, 100, 0, 100)
     assert 0.35 < lo < 0.5 < hi < 0.65
 
 
 def test_survey_findings_rows():
     """Paper C's findings: agrees when a finding holds on both models, partly on one, does not
     on neither; a finding checked on no model gives no row."""
-    from kedit_utils.book.scorecard import AGREES, DOES_NOT, PARTLY, ROW_BUILDERS, verdict_finding
+    from kedit_utils.book.scorecard import ROW_BUILDERS
+    from kedit_utils.core.verdicts import AGREES, DOES_NOT, PARTLY, verdict_finding
 
     assert verdict_finding([True, True]) == AGREES
     assert verdict_finding([True, False]) == PARTLY and verdict_finding([True, None]) == PARTLY
@@ -133,8 +135,8 @@ def test_the_rule_table_reads_the_interval_across_seeds(tmp_path):
     _write(tmp_path, "05_deletion_impact", {"table2": [], "table3": [], "rule_table2": rule}, profile="paper")
     rows = sc.build_scorecard(tmp_path).rows.set_index("item")
     ba = rows.loc["Table 2 under the rule, BA 6L: Pearson r [95 % CI across 3 seeds]"]
-    assert ba.verdict == sc.AGREES and ba.anchor == "ch5-rule-table2"  # .93 lies in [0.1, 0.97], not in [.45, .55]
-    assert rows.loc["Table 2 under the rule, ER 6L: Pearson r [95 % CI over entities]"].verdict == sc.AGREES
+    assert ba.verdict == V.AGREES and ba.anchor == "ch5-rule-table2"  # .93 lies in [0.1, 0.97], not in [.45, .55]
+    assert rows.loc["Table 2 under the rule, ER 6L: Pearson r [95 % CI over entities]"].verdict == V.AGREES
 
 
 def test_stored_paper_scale_rows_come_from_the_stored_parts_table(tmp_path):
@@ -152,4 +154,4 @@ def test_stored_paper_scale_rows_come_from_the_stored_parts_table(tmp_path):
         "Table 2 at paper scale (stored), BA 12L: Pearson r [95 % CI across 2 seeds]",
         "Table 2 under the rule at paper scale (stored), ER 12L: Pearson r [95 % CI across 2 seeds]"]
     assert (rows.anchor == "ch5-stored").all()
-    assert list(rows.verdict) == [sc.PARTLY, sc.AGREES]  # .99 outside [.2, .6], the sign agrees; .26 inside
+    assert list(rows.verdict) == [V.PARTLY, V.AGREES]  # .99 outside [.2, .6], the sign agrees; .26 inside
