@@ -6,12 +6,19 @@ and two 95 % intervals: a bootstrap over entities within each seed (how well eac
 entities pin r down) and, with two or more seeds, Student's t-interval of the per-seed r
 on Fisher's z scale (how much r moves when the graph, the training and the deletions are drawn again). Table 3
 summarises the impact I (max / min / mean / std, in units of 1e-2 as the paper prints it).
+
+Proportions (Paper B's accuracies, Paper C's rates) get Wilson score intervals and their
+differences Newcombe's hybrid score interval (statsmodels); every verdict the book decides
+also shows the smallest effect its sample can detect (:func:`detectable_difference`,
+:func:`detectable_correlation`: 80 % power, two-sided 5 %), so a result that cannot decide
+says so (:func:`too_few_to_tell`). Quantiles and ranks come from SciPy.
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
+from scipy import stats as scipy_stats
 
 from kedit_utils.core.validation import ParameterError, check_float, check_int
 
@@ -33,49 +40,10 @@ def pearson(x, y) -> float:
     return float((xc * yc).sum() / denom) if denom > 0 else 0.0
 
 
-def rankdata(a) -> np.ndarray:
-    """Ranks 1..n with ties given their average rank (as scipy.stats.rankdata)."""
-    a = np.asarray(a, dtype=float)
-    order = np.argsort(a, kind="mergesort")
-    ranks = np.empty(a.size, dtype=float)
-    sorted_a = a[order]
-    # boundaries of runs of equal values
-    starts = np.r_[0, np.flatnonzero(np.diff(sorted_a)) + 1]
-    ends = np.r_[starts[1:], a.size]
-    for s, e in zip(starts, ends):
-        ranks[order[s:e]] = (s + e + 1) / 2.0
-    return ranks
-
-
 def spearman(x, y) -> float:
     """Spearman's rho: Pearson's r of the ranks (average ranks for ties)."""
     x, y = _check_pair(x, y)
-    return pearson(rankdata(x), rankdata(y))
-
-
-def t_quantile(q: float, dof: int) -> float:
-    """The ``q`` quantile of Student's t with ``dof`` degrees of freedom (0.5 < q < 1), by
-    bisection on the tail integrated with Simpson's rule (no SciPy here); within 1e-5 of the
-    tables (4.3027 for q .975 and 2 dof)."""
-    check_int("dof", dof, minimum=1)
-    if not 0.5 < q < 1:
-        raise ParameterError("q", q, "must lie in (0.5, 1)")
-    log_c = math.lgamma((dof + 1) / 2) - math.lgamma(dof / 2) - 0.5 * math.log(dof * math.pi)
-
-    def upper_tail(t: float) -> float:  # P(T > t), t >= 0; with x = sqrt(dof) tan(θ) the
-        theta = np.linspace(np.arctan(t / np.sqrt(dof)), np.pi / 2, 2001)  # density is ∝ cos^(dof-1) θ
-        f = np.cos(theta) ** (dof - 1)
-        h = theta[1] - theta[0]
-        simpson = h / 3 * (f[0] + f[-1] + 4 * f[1:-1:2].sum() + 2 * f[2:-1:2].sum())
-        return float(math.exp(log_c) * math.sqrt(dof) * simpson)
-
-    lo, hi = 0.0, 1.0
-    while upper_tail(hi) > 1 - q:
-        hi *= 2
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if upper_tail(mid) > 1 - q else (lo, mid)
-    return (lo + hi) / 2
+    return pearson(scipy_stats.rankdata(x), scipy_stats.rankdata(y))
 
 
 def seed_interval(values, level: float = 0.95, correlation: bool = False) -> tuple[float, float]:
@@ -88,7 +56,7 @@ def seed_interval(values, level: float = 0.95, correlation: bool = False) -> tup
         return float("nan"), float("nan")
     if correlation:
         v = np.arctanh(np.clip(v, -0.999999, 0.999999))
-    half = t_quantile((1 + level) / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size)
+    half = float(scipy_stats.t.ppf((1 + level) / 2, v.size - 1)) * v.std(ddof=1) / np.sqrt(v.size)
     low, high = v.mean() - half, v.mean() + half
     return (float(np.tanh(low)), float(np.tanh(high))) if correlation else (float(low), float(high))
 
@@ -236,21 +204,89 @@ def decomposition_table(frame, parts, keys=("graph", "layers")):
     return pd.DataFrame(rows)
 
 
-Z95 = 1.959963984540054
-
-
 def wilson_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a proportion k/n; (nan, nan) for n = 0."""
+    """Wilson score interval of a proportion k/n (statsmodels' ``proportion_confint``,
+    method "wilson"); (nan, nan) for n = 0."""
+    from statsmodels.stats.proportion import proportion_confint
+
     check_float("level", level, low=0.0, high=1.0, low_open=True, high_open=True)
     if n == 0:
         return (math.nan, math.nan)
     if not 0 <= k <= n:
         raise ParameterError("k", k, f"must lie in [0, n={n}]")
-    from statistics import NormalDist
+    low, high = proportion_confint(k, n, alpha=1 - level, method="wilson")
+    return (max(0.0, float(low)), min(1.0, float(high)))
 
-    z = Z95 if level == 0.95 else NormalDist().inv_cdf(0.5 + level / 2)
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+
+def difference_interval(k1: int, n1: int, k2: int, n2: int, level: float = 0.95) -> tuple[float, float]:
+    """Interval of p1 - p2 for two independent proportions k1/n1 and k2/n2: Newcombe's hybrid
+    score interval (his method 10, from the two Wilson intervals; statsmodels'
+    ``confint_proportions_2indep``, method "newcomb"); (nan, nan) when a sample is empty."""
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    if not n1 or not n2:
+        return (math.nan, math.nan)
+    for name, k, n in (("k1", k1, n1), ("k2", k2, n2)):
+        if not 0 <= k <= n:
+            raise ParameterError(name, k, f"must lie in [0, n={n}]")
+    low, high = confint_proportions_2indep(k1, n1, k2, n2, method="newcomb", compare="diff", alpha=1 - level)
+    return (float(low), float(high))
+
+
+def detectable_difference(n1: int, n2: int | None = None, base: float = 0.5, alpha: float = 0.05,
+                          power: float = 0.8, paired: bool = False) -> float:
+    """The smallest difference of two proportions (in absolute terms, from ``base`` upward)
+    that samples of ``n1`` and ``n2`` cases detect with ``power`` at two-sided ``alpha``.
+
+    Independent samples: statsmodels' ``NormalIndPower`` solves for Cohen's effect size h
+    (h = 2 asin √p1 − 2 asin √p0), mapped back to p1 − p0 at p0 = ``base``. Paired samples
+    (the same cases under two conditions, ``n2`` ignored): the same on ``n1`` pairs with the
+    one-sample ``NormalIndPower(ratio=0)`` (the paired z-test on the discordant share,
+    conservative without knowing the discordance). ``nan`` for an empty sample; 1 - base when
+    even the largest difference is not detectable."""
+    from statsmodels.stats.power import NormalIndPower
+
+    check_float("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
+    check_float("power", power, low=0.0, high=1.0, low_open=True, high_open=True)
+    check_float("base", base, low=0.0, high=1.0, high_open=True)
+    n2 = n1 if n2 is None else n2
+    if not n1 or not n2:
+        return math.nan
+    if paired:
+        h = NormalIndPower().solve_power(nobs1=n1, alpha=alpha, power=power, ratio=0.0)
+    else:
+        h = NormalIndPower().solve_power(nobs1=n1, alpha=alpha, power=power, ratio=n2 / n1)
+    phi = 2 * math.asin(math.sqrt(base)) + float(h)
+    if phi >= math.pi:
+        return 1.0 - base
+    return math.sin(phi / 2) ** 2 - base
+
+
+def detectable_correlation(n: int, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The smallest Pearson r that ``n`` points detect (against r = 0) with ``power`` at
+    two-sided ``alpha``, on Fisher's z: r = tanh((z₁₋α/₂ + z_power) / √(n − 3)); nan for n ≤ 3."""
+    check_float("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
+    check_float("power", power, low=0.0, high=1.0, low_open=True, high_open=True)
+    if n <= 3:
+        return math.nan
+    z = float(scipy_stats.norm.ppf(1 - alpha / 2) + scipy_stats.norm.ppf(power))
+    return math.tanh(z / math.sqrt(n - 3))
+
+
+def too_few_to_tell(low: float, high: float, paper_effect: float) -> bool:
+    """A verdict's interval [low, high] contains both 0 and the paper's effect: the sample
+    cannot tell the two apart (issue 30 §3)."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return True
+    return low <= 0 <= high and low <= paper_effect <= high
+
+
+def detectable_text(effect: float, unit: str = "pts", scale: float = 100.0) -> str:
+    """"this n detects ≥ 24.3 pts" (an effect of :func:`detectable_difference`) or
+    "this n detects |r| ≥ 0.28" (``unit="r"``, ``scale=1``); "too few cases to detect any
+    effect" when it is nan."""
+    if not math.isfinite(effect):
+        return "too few cases to detect any effect"
+    if unit == "r":
+        return f"this n detects |r| ≥ {effect:.2f}"
+    return f"this n detects ≥ {scale * effect:.1f} {unit}"

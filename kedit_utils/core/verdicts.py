@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# the interval verdict_difference reads (Newcombe's, statsmodels), re-exported for the claims modules
+from kedit_utils.core.stats import difference_interval  # noqa: F401
+
 AGREES, PARTLY, DOES_NOT = "agrees", "partly", "does not"
 VERDICTS = (AGREES, PARTLY, DOES_NOT)
 
@@ -142,18 +145,6 @@ def verdict_difference(paper: float, ci_low: float, ci_high: float) -> str:
     if not same_side:
         return DOES_NOT
     return AGREES if ci_low <= paper <= ci_high else PARTLY
-
-
-def difference_interval(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float]:
-    """95 % interval of p1 - p2 (Newcombe's method 10, from the two Wilson intervals)."""
-    from kedit_utils.core.stats import wilson_interval
-
-    if not n1 or not n2:
-        return (float("nan"), float("nan"))
-    p1, p2 = k1 / n1, k2 / n2
-    (l1, u1), (l2, u2) = wilson_interval(k1, n1), wilson_interval(k2, n2)
-    d = p1 - p2
-    return (d - float(np.hypot(p1 - l1, u2 - p2)), d + float(np.hypot(u1 - p1, p2 - l2)))
 
 
 def verdict_location(layer_matches: bool, token_matches: bool) -> str:

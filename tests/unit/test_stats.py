@@ -15,8 +15,8 @@ def test_pearson_and_spearman_known_values():
     assert stats.pearson(x, np.ones(10)) == 0.0
 
 
-def test_ranks_average_ties():
-    assert stats.rankdata([10, 20, 20, 5]).tolist() == [2.0, 3.5, 3.5, 1.0]
+def test_spearman_uses_average_ranks_for_ties():
+    assert stats.spearman([10, 20, 20, 5], [2.0, 3.5, 3.5, 1.0]) == pytest.approx(1.0)
 
 
 def test_ci_contains_the_estimate_and_shrinks_with_more_seeds():
@@ -65,15 +65,43 @@ def test_degree_impact_table_and_disjoint_intervals():
     assert disjoint_intervals(same) == []
 
 
-def test_t_quantile_matches_the_tables():
-    for q, dof, table in ((0.975, 1, 12.7062), (0.975, 2, 4.3027), (0.975, 4, 2.7764), (0.95, 10, 1.8125),
-                          (0.975, 100, 1.9840)):
-        assert stats.t_quantile(q, dof) == pytest.approx(table, abs=1e-4)
-    with pytest.raises(ParameterError, match="q"):
-        stats.t_quantile(0.4, 3)
-    with pytest.raises(ParameterError, match="dof"):
-        stats.t_quantile(0.975, 0)
+def test_seed_interval_is_the_t_interval_of_the_tables():
+    # 3 seeds: mean ± t(.975, 2 dof = 4.3027) · sd / √3
+    low, high = stats.seed_interval([0.1, 0.2, 0.3])
+    half = 4.3027 * 0.1 / 3 ** 0.5
+    assert low == pytest.approx(0.2 - half, abs=1e-4) and high == pytest.approx(0.2 + half, abs=1e-4)
+    assert all(map(np.isnan, stats.seed_interval([0.5])))
 
+
+def test_wilson_and_newcombe_match_the_published_examples():
+    # Newcombe (1998), Statistics in Medicine 17:873, Table I and II: 81/263 -> [0.2553, 0.3662];
+    # 56/70 vs 48/80: difference 0.2 with method-10 interval [0.0524, 0.3339]
+    low, high = stats.wilson_interval(81, 263)
+    assert (low, high) == (pytest.approx(0.2553, abs=1e-4), pytest.approx(0.3662, abs=1e-4))
+    low, high = stats.difference_interval(56, 70, 48, 80)
+    assert (low, high) == (pytest.approx(0.0524, abs=1e-4), pytest.approx(0.3339, abs=1e-4))
+    assert all(map(np.isnan, stats.wilson_interval(0, 0)))
+    assert all(map(np.isnan, stats.difference_interval(1, 2, 0, 0)))
+    with pytest.raises(ParameterError, match="k"):
+        stats.wilson_interval(3, 2)
+
+
+def test_detectable_effects_shrink_with_n_and_match_the_power_formula():
+    # Cohen's h for n = 30 per arm at 80 % power, two-sided 5 %: (1.96 + 0.8416) * sqrt(2 / 30) = 0.7234
+    d30 = stats.detectable_difference(30, base=0.5)
+    h = 2 * np.arcsin(np.sqrt(0.5 + d30)) - 2 * np.arcsin(np.sqrt(0.5))
+    assert h == pytest.approx(0.7234, abs=1e-3)
+    assert stats.detectable_difference(300) < stats.detectable_difference(30) < stats.detectable_difference(5)
+    assert stats.detectable_difference(30, paired=True) < d30  # n pairs vs two arms of n
+    assert stats.detectable_difference(2, base=0.9) == pytest.approx(0.1)  # capped at 1 - base
+    assert np.isnan(stats.detectable_difference(0))
+    # Pearson r with n = 30: tanh(2.8016 / sqrt(27)) = 0.4929
+    assert stats.detectable_correlation(30) == pytest.approx(0.4929, abs=1e-3)
+    assert np.isnan(stats.detectable_correlation(3))
+    assert stats.too_few_to_tell(-0.1, 0.5, 0.3) and not stats.too_few_to_tell(0.1, 0.5, 0.3)
+    assert not stats.too_few_to_tell(-0.4, 0.2, 0.3)  # excludes the paper's effect: decides
+    assert stats.detectable_text(0.243) == "this n detects ≥ 24.3 pts"
+    assert stats.detectable_text(0.28, unit="r", scale=1) == "this n detects |r| ≥ 0.28"
 
 def test_seed_interval_is_the_t_interval_and_needs_two_seeds():
     low, high = stats.seed_interval([0.1, 0.2, 0.3])
