@@ -306,3 +306,17 @@ def test_package_inits_hold_only_a_docstring_imports_and_all():
             assert docstring or all_names or isinstance(node, (ast.Import, ast.ImportFrom)), \
                 f"{init.relative_to(cache.PROJECT_ROOT)}:{node.lineno} holds code; move it to a module"
 
+
+def test_the_smollm2_pin_stands_for_the_conversion_code():
+    """The float32 copy of SmolLM2 is keyed by ``SMOLLM2_FLOAT32_PIN``, not by the import
+    closure (core/pretrained.py says why). When this fails, the GGUF reading or the saved copy
+    changed: bump the pin if what is saved differs (old entries are then rebuilt, 30 s), and
+    record the new digest here."""
+    import hashlib
+    import inspect
+
+    from kedit_utils.core import pretrained
+
+    source = inspect.getsource(pretrained._smollm2_from_gguf) + inspect.getsource(pretrained._save_smollm2_float32)
+    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+    assert (pretrained.SMOLLM2_FLOAT32_PIN, digest) == ("smollm2-float32/1", "de9a8b0c789683b2")
