@@ -292,6 +292,19 @@ def test_the_deletion_sweeps_closure_holds_the_code_it_runs():
     assert "kedit_utils.book.scorecard" not in closure
 
 
+def test_a_trained_models_key_covers_the_trainer_not_its_callers():
+    """Chapter 2's models: the model, corpus, graph, vocabulary and evaluation code are in the
+    key; the module that asks for models (kg.trained_models), the deletion code and the book are not."""
+    from kedit_utils.kg import training
+
+    closure = cache.code_closure(training)
+    assert {"kedit_utils.kg.gpt2", "kedit_utils.kg.corpus", "kedit_utils.kg.graphs", "kedit_utils.kg.vocabulary",
+            "kedit_utils.kg.alias_accuracy", "kedit_utils.core.prefix_scoring"} <= closure
+    assert not {m for m in closure if m.startswith(("kedit_utils.kg.trained_models", "kedit_utils.kg.deletion",
+                                                    "kedit_utils.editing", "kedit_utils.book"))}
+    assert training.training_code_version() == cache.code_version(training)
+
+
 def test_package_inits_hold_only_a_docstring_imports_and_all():
     """:func:`cache.code_closure` leaves out parent packages that are only passed through, so
     their ``__init__`` must hold no code that could change an artifact."""
