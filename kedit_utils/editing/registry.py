@@ -41,3 +41,8 @@ def get_editor(name: str):
 def hparams_class(name: str):
     """The hyper-parameter dataclass of method ``name``."""
     return get_editor(name).hparams_class
+
+
+def apply_edit(method: str, model, tok, requests, hparams=None, **context):
+    """``get_editor(method).apply(model, tok, requests, hparams, **context)``: an :class:`~.base.EditHandle`."""
+    return get_editor(method).apply(model, tok, requests, hparams, **context)

@@ -213,7 +213,7 @@ def train_scope(model, tok, train_edits, hparams: SERACHyperParams) -> ScopeClas
 
 def trained_scope(model, tok, train_edits, hparams: SERACHyperParams, *, model_id: str) -> ScopeClassifier:
     """:func:`train_scope`, cached (JSON) under every input
-    (:func:`~.base.trained_component_inputs`) and the code of this module."""
+    (:func:`~.base.trained_component_inputs`) and the code of this module's import closure."""
     import dataclasses
     import json
     import sys

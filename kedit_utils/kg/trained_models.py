@@ -74,8 +74,9 @@ def trained_model(params: dict[str, Any], kind: str, n_layers: int, sample_fract
 
 def trained_folder(params: dict[str, Any], kind: str, n_layers: int, sample_fraction: float | None = None) -> Path:
     """The artifact folder :func:`trained_model` keeps this model in, trained or not; nothing
-    is built or loaded. (Here, not in :mod:`kedit_utils.kg.training`, whose source is part of
-    every trained model's cache key.)"""
+    is built or loaded. The key's code part is the trainer's
+    (:func:`~kedit_utils.kg.training.training_code_version`, its import closure), which this
+    module is outside of (it imports the trainer), so editing it retrains nothing."""
     args = _training_args(params, kind, n_layers, sample_fraction)
     inputs = training_inputs(args["graph_spec"], args["n_aliases"], args["sample_fraction"], args["model_spec"],
                              args["cfg"], args["seed"], resolve_device(args["device"]).type, args["threads"])

@@ -382,21 +382,11 @@ def _train(corpus, model_spec, cfg, seed, dev, progress, eval_batch) -> TrainedM
 
 
 def training_code_version() -> str:
-    """Hash of the code that determines a trained model."""
-    from kedit_utils.core import prefix_scoring
-    from kedit_utils.kg import (
-        alias_accuracy as evaluation,
-    )
-    from kedit_utils.kg import (
-        corpus,
-        graphs,
-        vocabulary,
-    )
-    from kedit_utils.kg import (
-        gpt2 as models,
-    )
-
-    return cache.code_version(sys.modules[__name__], models, corpus, graphs, vocabulary, evaluation, prefix_scoring)
+    """Hash of the code that determines a trained model: this module's import closure
+    (:func:`kedit_utils.core.cache.code_version`: the model, corpus, graph, vocabulary and
+    evaluation code it runs, and everything they import). No pin: a model trained by other
+    code is not the same model."""
+    return cache.code_version(sys.modules[__name__])
 
 
 def training_inputs(

@@ -16,6 +16,7 @@ A study returns plain tables (DataFrames) and what the chapter shows about its d
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -24,7 +25,6 @@ import pandas as pd
 from kedit_utils.core import cache
 from kedit_utils.core.validation import ParameterError
 from kedit_utils.datasets import facts as F
-from kedit_utils.datasets import world as W
 from kedit_utils.editing import get_editor, prerequisites
 from kedit_utils.survey import grid
 from kedit_utils.survey import reversibility as R
@@ -68,11 +68,11 @@ def _known_from_json(d: dict) -> F.KnownFacts:
 
 def cached_known_facts(model, tok, model_id: str) -> F.KnownFacts:
     """:func:`~kedit_utils.datasets.facts.known_facts` of the whole table, cached by the
-    model's id and the facts code."""
+    model's id and the code of this module's import closure (the facts code among it)."""
     def build(tmp: Path) -> None:
         cache.write_json_atomic(tmp / "known.json", _known_to_json(F.known_facts(model, tok)))
 
-    folder = cache.cached("known-facts", {"model": model_id}, cache.code_version(F, W), build)
+    folder = cache.cached("known-facts", {"model": model_id}, _version(), build)
     return _known_from_json(json.loads((folder / "known.json").read_text()))
 
 
@@ -88,13 +88,9 @@ def _frame_cached(kind: str, inputs: dict, version: str, compute) -> pd.DataFram
 
 
 def _version() -> str:
-    from kedit_utils.editing import alphaedit, base, ft, ft_l, ice, ike, lora, memit, metrics, replay
-    from kedit_utils.editing.rome import compute_k, compute_v, row_groups, update
-    from kedit_utils.editing.rome import editor as rome_editor
-    from kedit_utils.editing.rome import method as rome_method
-
-    return cache.code_version(grid, S, R, metrics, base, ft, ft_l, ice, ike, lora, memit, alphaedit, replay, compute_k,
-                              compute_v, row_groups, update, rome_editor, rome_method, F, W)
+    """The code version of every study artifact: this module's import closure (the grid, the
+    editors it reaches through the registry, the metrics, the facts, the KG models' code)."""
+    return cache.code_version(sys.modules[__name__])
 
 
 def check_methods(methods) -> list[str]:

@@ -49,9 +49,10 @@ TINY = {
 
 def shared_gguf_reading(get):
     """A stand-in for ``pretrained._smollm2_from_gguf`` that returns ``get()`` (the session's
-    reading) instead of reading the file. It carries the real reader as ``__wrapped__``: the
-    cache key of an entry hashes the reader's source (``cache.code_version``), so an entry
-    built through the stand-in is the one `make book` looks up."""
+    reading) instead of reading the file. It carries the real reader as ``__wrapped__`` (its
+    module and source). The cache key of an entry is the GGUF file's identity and the pin
+    ``pretrained.SMOLLM2_FLOAT32_PIN``, not the reader, so an entry built through the stand-in
+    is the one `make book` looks up."""
 
     @functools.wraps(_READ_GGUF)
     def read(path):

@@ -1,5 +1,6 @@
 """Stored paper-scale results (issue 12): provenance fields, schema, a clean tree required."""
 import json
+import re
 
 import pytest
 
@@ -22,6 +23,16 @@ def test_every_committed_stored_file_names_its_command_commit_machine_date_and_w
     assert data["results"]["meta"]["notebook"] == notebook and data["results"]["meta"]["profile"] == profile
     if notebook == "05_deletion_impact":
         assert all(TABLE2 <= set(row) for row in data["results"]["table2"])
+
+
+@pytest.mark.parametrize("path", sorted(stored_dir().glob("*.json")), ids=lambda p: p.name)
+def test_no_committed_stored_file_names_a_module_or_a_cache_key(path):
+    """Stored runs (whole files and parts) outlive the package's layout and its cache keys
+    (issue 29 §2): they name no module path or dotted module, and no artifact folder."""
+    text = path.read_text()
+    assert "kedit_utils" not in text
+    assert not re.search(r"[\w/]+\.py\b", text)
+    assert ".cache/" not in text
 
 
 def test_store_wraps_the_results_unedited_and_load_checks_provenance(tmp_path, monkeypatch):

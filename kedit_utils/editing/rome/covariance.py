@@ -9,7 +9,8 @@ generated corpus, :func:`kedit_utils.core.pretrained.default_covariance_texts`).
 
 C is cached in the artifact cache (:func:`kedit_utils.core.cache.cached`) as safetensors, keyed
 by the model fingerprint (a hash of the weights, or a name the caller passes), the layer,
-a hash of the corpus, the number of sequences, the dtype and this module's code version.
+a hash of the corpus, the number of sequences, the dtype and the code version of this
+module's import closure (:func:`kedit_utils.core.cache.code_version`).
 The forward pass stops right after the edited layer, so later layers cost nothing.
 """
 from __future__ import annotations
