@@ -4,7 +4,7 @@
 The requests are modify requests from the facts the model knows (chapter 7's table,
 :func:`kedit_utils.survey.studies.cached_known_facts`); the key covariances come from the
 artifact cache (estimated once from the generated corpus), so the time is the edit alone:
-the z optimisation (``compute_zs``, ``SPEED.batch_requests`` requests per forward pass) and
+the z optimisation (``compute_zs``, ``Speed.batch_requests`` requests per forward pass) and
 the per-layer update. Also printed: the batch's reliability (teacher-forced) and ‖ΔW‖.
 
     python bench/batch_edits.py [--edits 100] [--threads 2] [--methods memit alphaedit]
@@ -13,7 +13,7 @@ the per-layer update. Also printed: the batch's reliability (teacher-forced) and
 ``--set name=value`` changes a field of each method's SmolLM2 preset (to measure a proposed
 change; the z optimisation's steps are printed with the time). ``--speed name=value`` sets
 an option of the δ optimisation's :class:`~kedit_utils.editing.rome.compute_v.Speed` (how it
-is computed, not what).
+is computed, not what), passed to each edit as ``speed=``.
 
 Also printed: the z optimisation's floating-point work, counted for these requests and the
 steps each took (forward and activation backward of the blocks above the z layer from δ's
@@ -40,13 +40,13 @@ from kedit_utils.core.pretrained import default_covariance_texts
 from kedit_utils.datasets import facts as F
 from kedit_utils.editing import get_editor, prerequisites
 from kedit_utils.editing import metrics as M
-from kedit_utils.editing.rome.compute_v import SPEED, speed
+from kedit_utils.editing.rome.compute_v import Speed
 from kedit_utils.survey import grid as G
 from kedit_utils.survey import studies as E
 
 
-def z_flops(model, tok, requests, hp, steps) -> float:
-    """FLOPs of the z optimisation as computed (module docstring, ``SPEED.prefix_once``): per
+def z_flops(model, tok, requests, hp, steps, speed: Speed = Speed()) -> float:
+    """FLOPs of the z optimisation as computed with ``speed`` (module docstring, ``prefix_once``): per
     request and step, each row's positions from δ's to the last one its loss reads (not the
     pads) through the blocks above the z layer, forward and activation backward (2 x 2 x
     tokens x matmul weights, plus attention 2 x 2 x tokens x row length x d per block; the last
@@ -68,7 +68,7 @@ def z_flops(model, tok, requests, hp, steps) -> float:
         suffix = (ends - b.look).tolist()
         fwd = sum(2 * t * per_block + 4 * t * e * d for t, e in zip(suffix, ends.tolist())) * (n - 1 - z_layer) \
             + 2 * len(reads) * d * V
-        if SPEED.mlp_where_used:  # the last block's MLP only at the positions read
+        if speed.mlp_where_used:  # the last block's MLP only at the positions read
             fwd -= 2 * (sum(suffix) - len(reads)) * per_mlp
         total += 2 * fwd * k + 2 * int(b.look.sum()) * per_block * n
     return total
@@ -86,6 +86,7 @@ def main() -> None:
 
     changes = {k: ast.literal_eval(v) for k, v in (x.split("=", 1) for x in args.set)}
     speed_options = {k: ast.literal_eval(v) for k, v in (x.split("=", 1) for x in args.speed)}
+    speed = Speed().with_(**speed_options)  # an unknown option fails here, before the model loads
     torch.set_num_threads(args.threads)
     model, tok, name, model_id = E.load_pretrained("smollm2")
     known = E.cached_known_facts(model, tok, model_id)
@@ -103,12 +104,11 @@ def main() -> None:
     for m in args.methods:
         editor = get_editor(m)
         hp = dataclasses.replace(editor.resolve_hparams(model, None), **changes)
-        with speed(**speed_options):
-            t0 = time.perf_counter()
-            h = editor.apply(model, tok, reqs, hp, **ctx[m])
-            wall = time.perf_counter() - t0
-            steps = h.info.get("z_steps")
-            flops = z_flops(model, tok, reqs, hp, steps) if steps else float("nan")
+        t0 = time.perf_counter()
+        h = editor.apply(model, tok, reqs, hp, **ctx[m], speed=speed)
+        wall = time.perf_counter() - t0
+        steps = h.info.get("z_steps")
+        flops = z_flops(model, tok, reqs, hp, steps, speed) if steps else float("nan")
         rel = M.rewrite_acc(model, tok, reqs)
         mean_steps = f"{sum(steps) / len(steps):7.1f}" if steps else f"{'':>7}"
         print(f"{m:10} {wall:8.1f} {wall / len(reqs):7.2f} {mean_steps} {rel:11.2f} {h.delta_norm:7.2f} "

@@ -38,7 +38,7 @@ from kedit_utils.editing import EditRequest, get_editor
 from kedit_utils.editing.memit import MEMITHyperParams
 from kedit_utils.editing.rome import ROMEHyperParams, edit, key_covariance, restore
 from kedit_utils.editing.rome import editor as E
-from kedit_utils.editing.rome.compute_v import speed
+from kedit_utils.editing.rome.compute_v import Speed
 from kedit_utils.editing.rome.hparams import CONTEXT_TEMPLATES_5
 
 CASES = [
@@ -54,16 +54,17 @@ CASES = [
     ("Isaac Newton was born in the country of", "Isaac Newton", "France"),
 ]
 LATER = dict(mlp_where_used=False, eager_attention=False)  # step 3b's options, off before it
-SLOW = dict(reuse_lower=False, logits_at_targets=False, batch_requests=1, prefix_once=False, **LATER)
+SLOW = Speed(reuse_lower=False, logits_at_targets=False, batch_requests=1, prefix_once=False, **LATER)
+ONE = Speed(batch_requests=1)
 REF = dict(early_stop_prob=None, context_templates=CONTEXT_TEMPLATES_5)  # the SmolLM2 preset before §6
 STEPS = [
     ("0 baseline (full forward per step, reference stop)", SLOW, REF),
-    ("1 + blocks below the layer replayed", dict(SLOW, reuse_lower=True), REF),
-    ("2 + logits only where the loss reads", dict(batch_requests=1, prefix_once=False, **LATER), REF),
-    ("3 + positions before the subject's last token once", dict(batch_requests=1, **LATER), REF),
-    ("3b + MLPs only where used, eager attention", dict(batch_requests=1), REF),
-    ("4 + early_stop_prob 0.9", dict(batch_requests=1), dict(REF, early_stop_prob=0.9)),
-    ("5 + 2 context prefixes instead of 5 (= preset)", dict(batch_requests=1), {}),
+    ("1 + blocks below the layer replayed", SLOW.with_(reuse_lower=True), REF),
+    ("2 + logits only where the loss reads", ONE.with_(prefix_once=False, **LATER), REF),
+    ("3 + positions before the subject's last token once", ONE.with_(**LATER), REF),
+    ("3b + MLPs only where used, eager attention", ONE, REF),
+    ("4 + early_stop_prob 0.9", ONE, dict(REF, early_stop_prob=0.9)),
+    ("5 + 2 context prefixes instead of 5 (= preset)", ONE, {}),
 ]
 
 
@@ -89,11 +90,10 @@ def profile_one(model, tok, hp, cov) -> None:
     originals = {n: timed(E, n) for n in ("predict", "compute_k", "compute_v", "rank_one_update", "apply_update")}
     try:
         for label, h in (("reference hparams, slow path", hp.with_(**REF)), ("preset, fast path", hp)):
-            opts = SLOW if label.startswith("reference") else {}
+            opts = SLOW if label.startswith("reference") else Speed()
             parts.clear()
             t0 = time.perf_counter()
-            with speed(**opts):
-                res = edit(model, tok, requests(1)[0], h, cov)
+            res = edit(model, tok, requests(1)[0], h, cov, speed=opts)
             total = time.perf_counter() - t0
             restore(model, res)
             print(f"  profile ({label}): total {total:.2f} s = " +
@@ -116,8 +116,7 @@ def bench_rome(model, tok, cov, args) -> None:
         for label, opts, changes in STEPS:
             secs, steps = [], []
             for req in requests(args.edits):
-                with speed(**opts):
-                    res = edit(model, tok, req, hp.with_(**changes), cov)
+                res = edit(model, tok, req, hp.with_(**changes), cov, speed=opts)
                 secs.append(res.seconds)
                 steps.append(res.value.steps)
                 restore(model, res)
@@ -165,9 +164,8 @@ def bench_batch(model, tok, texts, args) -> None:
         editor = get_editor(method)
         for stop in args.batch_stop_prob:
             hpm = editor.hparams_class.smollm2(early_stop_prob=None if stop <= 0 else stop)
-            for label, opts in (("fast", {}),) + ((("baseline", SLOW),) if args.batch_baseline else ()):
-                with speed(**opts):
-                    h = editor.apply(model, tok, reqs, hpm, cov=covs)
+            for label, opts in (("fast", Speed()),) + ((("baseline", SLOW),) if args.batch_baseline else ()):
+                h = editor.apply(model, tok, reqs, hpm, cov=covs, speed=opts)
                 acc = M.rewrite_acc(model, tok, list(reqs), h)
                 h.restore()
                 print(f"| {method} | {label} | {hpm.early_stop_prob} | {len(reqs)} | {args.threads[-1]} | {h.seconds:.1f} | "

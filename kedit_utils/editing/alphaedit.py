@@ -29,7 +29,9 @@ from typing import ClassVar
 import torch
 
 from kedit_utils.core.validation import ParameterError, check_float
+from kedit_utils.editing.base import EditHandle
 from kedit_utils.editing.memit import MEMIT, MEMITHyperParams, requests_keys_at_layers
+from kedit_utils.editing.rome.editor import LocateThenEditContext
 
 
 @dataclass(frozen=True)
@@ -97,20 +99,38 @@ def null_space_projector(cov, threshold: float, relative: bool = False) -> tuple
     return store[key]
 
 
+@dataclass(frozen=True, eq=False)
+class AlphaEditContext(LocateThenEditContext):
+    """MEMIT's context plus ``history``: the handles of the edits applied before in the same
+    sequence (:class:`~.base.EditSequence` passes them); AlphaEdit's own among them add their
+    keys' K Kᵀ (``info["kkt"]``) to the keys it protects."""
+
+    history: tuple[EditHandle, ...] = ()
+
+    def __post_init__(self):
+        super().__post_init__()
+        history = tuple(self.history)
+        for i, h in enumerate(history):
+            if not isinstance(h, EditHandle):
+                raise ParameterError("history", type(h).__name__, f"item {i} must be an EditHandle")
+        object.__setattr__(self, "history", history)
+
+
 class AlphaEdit(MEMIT):
-    """AlphaEdit (module docstring). Context as MEMIT's, plus ``history``."""
+    """AlphaEdit (module docstring). Context: :class:`AlphaEditContext` (MEMIT's plus ``history``)."""
 
     name = "alphaedit"
     hparams_class = AlphaEditHyperParams
+    context_class = AlphaEditContext
 
     def covariances(self, model, tok, hparams, cov, corpus, model_id, progress):
         if cov is None and corpus is None:
             raise ParameterError("cov", None, "AlphaEdit needs the preserved keys' covariance (cov or corpus)")
         return super().covariances(model, tok, hparams.with_(mom2_adjustment=True), cov, corpus, model_id, progress)
 
-    def prepare(self, model, tok, requests, hparams, covs, history) -> dict:
+    def prepare(self, model, tok, requests, hparams, covs, context: AlphaEditContext) -> dict:
         prior: dict[int, torch.Tensor] = {}
-        for h in history:
+        for h in context.history:
             if h.method == self.name and not h.restored:
                 for layer, kkt in h.info.get("kkt", {}).items():
                     prior[layer] = prior.get(layer, 0) + kkt

@@ -15,14 +15,24 @@ model *in place* and returns a handle that
   score every method the same way (:mod:`kedit_utils.editing.metrics`);
 * is a context manager: ``with editor.apply(...) as h:`` restores on exit.
 
+What a method takes besides the requests and the hyper-parameters (ROME's covariance, MEND's
+trained network, IKE's demonstrations ...) is its *edit context*: a frozen dataclass per
+method (an :class:`EditContext` subclass, named by ``Editor.context_class``) whose fields are
+the keyword arguments ``apply`` accepts. An argument the method does not declare is an error
+naming it, the method and what the method takes (a misspelt ``covv=`` is never silently
+dropped); a caller holding one dict for several methods passes each method
+:meth:`Editor.context_for` of it.
+
 Sequential editing (edit after edit on one model) is a list of handles restored in reverse
-order; :class:`EditSequence` keeps that list and passes it to each new edit as ``history``
-(AlphaEdit uses it to protect the keys of earlier edits).
+order; :class:`EditSequence` keeps that list and passes it as ``history`` to each new edit
+whose method declares it (AlphaEdit, to protect the keys of earlier edits).
 """
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -134,6 +144,45 @@ class EditHandle:
                 "n_tensors": len(self.changes), "delta_norm": self.delta_norm}
 
 
+@dataclass(frozen=True)
+class EditContext:
+    """What an editing method takes besides the requests and the hyper-parameters: nothing,
+    for this base (ICE). A method that takes more declares a frozen subclass whose fields are
+    the keyword arguments of its ``Editor.apply`` (module docstring); ``Editor.apply`` builds
+    it with :meth:`from_arguments`, so an argument it does not declare raises."""
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        """The arguments this context declares, in declaration order."""
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def from_arguments(cls, method: str, arguments: Mapping[str, Any]) -> "EditContext":
+        """The context of ``method`` from its keyword arguments. An argument the context does not
+        declare raises :class:`ParameterError` naming it, ``method``, the closest declared name
+        and every declared one."""
+        declared = cls.keys()
+        for key, value in arguments.items():
+            if key not in declared:
+                raise ParameterError(key, _short(value), undeclared_argument(method, key, declared))
+        return cls(**arguments)
+
+
+def undeclared_argument(method: str, key: str, declared: Sequence[str]) -> str:
+    """The rule an undeclared edit-context argument broke, for its :class:`ParameterError`."""
+    close = difflib.get_close_matches(key, declared, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    takes = ", ".join(declared) if declared else "nothing besides the requests and hparams"
+    return f"{method} takes no argument {key!r}{hint}; it takes {takes}"
+
+
+def _short(value: Any) -> Any:
+    """``value`` itself when it prints short (a name, a number), else ``<its type>``."""
+    if value is None or (isinstance(value, (str, int, float, bool)) and len(repr(value)) <= 40):
+        return value
+    return f"<{type(value).__name__}>"
+
+
 def trained_component_inputs(model, tok, train_edits, hparams, model_id: str) -> dict:
     """Every input of a component trained on edits for a model (MEND's network, SERAC's
     scope classifier), for the artifact cache's key: the model's id, weights and tokenizer,
@@ -148,17 +197,21 @@ def trained_component_inputs(model, tok, train_edits, hparams, model_id: str) ->
 
 class Editor:
     """Base class of an editing method. Subclasses set ``name``, ``hparams_class``,
-    ``changes_weights`` and implement :meth:`_apply`.
+    ``changes_weights``, ``context_class`` (when they take more than the requests) and
+    implement :meth:`_apply`.
 
     ``apply(model, tok, requests, hparams=None, **context) -> EditHandle``: requests in any
     form :func:`~kedit_utils.editing.requests.as_requests` accepts; ``hparams`` an instance of
     ``hparams_class``, a dict, or ``None`` for the preset chosen from the model
-    (:meth:`default_hparams`); ``context``: method-specific inputs (``cov``, ``corpus``,
-    ``model_id``, ``history``, and a pool of other edits under :attr:`pool_argument`).
+    (:meth:`default_hparams`); ``context``: the method's declared inputs, the fields of its
+    ``context_class`` (:meth:`context_keys`: ROME's ``cov``, ``corpus``, ``model_id`` ...;
+    a pool of other edits under :attr:`pool_argument`); any other keyword raises
+    :class:`ParameterError` naming it before any work.
     """
 
     name: ClassVar[str] = ""
     hparams_class: ClassVar[type] = type(None)
+    context_class: ClassVar[type[EditContext]] = EditContext
     changes_weights: ClassVar[bool] = True
     batch: ClassVar[bool] = True  # False: a batch is applied one request after another
     # the context argument that takes a pool of *other* edits (IKE: "demonstrations",
@@ -166,6 +219,28 @@ class Editor:
     pool_argument: ClassVar[str | None] = None
     # the context argument holding a component trained beforehand (MEND: "network")
     trained_argument: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for attr in ("pool_argument", "trained_argument"):
+            arg = getattr(cls, attr)
+            if arg is not None and arg not in cls.context_class.keys():
+                raise TypeError(f"{cls.__name__}.{attr} = {arg!r} is not a field of {cls.context_class.__name__}")
+
+    @classmethod
+    def context_keys(cls) -> tuple[str, ...]:
+        """The keyword arguments :meth:`apply` takes besides requests and hparams."""
+        return cls.context_class.keys()
+
+    def context(self, **arguments) -> EditContext:
+        """This method's :class:`EditContext` from keyword arguments (undeclared ones raise)."""
+        return self.context_class.from_arguments(self.name, arguments)
+
+    def context_for(self, shared: Mapping[str, Any]) -> dict:
+        """The entries of ``shared`` this method declares: for a caller that holds one dict of
+        inputs for several methods (``editor.apply(..., **editor.context_for(shared))``)."""
+        keys = self.context_keys()
+        return {k: v for k, v in shared.items() if k in keys}
 
     def default_hparams(self, model):
         """The preset for ``model``: ``tiny_gpt2`` for a word-level vocabulary under 1000
@@ -188,13 +263,14 @@ class Editor:
         return hparams
 
     def apply(self, model, tok, requests, hparams=None, **context) -> EditHandle:
+        ctx = self.context(**context)  # a misspelt argument fails before any work
         reqs = tuple(as_requests(requests))
         hp = self.resolve_hparams(model, hparams)
         self.check(model, tok, reqs, hp)
         was_training = model.training
         t0 = time.perf_counter()
         try:
-            handle = self._apply(model, tok, reqs, hp, **context)
+            handle = self._apply(model, tok, reqs, hp, ctx)
         finally:
             model.train(was_training)
         if handle.seconds <= 0:
@@ -210,7 +286,9 @@ class Editor:
         for r in requests:
             target_token_ids(tok, r.target_new)
 
-    def _apply(self, model, tok, requests, hparams, **context) -> EditHandle:  # pragma: no cover
+    def _apply(self, model, tok, requests: tuple[EditRequest, ...], hparams,
+               context: EditContext) -> EditHandle:  # pragma: no cover
+        """Edit ``model`` in place; ``context`` is an instance of ``context_class``."""
         raise NotImplementedError
 
 
@@ -233,7 +311,8 @@ class EditSequence:
         seq.apply("memit", req2, hp, cov=covs)
         seq.restore()             # bit for bit the model before req1
 
-    Each :meth:`apply` passes the handles so far as ``history``. Also a context manager.
+    Each :meth:`apply` passes the handles so far as ``history`` to a method that declares it
+    (AlphaEdit; :meth:`Editor.context_keys`). Also a context manager.
     ``intermediate_copies=False`` keeps only the first copy of each tensor (the original),
     so a long sequence holds one copy per tensor instead of one per edit (100 MEMIT edits
     on SmolLM2: 5 × 3.5 MB instead of 100 × 17.5 MB); its handles can then be restored only
@@ -249,7 +328,12 @@ class EditSequence:
         from kedit_utils.editing.registry import get_editor
 
         editor = get_editor(method) if isinstance(method, str) else method
-        handle = editor.apply(self.model, self.tok, requests, hparams, history=tuple(self.handles), **context)
+        if "history" in editor.context_keys():
+            if "history" in context:
+                raise ParameterError("history", _short(context["history"]),
+                                     "an EditSequence passes its own handles as history")
+            context = {**context, "history": tuple(self.handles)}
+        handle = editor.apply(self.model, self.tok, requests, hparams, **context)
         if not self.intermediate_copies and handle.backup is not None:
             kept = {n for h in self.handles if h.backup is not None for n in h.backup.originals}
             for name in kept & set(handle.backup.originals):

@@ -24,7 +24,7 @@ import torch
 from kedit_utils.core import architectures as A
 from kedit_utils.core.tokens import encode, pad_right, target_token_ids
 from kedit_utils.core.validation import ParameterError, check_choice, check_float, check_int
-from kedit_utils.editing.base import EditHandle, Editor, weights_guard
+from kedit_utils.editing.base import EditContext, EditHandle, Editor, weights_guard
 from kedit_utils.editing.hparams import HyperParams, check_layers, scaled_layer
 from kedit_utils.editing.replay import frozen_blocks_reused, lowest_block
 
@@ -282,7 +282,7 @@ class FT(Editor):
         super().check(model, tok, requests, hparams)
         self.parameter_names(model, hparams)
 
-    def _apply(self, model, tok, requests, hparams, *, history=(), **_unused) -> EditHandle:
+    def _apply(self, model, tok, requests, hparams, context: EditContext) -> EditHandle:
         names = self.parameter_names(model, hparams)
         with weights_guard(model, names) as backup:
             t0 = time.perf_counter()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from kedit_utils.core.validation import ParameterError, check_choice, check_float, check_int
-from kedit_utils.editing.base import EditHandle
+from kedit_utils.editing.base import EditContext, EditHandle, weights_guard
 from kedit_utils.editing.ft import FT, OBJECTIVES, fine_tune, trained_parameter_names
 from kedit_utils.editing.hparams import HyperParams
 
@@ -104,9 +104,7 @@ class FTL(FT):
         A.check_layer(model, hparams.layer, "layer")
         super().check(model, tok, requests, hparams)
 
-    def _apply(self, model, tok, requests, hparams, *, history=(), **_unused) -> EditHandle:
-        from kedit_utils.editing.base import weights_guard
-
+    def _apply(self, model, tok, requests, hparams, context: EditContext) -> EditHandle:
         names = self.parameter_names(model, hparams)
         with weights_guard(model, names) as backup:
             t0 = time.perf_counter()

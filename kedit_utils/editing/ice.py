@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from kedit_utils.core.validation import ParameterError
-from kedit_utils.editing.base import EditHandle, Editor
+from kedit_utils.editing.base import EditContext, EditHandle, Editor
 from kedit_utils.editing.hparams import HyperParams
 
 
@@ -75,7 +75,7 @@ class ICE(Editor):
     hparams_class = ICEHyperParams
     changes_weights = False
 
-    def _apply(self, model, tok, requests, hparams, **_unused) -> EditHandle:
+    def _apply(self, model, tok, requests, hparams, context: EditContext) -> EditHandle:
         t0 = time.perf_counter()
         prefix = hparams.separator.join(hparams.template.format(r.fact) for r in requests)
 

@@ -22,10 +22,10 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from kedit_utils.core.validation import ParameterError, check_int
-from kedit_utils.editing.base import EditHandle, Editor
+from kedit_utils.editing.base import EditContext, EditHandle, Editor
 from kedit_utils.editing.hparams import HyperParams
 from kedit_utils.editing.ice import _check_template, check_context_length
 from kedit_utils.editing.requests import EditRequest, as_requests
@@ -121,15 +121,25 @@ def select_demonstrations(new: list[EditRequest], pool: list[EditRequest], k: in
     return chosen
 
 
+@dataclass(frozen=True, eq=False)
+class IKEContext(EditContext):
+    """demonstrations: a pool of other edits (any form :func:`~.requests.as_requests` takes)
+    the ``k`` demonstrations are chosen from (needed when ``k`` > 0)."""
+
+    demonstrations: Any = ()
+
+
 class IKE(Editor):
-    """IKE (module docstring). Context: ``demonstrations`` (a pool of edits, any request form)."""
+    """IKE (module docstring). Context: :class:`IKEContext` (``demonstrations``)."""
 
     name = "ike"
     hparams_class = IKEHyperParams
+    context_class = IKEContext
     changes_weights = False
     pool_argument = "demonstrations"
 
-    def _apply(self, model, tok, requests, hparams, *, demonstrations=(), **_unused) -> EditHandle:
+    def _apply(self, model, tok, requests, hparams, context: IKEContext) -> EditHandle:
+        demonstrations = context.demonstrations
         t0 = time.perf_counter()
         pool = as_requests(demonstrations) if hparams.k and demonstrations else []
         if hparams.k and not pool:

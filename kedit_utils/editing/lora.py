@@ -18,7 +18,7 @@ import torch
 
 from kedit_utils.core import architectures as A
 from kedit_utils.core.validation import ParameterError, check_choice, check_float, check_int
-from kedit_utils.editing.base import EditHandle, Editor, weights_guard
+from kedit_utils.editing.base import EditContext, EditHandle, Editor, weights_guard
 from kedit_utils.editing.ft import MODULES, OBJECTIVES, adamw, answer_batch, answer_loss
 from kedit_utils.editing.hparams import HyperParams, check_layers
 
@@ -139,7 +139,7 @@ class LoRA(Editor):
         adapter_targets(model, hparams.layers, hparams.modules)
         _peft()
 
-    def _apply(self, model, tok, requests, hparams, *, history=(), **_unused) -> EditHandle:
+    def _apply(self, model, tok, requests, hparams, context: EditContext) -> EditHandle:
         peft = _peft()
         targets = adapter_targets(model, hparams.layers, hparams.modules)
         weights = [t + ".weight" for t in targets]

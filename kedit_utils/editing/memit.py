@@ -38,8 +38,9 @@ from kedit_utils.core.validation import ParameterError, check_choice, check_floa
 from kedit_utils.editing.base import EditHandle, Editor, weights_guard
 from kedit_utils.editing.hparams import HyperParams, check_layers, scaled_layer
 from kedit_utils.editing.rome.compute_k import contextual_prompts, read_at_fact_tokens
-from kedit_utils.editing.rome.compute_v import SPEED, delta_batch, optimise_delta
+from kedit_utils.editing.rome.compute_v import Speed, delta_batch, optimise_delta
 from kedit_utils.editing.rome.covariance import KeyCovariance, key_covariance
+from kedit_utils.editing.rome.editor import LocateThenEditContext
 from kedit_utils.editing.rome.hparams import MOM2_DTYPES
 
 SMOL_TEMPLATES = ("{}", "Here is a fact. {}", "I read it in a book. {}", "Fun fact: {}", "Everyone knows this. {}")
@@ -203,26 +204,29 @@ def layer_covariances(model, tok, layers, cov=None, corpus=None, *, n_samples: i
 
 
 # --------------------------------------------------------------------------- z and keys
-def compute_z(model, tok, request, hparams, z_layer: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+def compute_z(model, tok, request, hparams, z_layer: int,
+              speed: Speed = Speed()) -> tuple[torch.Tensor, torch.Tensor, int]:
     """(z, h, steps): z = h + δ, (d_model,), the residual stream after block ``z_layer`` at the
     fact token of the bare prompt, with δ optimised as ROME's v* (module docstring)."""
-    zs, hs, steps = compute_zs(model, tok, [request], hparams, z_layer)
+    zs, hs, steps = compute_zs(model, tok, [request], hparams, z_layer, speed)
     return zs[:, 0], hs[:, 0], steps[0]
 
 
-def compute_zs(model, tok, requests, hparams, z_layer: int) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+def compute_zs(model, tok, requests, hparams, z_layer: int,
+               speed: Speed = Speed()) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
     """(Z, H, steps): Z, H (d_model, n) for every request, their δ optimised together,
-    ``SPEED.batch_requests`` requests per forward pass (each request's δ gets its own
+    ``speed.batch_requests`` requests per forward pass (each request's δ gets its own
     gradient and stops on its own: the same z as one at a time, within float tolerance;
-    :func:`~.rome.compute_v.optimise_delta`). Blocks 0..z_layer do not depend on δ."""
+    :func:`~.rome.compute_v.optimise_delta`, computed as ``speed`` says). Blocks 0..z_layer
+    do not depend on δ."""
     device = next(model.parameters()).device
     d_model = A.mlp_dims(model, z_layer)[1]
-    chunk = max(1, int(SPEED.batch_requests))
+    chunk = speed.batch_requests
     zs, hs, steps = [], [], []
     site = A.layer_module(model, z_layer)
     for a in range(0, len(requests), chunk):
         batch = delta_batch(tok, requests[a : a + chunk], hparams, device)
-        res = optimise_delta(model, batch, hparams, site, n_lower=z_layer + 1, d=d_model)
+        res = optimise_delta(model, batch, hparams, site, n_lower=z_layer + 1, d=d_model, speed=speed)
         zs.append(res.init + res.delta)
         hs.append(res.init)
         steps += res.steps
@@ -289,11 +293,13 @@ def _covariance_matrix(c: KeyCovariance | None, d_in: int, ridge: float, device)
 
 
 class MEMIT(Editor):
-    """MEMIT (module docstring). Context: ``cov`` / ``corpus`` / ``model_id`` (see
-    :func:`layer_covariances`). ``info``: per layer the mean ‖residual‖ before its update."""
+    """MEMIT (module docstring). Context (:class:`~.rome.editor.LocateThenEditContext`):
+    ``cov`` / ``corpus`` / ``model_id`` / ``progress`` (see :func:`layer_covariances`) and the
+    z optimisation's ``speed``. ``info``: per layer the mean ‖residual‖ before its update."""
 
     name = "memit"
     hparams_class = MEMITHyperParams
+    context_class = LocateThenEditContext
     changes_weights = True
 
     def check(self, model, tok, requests, hparams) -> None:
@@ -311,10 +317,9 @@ class MEMIT(Editor):
         return layer_covariances(model, tok, hparams.layers, cov, corpus, n_samples=hparams.mom2_n_samples,
                                  dtype=hparams.mom2_dtype, model_id=model_id, progress=progress)
 
-    def _apply(self, model, tok, requests, hparams, *, cov=None, corpus=None, model_id=None,
-               progress: bool = False, history=(), **_unused) -> EditHandle:
+    def _apply(self, model, tok, requests, hparams, context: LocateThenEditContext) -> EditHandle:
         t0 = time.perf_counter()
-        covs = self.covariances(model, tok, hparams, cov, corpus, model_id, progress)
+        covs = self.covariances(model, tok, hparams, context.cov, context.corpus, context.model_id, context.progress)
         cov_seconds = time.perf_counter() - t0
         model.eval()
         names = [A.edited_weight_name(model, layer) for layer in hparams.layers]
@@ -322,9 +327,9 @@ class MEMIT(Editor):
         with weights_guard(model, names) as backup:
             t0 = time.perf_counter()
             z_layer = hparams.layers[-1]
-            zs, _h, z_steps = compute_zs(model, tok, requests, hparams, z_layer)  # (d_model, n)
+            zs, _h, z_steps = compute_zs(model, tok, requests, hparams, z_layer, context.speed)  # (d_model, n)
             info["z_steps"] = z_steps
-            state = self.prepare(model, tok, requests, hparams, covs, history)
+            state = self.prepare(model, tok, requests, hparams, covs, context)
             for j, layer in enumerate(hparams.layers):
                 keys, cur = keys_and_residual(model, tok, requests, layer, z_layer, hparams)
                 keys, cur = keys.double(), cur.double()  # (d_in, n), (d_model, n)
@@ -338,7 +343,7 @@ class MEMIT(Editor):
                           backup=backup, info=info)
 
     # hooks AlphaEdit overrides
-    def prepare(self, model, tok, requests, hparams, covs, history) -> dict:
+    def prepare(self, model, tok, requests, hparams, covs, context) -> dict:
         return {}
 
     def layer_delta(self, j, layer, keys, resid, cov, hparams, state) -> torch.Tensor:

@@ -40,7 +40,7 @@ from torch import nn
 
 from kedit_utils.core import architectures as A
 from kedit_utils.core.validation import ParameterError, check_float, check_int
-from kedit_utils.editing.base import EditHandle, Editor, trained_component_inputs, weights_guard
+from kedit_utils.editing.base import EditContext, EditHandle, Editor, trained_component_inputs, weights_guard
 from kedit_utils.editing.ft import QA, answer_batch, answer_loss
 from kedit_utils.editing.ft import position_logits as answer_logits
 from kedit_utils.editing.hparams import HyperParams, check_layers
@@ -296,12 +296,20 @@ def trained_network(model, tok, train_edits, hparams: MENDHyperParams, *, model_
 
 
 # --------------------------------------------------------------------------- the editor
+@dataclass(frozen=True, eq=False)
+class MENDContext(EditContext):
+    """network: the trained :class:`MENDNetwork` for this model and these hyper-parameters'
+    layers (e.g. from :func:`trained_network`); required."""
+
+    network: MENDNetwork | None = None
+
+
 class MEND(Editor):
-    """MEND (module docstring). Context: ``network`` (a trained :class:`MENDNetwork` for
-    this model and these hyper-parameters' layers, e.g. from :func:`trained_network`)."""
+    """MEND (module docstring). Context: :class:`MENDContext` (``network``)."""
 
     name = "mend"
     hparams_class = MENDHyperParams
+    context_class = MENDContext
     changes_weights = True
     trained_argument = "network"
 
@@ -312,7 +320,8 @@ class MEND(Editor):
         super().check(model, tok, requests, hparams)
         self.parameter_names(model, hparams)
 
-    def _apply(self, model, tok, requests, hparams, *, network=None, **_unused) -> EditHandle:
+    def _apply(self, model, tok, requests, hparams, context: MENDContext) -> EditHandle:
+        network = context.network
         if not isinstance(network, MENDNetwork):
             raise ParameterError("network", type(network).__name__,
                                  "MEND needs its trained network: editors.mend.trained_network(model, tok, "

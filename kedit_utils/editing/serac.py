@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
 from kedit_utils.core.validation import ParameterError, check_float, check_int
-from kedit_utils.editing.base import EditHandle, Editor, trained_component_inputs
+from kedit_utils.editing.base import EditContext, EditHandle, Editor, trained_component_inputs
 from kedit_utils.editing.hparams import HyperParams
 from kedit_utils.editing.ice import _check_template, check_context_length
 from kedit_utils.editing.ike import _tfidf, similarity_ranking
@@ -231,16 +231,27 @@ def trained_scope(model, tok, train_edits, hparams: SERACHyperParams, *, model_i
     return ScopeClassifier(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
+@dataclass(frozen=True, eq=False)
+class SERACContext(EditContext):
+    """scope: a trained :class:`ScopeClassifier` (e.g. from :func:`trained_scope`); or
+    scope_examples: edits (any form :func:`~.requests.as_requests` takes) to train one on, for
+    this call."""
+
+    scope: ScopeClassifier | None = None
+    scope_examples: Any = ()
+
+
 class SERAC(Editor):
-    """SERAC (module docstring). Context: ``scope`` (a trained :class:`ScopeClassifier`, e.g.
-    from :func:`trained_scope`), or ``scope_examples`` (edits to train one on, for this call)."""
+    """SERAC (module docstring). Context: :class:`SERACContext` (``scope`` or ``scope_examples``)."""
 
     name = "serac"
     hparams_class = SERACHyperParams
+    context_class = SERACContext
     changes_weights = False
     trained_argument = "scope"
 
-    def _apply(self, model, tok, requests, hparams, *, scope=None, scope_examples=(), **_unused) -> EditHandle:
+    def _apply(self, model, tok, requests, hparams, context: SERACContext) -> EditHandle:
+        scope, scope_examples = context.scope, context.scope_examples
         t0 = time.perf_counter()
         if scope is None:
             own = {(r.prompt, r.target_new) for r in requests}

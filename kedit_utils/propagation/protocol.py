@@ -168,13 +168,16 @@ def evaluate_cases(model, tok, cases: Sequence[PropagationCase], editor="ft", hp
     """Paper B's protocol (module docstring) on every case; the model is restored bit for bit
     after each. ``editor``: a method name of :mod:`kedit_utils.editing` (``get_editor``), an
     Editor, or ``None`` (no edit); ``hparams``: its hyper-parameters (instance, dict, or
-    ``None`` for its preset for this model); ``context``: what the editor needs besides
-    (``cov=`` for ROME/MEMIT/AlphaEdit). Everything is validated before the first edit."""
+    ``None`` for its preset for this model); ``context``: what the editor needs besides, only
+    keywords it declares (``cov=`` for ROME/MEMIT/AlphaEdit; ``Editor.context_keys``).
+    Everything is validated before the first edit."""
     from tqdm.auto import tqdm
 
     check_int("max_new_tokens", max_new_tokens, minimum=1)
     cases = _check_cases(cases)
     ed, hp, name = _resolve(model, tok, editor, hparams)
+    if hasattr(ed, "context_keys"):
+        ed.context(**context)  # a keyword the editor does not declare fails here, naming it
     for c in cases:
         if ed is not None:
             ed.check(model, tok, tuple(c.edits), hp)

@@ -42,7 +42,9 @@ class EditSetup:
 
     model, tok: the model (edited in place, restored after each edit) and its tokenizer;
     model_name: for the rows; hparams: method → hyper-parameters (None: the editor's preset);
-    context: method → keyword arguments of ``Editor.apply`` (covariances, IKE's pool);
+    context: method → keyword arguments of ``Editor.apply`` (covariances, MEND's network ...),
+        each only what that method declares (``Editor.context_keys``; checked by
+        :func:`run_grid` before any edit); the pool argument is added per edit;
     fluency_tokens: greedy tokens generated for fluency (0 = no fluency);
     scorer: the model the metrics read (default ``model``; for the alias models an
         :class:`~kedit_utils.kg.alias_accuracy.EntityLevelLM` over it, so that an answer is its
@@ -131,7 +133,7 @@ def run_grid(setup: EditSetup, methods: Sequence[str], requests_by_action: dict[
     if not methods:
         raise ParameterError("methods", list(methods), "must name at least one editing method")
     for m in methods:
-        get_editor(m)  # unknown names fail here, before any work
+        get_editor(m).context(**setup.editor_args(m)[1])  # unknown names and undeclared keywords fail here
     plan = []
     for action, reqs in requests_by_action.items():
         reqs = [getattr(r, "request", r) for r in reqs]

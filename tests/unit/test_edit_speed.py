@@ -17,14 +17,14 @@ from kedit_utils.editing import EditRequest, get_editor
 from kedit_utils.editing.memit import MEMITHyperParams, compute_z, compute_zs
 from kedit_utils.editing.rome import ROMEHyperParams, key_covariance
 from kedit_utils.editing.rome.compute_k import contextual_prompts
-from kedit_utils.editing.rome.compute_v import compute_v, frozen, speed
+from kedit_utils.editing.rome.compute_v import Speed, compute_v, frozen
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_editors import CORPUS, MORE, N_LAYERS, REQUESTS, TOK, snapshot, tiny_gpt2, tiny_llama, top  # noqa: E402
 
 RTOL = 1e-5
-SLOW = dict(reuse_lower=False, logits_at_targets=False, batch_requests=1, prefix_once=False, mlp_where_used=False,
-            eager_attention=False)
+SLOW = Speed(reuse_lower=False, logits_at_targets=False, batch_requests=1, prefix_once=False, mlp_where_used=False,
+             eager_attention=False)
 
 
 def reference_compute_v(model, tok, request, hparams):
@@ -103,8 +103,7 @@ def test_rome_fast_v_star_equals_slow_and_reference(model, loss_layer):
     hp = ROME_HP.with_(v_loss_layer=loss_layer, early_stop_loss=0.0)
     for req in REQUESTS:
         fast = compute_v(model, TOK, req, hp)
-        with speed(**SLOW):
-            slow = compute_v(model, TOK, req, hp)
+        slow = compute_v(model, TOK, req, hp, speed=SLOW)
         assert fast.steps == slow.steps == hp.v_num_grad_steps
         close(fast.v_star, slow.v_star)
         close(fast.v_init, slow.v_init, rtol=1e-6)
@@ -118,9 +117,8 @@ def test_rome_fast_edit_gives_the_same_edit(model):
     covs = {layer: key_covariance(model, layer, CORPUS, cache=False) for layer in range(N_LAYERS)}
     snap = snapshot(model)
     out = {}
-    for name, opts in (("fast", {}), ("slow", SLOW)):
-        with speed(**opts):
-            h = get_editor("rome").apply(model, TOK, REQUESTS, ROME_HP, cov=covs)
+    for name, opts in (("fast", Speed()), ("slow", SLOW)):
+        h = get_editor("rome").apply(model, TOK, REQUESTS, ROME_HP, cov=covs, speed=opts)
         w = A.edited_weight(model, ROME_HP.layer).detach().clone()
         preds = [top(model, r.prompt) for r in REQUESTS + MORE]
         h.restore()
@@ -136,8 +134,7 @@ def test_memit_batched_z_equals_one_at_a_time(model):
     hp = MEMITHyperParams.tiny_gpt2(layers=(0, 1), kl_prompt_templates=("{}",), early_stop_loss=0.5)
     reqs = REQUESTS + MORE
     zs, hs, steps = compute_zs(model, TOK, reqs, hp, z_layer=1)
-    with speed(**SLOW):
-        one = [compute_z(model, TOK, r, hp, z_layer=1) for r in reqs]
+    one = [compute_z(model, TOK, r, hp, z_layer=1, speed=SLOW) for r in reqs]
     assert steps == [s for _z, _h, s in one]
     assert len(set(steps)) > 1  # the requests really stopped at different steps
     close(zs, torch.stack([z for z, _h, _s in one], 1))
@@ -174,8 +171,7 @@ def test_prefix_once_equals_full_rows(model, loss_layer):
                                     v_num_grad_steps=8, v_loss_layer=loss_layer,
                                     context_templates=("{}", "e7_1 r0_0 {}"), kl_prompt_templates=("{} r3_0", "{}"))
     fast = compute_zs(model, TOK, PREFIX_REQUESTS, hp, z_layer=0)
-    with speed(prefix_once=False):
-        full = compute_zs(model, TOK, PREFIX_REQUESTS, hp, z_layer=0)
+    full = compute_zs(model, TOK, PREFIX_REQUESTS, hp, z_layer=0, speed=Speed(prefix_once=False))
     assert fast[2] == full[2] == [8, 8, 8]
     close(fast[1], full[1], rtol=1e-6)
     close(fast[0], full[0])
@@ -191,16 +187,15 @@ def test_mlps_where_used_and_eager_attention_change_nothing(model, loss_layer):
                                     v_num_grad_steps=6, v_loss_layer=loss_layer,
                                     context_templates=("{}", "e7_1 r0_0 {}"), kl_prompt_templates=("{} r3_0", "{}"))
     impl = model.config._attn_implementation
-    with speed(group_rows=100):
-        fast = compute_zs(model, TOK, PREFIX_REQUESTS, hp, z_layer=0)
-        with speed(mlp_where_used=False, eager_attention=False):
-            plain = compute_zs(model, TOK, PREFIX_REQUESTS, hp, z_layer=0)
+    grouped = Speed(group_rows=100)
+    fast = compute_zs(model, TOK, PREFIX_REQUESTS, hp, z_layer=0, speed=grouped)
+    plain = compute_zs(model, TOK, PREFIX_REQUESTS, hp, z_layer=0,
+                       speed=grouped.with_(mlp_where_used=False, eager_attention=False))
     assert fast[2] == plain[2]
     close(fast[0], plain[0])
     rome_hp = ROME_HP.with_(v_loss_layer=loss_layer, early_stop_loss=0.0)
     v_fast = compute_v(model, TOK, REQUESTS[0], rome_hp)
-    with speed(mlp_where_used=False, eager_attention=False):
-        v_plain = compute_v(model, TOK, REQUESTS[0], rome_hp)
+    v_plain = compute_v(model, TOK, REQUESTS[0], rome_hp, speed=Speed(mlp_where_used=False, eager_attention=False))
     close(v_fast.v_star, v_plain.v_star)
     assert model.config._attn_implementation == impl
     assert all(not A.mlp_module(model, i)._forward_hooks and not A.mlp_module(model, i)._forward_pre_hooks
@@ -267,3 +262,45 @@ def test_keys_at_several_layers_in_one_forward_equal_one_layer_at_a_time(model):
     keys = requests_keys_at_layers(model, TOK, REQUESTS + MORE, hp.layers, hp)
     for layer in hp.layers:
         torch.testing.assert_close(keys[layer], request_keys(model, TOK, REQUESTS + MORE, layer, hp), rtol=0, atol=0)
+
+
+def test_speed_passed_explicitly_gives_the_default_delta(model):
+    """``Speed`` is a value passed down, not a module switch: the default ``Speed()`` passed
+    explicitly (to compute_v, to MEMIT's z, through ROME's Editor and ``edit``) gives
+    bit for bit the δ of the call without it, and another value changes nothing outside its call."""
+    from kedit_utils.editing.rome import edit, restore
+
+    hp = ROME_HP.with_(early_stop_loss=0.0, v_num_grad_steps=6)
+    implicit = compute_v(model, TOK, REQUESTS[0], hp)
+    compute_v(model, TOK, REQUESTS[0], hp, speed=SLOW)  # no state left behind
+    explicit = compute_v(model, TOK, REQUESTS[0], hp, speed=Speed())
+    assert torch.equal(implicit.delta, explicit.delta) and implicit.steps == explicit.steps
+    mhp = MEMITHyperParams.tiny_gpt2(layers=(0, 1), kl_prompt_templates=("{}",), v_num_grad_steps=6)
+    z_default = compute_zs(model, TOK, REQUESTS, mhp, z_layer=1)[0]
+    assert torch.equal(z_default, compute_zs(model, TOK, REQUESTS, mhp, z_layer=1, speed=Speed())[0])
+    cov = key_covariance(model, hp.layer, CORPUS, cache=False)
+    deltas = []
+    for kw in ({}, {"speed": Speed()}):
+        with get_editor("rome").apply(model, TOK, REQUESTS[0], hp, cov=cov, **kw) as h:
+            deltas.append(h.info["rome"][0].value.delta)
+        res = edit(model, TOK, REQUESTS[0], hp, cov, **kw)
+        restore(model, res)
+        deltas.append(res.value.delta)
+    assert all(torch.equal(d, implicit.delta) for d in deltas)
+
+
+def test_speed_options_are_checked_and_frozen():
+    import dataclasses
+
+    from kedit_utils.core.validation import ParameterError
+
+    with pytest.raises(ParameterError, match="prefix_onse.*must be one of"):
+        Speed().with_(prefix_onse=False)
+    for bad in (dict(batch_requests=0), dict(group_rows=1.5), dict(reuse_lower="yes")):
+        with pytest.raises(ParameterError, match="speed." + next(iter(bad))):
+            Speed(**bad)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Speed().prefix_once = False
+    assert Speed().with_(prefix_once=False) == Speed(prefix_once=False) != Speed()
+    with pytest.raises(ParameterError, match="'speed'"):
+        get_editor("memit").apply(tiny_gpt2(), TOK, REQUESTS[0], MEMITHyperParams.tiny_gpt2(), speed="fast")

@@ -139,6 +139,88 @@ def test_sequence_of_edits_restores_exactly(setup, intermediate_copies):
     assert_same(model, snap)
 
 
+# what each method takes besides the requests (its EditContext's fields)
+DECLARED = {"rome": {"cov", "corpus", "model_id", "progress", "speed"},
+            "memit": {"cov", "corpus", "model_id", "progress", "speed"},
+            "alphaedit": {"cov", "corpus", "model_id", "progress", "speed", "history"},
+            "ft": set(), "ft_l": set(), "lora": set(), "ice": set(),
+            "ike": {"demonstrations"}, "serac": {"scope", "scope_examples"}, "mend": {"network"}}
+
+
+def test_every_editor_declares_its_context_and_refuses_other_keys(setup):
+    """A misspelt or foreign keyword is an error naming it, the method and what it takes,
+    raised before any work (the model untouched); ``context_for`` keeps the declared keys."""
+    arch, model, covs = setup
+    snap = snapshot(model)
+    assert set(available_methods()) == set(DECLARED)
+    shared = {"cov": covs, "corpus": ["e1_0 r2_1"], "demonstrations": MORE, "scope_examples": POOL, "network": None}
+    for method, declared in DECLARED.items():
+        editor = get_editor(method)
+        assert set(editor.context_keys()) == declared, method
+        assert {editor.pool_argument, editor.trained_argument} - {None} <= declared, method
+        assert set(editor.context_for(shared)) == declared & set(shared), method
+        for key in ("covv", "demonstration", "history" if "history" not in declared else "histroy"):
+            with pytest.raises(ParameterError) as e:
+                editor.apply(model, TOK, REQUESTS[0], **{key: covs})
+            message = str(e.value)
+            assert e.value.name == key and f"{method} takes no argument {key!r}" in message, message
+            assert all(k in message for k in declared) and ("nothing" in message) == (not declared), message
+    with pytest.raises(ParameterError, match=r"'covv'.*did you mean 'cov'\?"):
+        get_editor("rome").apply(model, TOK, REQUESTS[0], HPARAMS["rome"], covv=covs)
+    with pytest.raises(ParameterError, match="'progress'"):
+        get_editor("memit").apply(model, TOK, REQUESTS[0], HPARAMS["memit"], cov=covs, progress="yes")
+    with pytest.raises(ParameterError, match="'history'.*EditHandle"):
+        get_editor("alphaedit").apply(model, TOK, REQUESTS[0], HPARAMS["alphaedit"], cov=covs, history=[1])
+    assert_same(model, snap)
+
+
+def test_sequence_passes_history_only_to_the_methods_that_take_it(setup):
+    """EditSequence gives its handles to AlphaEdit (which reads the earlier edits' keys) and
+    to no other method; a caller's own ``history`` is refused."""
+    arch, model, covs = setup
+    snap = snapshot(model)
+    with EditSequence(model, TOK) as seq:
+        seq.apply("ice", REQUESTS[0], ICEHyperParams.tiny_gpt2())
+        seq.apply("alphaedit", REQUESTS[1], HPARAMS["alphaedit"], cov=covs)
+        h = seq.apply("alphaedit", MORE[0], HPARAMS["alphaedit"], cov=covs)
+        assert "kkt" in h.info
+        with pytest.raises(ParameterError, match="'history'"):
+            seq.apply("alphaedit", MORE[1], HPARAMS["alphaedit"], cov=covs, history=())
+    assert_same(model, snap)
+
+
+def test_rome_batch_holds_one_copy_of_w2_and_restores_bit_for_bit(setup):
+    """N requests through ROME's Editor: one copy of the original W2 in the whole handle (the
+    backup's, shared by the first result; the others keep none), each request's edit changes
+    its own prediction, and the restore is exact. The same path as ``edit``: one request
+    through either gives the same W2 bit for bit."""
+    from kedit_utils.editing.rome import edit, restore
+
+    arch, model, covs = setup
+    snap = snapshot(model)
+    hp = HPARAMS["rome"]
+    name = A.edited_weight_name(model, hp.layer)
+    reqs = REQUESTS + MORE
+    with get_editor("rome").apply(model, TOK, reqs, hp, cov=covs) as h:
+        results = h.info["rome"]
+        assert list(h.backup.originals) == [name] and len(results) == len(reqs)
+        assert results[0].original is h.backup.originals[name] and torch.equal(results[0].original, snap[name])
+        assert all(r.original is None for r in results[1:])
+        w2_copies = {id(t) for t in [*h.backup.originals.values(), *(r.original for r in results)] if t is not None}
+        assert len(w2_copies) == 1
+        assert all(r.success and r.after.top_token == r.request.target_new != r.before.top_token for r in results)
+        assert not torch.equal(model.get_parameter(name), snap[name])
+        with pytest.raises(ParameterError, match="restore that call's EditHandle"):
+            restore(model, results[1])
+    assert_same(model, snap)
+    with get_editor("rome").apply(model, TOK, reqs[0], hp, cov=covs):
+        through_editor = model.get_parameter(name).detach().clone()
+    res = edit(model, TOK, reqs[0], hp, covs)
+    assert torch.equal(model.get_parameter(name), through_editor)
+    restore(model, res)
+    assert_same(model, snap)
+
+
 def test_alphaedit_keeps_preserved_keys_memit_need_not(setup):
     """C from a small corpus (24 keys, rank < d_in) and eigenvalues < 1e-6·max as its null space:
     AlphaEdit's update is in C's null space, so
@@ -194,11 +276,16 @@ POOL = MORE + [EditRequest("e1_0 r3_1", "e1_0", "e2_1", rephrase_prompts=("e1_1 
                            locality=(("e7_0 r1_0", "e2_0"), ("e6_1 r3_1", "e0_0")))]
 
 
+def pools(method, demonstrations, scope_examples):
+    """The pool arguments ``method`` declares (IKE's demonstrations, SERAC's scope examples; ICE none)."""
+    return get_editor(method).context_for({"demonstrations": demonstrations, "scope_examples": scope_examples})
+
+
 @pytest.mark.parametrize("method", ["ice", "ike", "serac"])
 def test_in_context_editors_leave_every_weight_untouched(setup, method):
     arch, model, _ = setup
     snap = snapshot(model)
-    h = get_editor(method).apply(model, TOK, REQUESTS[0], demonstrations=MORE, scope_examples=POOL)  # the preset
+    h = get_editor(method).apply(model, TOK, REQUESTS[0], **pools(method, MORE, POOL))  # the preset
     assert h.hparams == get_editor(method).hparams_class.tiny_gpt2()  # chosen for a word-level vocabulary
     assert h.changes == () and not h.changes_weights
     text = h.condition(REQUESTS[0].prompt)
@@ -236,7 +323,7 @@ def test_in_context_editors_reach_target_on_a_context_reader(context_reader, met
     pool = POOL[:4]
     for req in REQUESTS:
         before = M.rewrite_acc(model, TOK, req)
-        h = get_editor(method).apply(model, TOK, req, hp, demonstrations=pool, scope_examples=POOL)
+        h = get_editor(method).apply(model, TOK, req, hp, **pools(method, pool, POOL))
         assert top(model, req.prompt, h.condition) == req.target_new
         assert M.rewrite_acc(model, TOK, req, h) == 1.0 and before < 1.0
         if method == "ike":
@@ -267,7 +354,8 @@ def test_bad_requests_name_the_field(setup):
                              ("alphaedit", HPARAMS["alphaedit"].with_(layers=(7,)), "layers"),
                              ("ft", HPARAMS["ft"].with_(layers=(3,)), "layers"),
                              ("ft_l", HPARAMS["ft_l"].with_(layer=9), "layer")]:
-        assert field_of(lambda: get_editor(method).apply(model, TOK, REQUESTS, hp, cov=covs)) == name, method
+        ctx = get_editor(method).context_for({"cov": covs})
+        assert field_of(lambda: get_editor(method).apply(model, TOK, REQUESTS, hp, **ctx)) == name, method
     # targets outside the vocabulary, malformed EasyEdit dicts
     assert field_of(lambda: get_editor("ft").apply(model, TOK, EditRequest("e1_0 r2_1", "e1_0", "Paris"),
                                                    HPARAMS["ft"])) == "target_new"

@@ -148,6 +148,10 @@ def test_bad_inputs_raise_before_any_work(model, monkeypatch):
     with pytest.raises(ParameterError) as e:
         evaluate_cases(model, TOK, HELD_OUT, "no-such-editor")
     assert e.value.name == "method"
+    with pytest.raises(ParameterError, match="ft takes no argument 'cov'") as e:  # before the first edit
+        evaluate_cases(model, TOK, HELD_OUT, "ft", TINY.ft_hparams(model), progress=False, cov=None)
+    assert e.value.name == "cov"
+    assert not changed(model, snap)
 
 
 # --------------------------------------------------------------------------- the outer update by hand

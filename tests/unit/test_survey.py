@@ -2,6 +2,7 @@
 real edits and leaves the model bit for bit as it was; sequential editing and edit-and-back
 restore exactly; the weight maps attribute changes to the right layer and module; the
 findings' rules read intervals correctly; the editing panel applies and restores."""
+import dataclasses
 import math
 
 import numpy as np
@@ -72,6 +73,10 @@ def test_grid_scores_real_edits_and_restores_the_model(tiny):
     assert all(name.startswith("transformer.h.0.mlp") for changes in rome.changes for name, _ in changes)
     with pytest.raises(ParameterError, match="method"):
         G.run_grid(setup, ["not-a-method"], reqs, progress=False)
+    misspelt = dataclasses.replace(setup, context={"rome": {"covv": cov}})
+    with pytest.raises(ParameterError, match="rome takes no argument 'covv'") as e:  # before any edit
+        G.run_grid(misspelt, ["ft_l", "rome"], reqs, progress=False)
+    assert e.value.name == "covv" and same(model, snap)
 
 
 def test_weight_maps_attribute_layer_and_module():

@@ -17,7 +17,9 @@ norm and the unembedding at that layer (logit lens), as the reference does.
 The optimisation (:func:`optimise_delta`, shared with MEMIT's z) stops when the loss falls
 below ``early_stop_loss`` (the reference's rule) or, when ``early_stop_prob`` is set (not in
 the reference; ``None`` by default), once the target's mean probability over the rewriting
-prompts reaches it. Ways of computing it that do not change the method (:class:`Speed`):
+prompts reaches it. Ways of computing it that do not change the method (:class:`Speed`, a
+value passed to :func:`compute_v` / :func:`optimise_delta`, or as ``speed=`` to ROME's,
+MEMIT's and AlphaEdit's ``apply``; the default has them all on):
 the blocks below the edited layer run once, their output replayed on every later step; the
 unembedding is applied only at the positions the loss reads; as attention is causal, the
 positions before δ's (the context prefix and the subject's first tokens) are computed once,
@@ -27,6 +29,7 @@ last one the positions not read; and the attention is computed by plain matrix p
 """
 from __future__ import annotations
 
+import dataclasses
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
@@ -34,7 +37,7 @@ import torch
 
 from kedit_utils.core import architectures as A
 from kedit_utils.core.tokens import lookup, pad_right, target_token_ids
-from kedit_utils.core.validation import ParameterError
+from kedit_utils.core.validation import ParameterError, check_int
 from kedit_utils.editing.replay import frozen_blocks_reused
 from kedit_utils.editing.rome.compute_k import contextual_prompts
 from kedit_utils.editing.rome.row_groups import RowGroup, mlps_at_used_positions, row_groups, suffix_hidden
@@ -71,10 +74,13 @@ def frozen(model):
 
 
 # --------------------------------------------------------------------------- the δ optimisation
-@dataclass
+@dataclass(frozen=True)
 class Speed:
-    """How the δ optimisation is computed; neither option changes the method (the same loss
-    and the same δ within float tolerance: tests/unit/test_edit_speed.py).
+    """How the δ optimisation is computed; no option changes the method (the same loss and
+    the same δ within float tolerance: tests/unit/test_edit_speed.py). A value: pass it to
+    :func:`compute_v`, :func:`optimise_delta`, MEMIT's ``compute_zs`` or an editor's ``apply``
+    (``speed=Speed(prefix_once=False)``, or ``Speed().with_(**options)``); ``Speed()`` (all on)
+    is the default everywhere.
 
     reuse_lower: the blocks below the edited site do not depend on δ, so their outputs are
         computed once and replayed on every later step (their forward is skipped); the layers
@@ -106,24 +112,21 @@ class Speed:
     mlp_where_used: bool = True
     eager_attention: bool = True
 
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.type == "bool" and not isinstance(value, bool):
+                raise ParameterError(f"speed.{f.name}", value, "must be true or false")
+        check_int("speed.batch_requests", self.batch_requests, minimum=1)
+        check_int("speed.group_rows", self.group_rows, minimum=1)
 
-SPEED = Speed()
-
-
-@contextmanager
-def speed(**options):
-    """``with speed(reuse_lower=False): ...`` sets :data:`SPEED` options inside the block
-    (the benchmark switches them one by one; tests compare the fast path with the slow one)."""
-    old = dict(vars(SPEED))
-    for k, v in options.items():
-        if k not in old:
-            raise ParameterError("speed", k, f"must be one of {sorted(old)}")
-        setattr(SPEED, k, type(old[k])(v))
-    try:
-        yield SPEED
-    finally:
-        for k, v in old.items():
-            setattr(SPEED, k, v)
+    def with_(self, **options) -> "Speed":
+        """A copy with ``options`` changed; an unknown option names itself and lists the options."""
+        names = [f.name for f in dataclasses.fields(self)]
+        for k in options:
+            if k not in names:
+                raise ParameterError("speed", k, f"must be one of {names}")
+        return dataclasses.replace(self, **options)
 
 
 @dataclass
@@ -209,14 +212,18 @@ def loss_reads(batch: DeltaBatch) -> torch.Tensor:
     return torch.cat([torch.nonzero(batch.targets != -100), kl])
 
 
-def optimise_delta(model, batch: DeltaBatch, hparams, site, n_lower: int, d: int) -> DeltaResult:
+def optimise_delta(model, batch: DeltaBatch, hparams, site, n_lower: int, d: int,
+                   speed: Speed = Speed()) -> DeltaResult:
     """Adam on one δ per request, added at ``site``'s output (a module: ROME's W2, MEMIT's block)
     at each row's ``look`` position, minimising each request's ROME loss (module docstring);
     the requests' losses are summed, and as δ_i enters only request i's rows, each δ_i gets
     exactly its own gradient (Adam is element-wise): one batch = the requests one by one.
     A request stops (its δ frozen) when its loss < ``early_stop_loss`` (the reference), when its
     mean target probability ≥ ``early_stop_prob`` (if set), or after ``v_num_grad_steps``.
-    ``n_lower``: blocks below the site, independent of δ (see :class:`Speed`)."""
+    ``n_lower``: blocks below the site, independent of δ; ``speed``: how it is computed
+    (:class:`Speed`, never what)."""
+    if not isinstance(speed, Speed):
+        raise ParameterError("speed", type(speed).__name__, "must be a Speed (kedit_utils.editing.rome.compute_v)")
     device = batch.ids.device
     B, n_req = batch.ids.shape[0], batch.n_req
     rw_rows = torch.nonzero(batch.rewrite)[:, 0]
@@ -244,13 +251,13 @@ def optimise_delta(model, batch: DeltaBatch, hparams, site, n_lower: int, d: int
     loss_layer = hparams.v_loss_layer
     n = A.n_layers(model)
     lens = loss_layer is not None and loss_layer != n - 1
-    fast_logits = SPEED.logits_at_targets
-    reuse = SPEED.reuse_lower and n_lower > 0 and (loss_layer is None or loss_layer >= n_lower)
+    fast_logits = speed.logits_at_targets
+    reuse = speed.reuse_lower and n_lower > 0 and (loss_layer is None or loss_layer >= n_lower)
     unembed = model.get_output_embeddings()
 
     groups: list[RowGroup] = []
     current: dict = {}
-    if groups_on := SPEED.prefix_once:
+    if groups_on := speed.prefix_once:
         state["init"] = torch.zeros(n_req, d, dtype=torch.float32, device=device)
         seen: set[int] = set()
 
@@ -297,12 +304,12 @@ def optimise_delta(model, batch: DeltaBatch, hparams, site, n_lower: int, d: int
     losses, probs = [], []
     prob_stop = getattr(hparams, "early_stop_prob", None)
     with ExitStack() as speedups:
-        if SPEED.eager_attention:
+        if speed.eager_attention:
             speedups.enter_context(A.attention_implementation(model, "eager"))
         if groups_on:
             with frozen(model):  # the prefixes' forward: in eval mode, before the replay and δ's hook
-                groups = row_groups(model, batch, reads, SPEED.group_rows)
-            if SPEED.mlp_where_used:
+                groups = row_groups(model, batch, reads, speed.group_rows)
+            if speed.mlp_where_used:
                 # the blocks above the one holding the site (ROME's W2 is in block n_lower)
                 above = n_lower + int(n_lower < n and any(m is site for m in A.layer_module(model, n_lower).modules()))
                 read_block = loss_layer if lens else n - 1
@@ -366,8 +373,9 @@ def optimise_delta(model, batch: DeltaBatch, hparams, site, n_lower: int, d: int
     return DeltaResult(delta=delta.detach().clone(), init=state["init"], steps=steps, losses=losses, probs=probs)
 
 
-def compute_v(model, tok, request, hparams) -> ValueResult:
-    """Optimise δ and return v* = v_init + δ for ``request`` at ``hparams.layer``."""
+def compute_v(model, tok, request, hparams, speed: Speed = Speed()) -> ValueResult:
+    """Optimise δ and return v* = v_init + δ for ``request`` at ``hparams.layer``, computed as
+    ``speed`` says (:class:`Speed`)."""
     device = next(model.parameters()).device
     layer = hparams.layer
     target_ids = target_token_ids(tok, request.target_new)
@@ -375,7 +383,7 @@ def compute_v(model, tok, request, hparams) -> ValueResult:
     d_out = A.mlp_dims(model, layer)[1]
     dtype = A.edited_weight(model, layer).dtype
     # δ enters at W2's output in block `layer`: blocks 0..layer-1 do not depend on it
-    res = optimise_delta(model, batch, hparams, A.mlp_out_module(model, layer), n_lower=layer, d=d_out)
+    res = optimise_delta(model, batch, hparams, A.mlp_out_module(model, layer), n_lower=layer, d=d_out, speed=speed)
     v_init, d = res.init[0], res.delta[0]
     return ValueResult(v_star=(v_init + d).to(dtype), v_init=v_init.to(dtype), delta=d.to(dtype),
                        target_ids=target_ids, steps=res.steps[0], losses=res.losses, probs=res.probs)
