@@ -142,7 +142,7 @@ display(pd.DataFrame([{"model": lm.name, "layers": n_layers, "Paper B family": l
 
 # %% [markdown]
 # **CRE.** Without `cre_path`, the cases are generated from the world table
-# (`kedit_utils.propagation.cre`): a new fact about an invented company or person whose object
+# (`kedit_utils.propagation.cre.generator`): a new fact about an invented company or person whose object
 # is a country (first hop), and a 2-hop query whose second hop is common knowledge about that
 # country (capital, currency, official language, continent). As Paper B and PropMEND do, only
 # second hops the unedited model answers are used: the model is asked each (country,
@@ -203,7 +203,7 @@ glue_number("question_style", question_style)
 # form: the bare question gives empty answers, and the chat template makes the model
 # restate the question or answer about another country rather than complete the fact; the
 # cloze form is the one whose second hops the model knows best (the check in
-# `kedit_utils.propagation.cre` measured 51 % of 149 second hops as clozes and 0 % as bare
+# `kedit_utils.propagation.cre.model_checks` measured 51 % of 149 second hops as clozes and 0 % as bare
 # questions) and the form of the edit itself. A reader's Llama3-8B-*Instruct* can take
 # `question_style="chat"`, Paper B's question form.
 #

@@ -6,10 +6,10 @@ and its data sets, generated offline or read from the files a reader points to.
     data.sizes()                                # one row per split: its number of cases
 
 CRE: without ``cre_path``, cases generated from the world table
-(:func:`kedit_utils.propagation.cre.generate_cre`) keeping only the second hops the unedited
-model answers (:func:`~kedit_utils.propagation.cre.check_second_hops`, Paper B's and PropMEND's
+(:func:`kedit_utils.propagation.cre.generator.generate_cre`) keeping only the second hops the unedited
+model answers (:func:`~kedit_utils.propagation.cre.model_checks.check_second_hops`, Paper B's and PropMEND's
 filter); with it, PropMEND's three jsonl files, filtered the same way
-(:func:`~kedit_utils.propagation.cre.keep_known`). MQuAKE: without ``mquake_path``, a file in
+(:func:`~kedit_utils.propagation.cre.model_checks.keep_known`). MQuAKE: without ``mquake_path``, a file in
 MQuAKE's format written from the same world table and read back through the real loader;
 with it, the published file. The MQuAKE-subset is :func:`~kedit_utils.propagation.mquake.mquake_subset`.
 """
@@ -22,7 +22,11 @@ from pathlib import Path
 
 from kedit_utils.core.validation import ParameterError, check_choice, check_float, check_int
 from kedit_utils.datasets.cases import PropagationCase
-from kedit_utils.propagation import cre as CRE
+from kedit_utils.datasets import world as W
+from kedit_utils.propagation.cre.generator import generate_cre
+from kedit_utils.propagation.cre.model_checks import check_second_hops, keep_known
+from kedit_utils.propagation.cre.propmend import load_cre
+from kedit_utils.propagation.cre.templates import second_hop_pairs, with_chat_template
 from kedit_utils.propagation import mquake as MQ
 from kedit_utils.propagation.fomaml import SCOPES
 
@@ -104,13 +108,13 @@ class ChapterData:
 
 
 def _generated_cre(model, tok, cfg: dict, seed: int, style: str):
-    countries = sorted(CRE.W.COUNTRIES)
+    countries = sorted(W.COUNTRIES)
     if cfg["n_check_countries"] is not None:
         countries = sorted(random.Random(f"ch6-{seed}").sample(countries, min(cfg["n_check_countries"],
                                                                               len(countries))))
-    pairs = [p for p in CRE.second_hop_pairs() if p[0] in countries]
-    check = CRE.check_second_hops(model, tok, pairs, style="cloze")
-    splits = CRE.generate_cre(cfg["n_train"], cfg["n_id"], cfg["n_ood"], seed=seed, known=check, question_style=style)
+    pairs = [p for p in second_hop_pairs() if p[0] in countries]
+    check = check_second_hops(model, tok, pairs, style="cloze")
+    splits = generate_cre(cfg["n_train"], cfg["n_id"], cfg["n_ood"], seed=seed, known=check, question_style=style)
     return (splits.train, splits.in_distribution, splits.out_of_distribution), check.share, check.rows()
 
 
@@ -118,7 +122,7 @@ def _loaded_cre(model, tok, cfg: dict):
     folder = Path(cfg["cre_path"]).expanduser()
     loaded, kept = [], []
     for name, n in zip(CRE_FILES, (cfg["n_train"], cfg["n_id"], cfg["n_ood"])):
-        k = CRE.keep_known(CRE.load_cre(folder / name), model, tok, style="cloze")
+        k = keep_known(load_cre(folder / name), model, tok, style="cloze")
         kept.append(k)
         loaded.append(k.cases[:n])
     return tuple(loaded), sum(len(k.cases) for k in kept) / max(sum(k.n_before for k in kept), 1)
@@ -147,7 +151,7 @@ def chapter_data(model, tok, cfg: dict, seed: int) -> ChapterData:
     mquake, subset = everything[:cfg["n_mquake"]], MQ.mquake_subset(everything)[:cfg["n_mquake_subset"]]
     sets = [train, id_cases, ood_cases, mquake, subset]
     if cfg["question_style"] == "chat":
-        sets = [CRE.with_chat_template(x, tok) for x in sets]
+        sets = [with_chat_template(x, tok) for x in sets]
     return ChapterData(*(list(x) for x in sets), known_share=known_share, check_rows=rows)
 
 

@@ -107,17 +107,17 @@ def question_style_table(model, tok, cases: Sequence[PropagationCase], hparams, 
     the generation after the edit."""
     import pandas as pd
 
-    from kedit_utils.propagation import cre
+    from kedit_utils.propagation.cre.templates import chat_form, second_hop_prompt, two_hop_question
 
     styles = ("question", "chat", "cloze")
     hops, twos = [], []
     for c in cases:
         subject, bridge = c.edits[0].subject, c.edits[0].target_new
-        q2 = cre.two_hop_question(c.relation, subject, c.second_relation, "question")
-        q1 = cre.second_hop_prompt(bridge, c.second_relation, "question")
-        twos.append(_bare(c, (q2, cre.chat_form(tok, q2), cre.two_hop_question(c.relation, subject, c.second_relation,
+        q2 = two_hop_question(c.relation, subject, c.second_relation, "question")
+        q1 = second_hop_prompt(bridge, c.second_relation, "question")
+        twos.append(_bare(c, (q2, chat_form(tok, q2), two_hop_question(c.relation, subject, c.second_relation,
                                                                              "cloze"))))
-        hops.append(_bare(c, (q1, cre.chat_form(tok, q1), cre.second_hop_prompt(bridge, c.second_relation, "cloze"))))
+        hops.append(_bare(c, (q1, chat_form(tok, q1), second_hop_prompt(bridge, c.second_relation, "cloze"))))
     known = evaluate_cases(model, tok, hops, None, max_new_tokens=max_new_tokens, progress=False)
     edited = evaluate_cases(model, tok, twos, "ft", hparams, max_new_tokens=max_new_tokens, progress=False)
     rows, examples = [], []
