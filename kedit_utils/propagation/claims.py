@@ -30,7 +30,12 @@ from kedit_utils.core.verdicts import (
     verdict_depth,
     verdict_difference,
 )
-from kedit_utils.propagation.paper_numbers import PAPER_B_LAYER_COUNTS, PAPER_B_LAYERS, PAPER_B_TABLE1, PAPER_B_TABLE2
+from kedit_utils.propagation.paper_numbers import (
+    PAPER_B_LAYER_COUNTS,
+    PAPER_B_LAYERS,
+    PAPER_B_TABLE1,
+    PAPER_B_TABLE2,
+)
 
 CHAPTER = "06_meta_learning_propagation"
 SPLIT_NAMES = {"id": "in-distribution", "ood": "OOD"}
@@ -39,9 +44,21 @@ TABLE2_BASELINES = ("ft", "rome", "memit", "alphaedit")
 METHOD_NAMES = {"ft": "FT", "rome": "ROME", "memit": "MEMIT", "alphaedit": "AlphaEdit", "meta": "meta"}
 
 
-def points_text(difference: float, low: float, high: float, digits: int = 1) -> str:
+def points_text(difference: float, low: float, high: float, digits: int = 1, unit: str = "pts") -> str:
     """"+5.0 pts [+0.3, +11.0]": a difference of proportions and its interval, in points."""
-    return f"{100 * difference:+.{digits}f} pts [{100 * low:+.{digits}f}, {100 * high:+.{digits}f}]"
+    return f"{100 * difference:+.{digits}f} {unit} [{100 * low:+.{digits}f}, {100 * high:+.{digits}f}]"
+
+
+ABOVE, BELOW, HOLDS_ZERO = "above 0", "below 0", "holds 0"
+
+
+def interval_side(low: float, high: float) -> str:
+    """Where a difference's interval lies: :data:`ABOVE` (it excludes 0 on the positive side,
+    the rule :func:`~kedit_utils.core.verdicts.verdict_difference` asks of a positive gain),
+    :data:`BELOW`, or :data:`HOLDS_ZERO` (too few cases to tell; also a NaN interval)."""
+    if low > 0:
+        return ABOVE
+    return BELOW if high < 0 else HOLDS_ZERO
 
 
 @dataclass(frozen=True)
@@ -63,8 +80,8 @@ class Difference:
 
     @property
     def above_zero(self) -> bool:
-        """The interval lies above 0 (the difference is measured, on the positive side)."""
-        return self.low > 0
+        """The interval lies above 0 (:func:`interval_side`)."""
+        return interval_side(self.low, self.high) == ABOVE
 
 
 def _difference(acc1: float, n1: int, acc2: float, n2: int, paper: float) -> Difference:
@@ -191,6 +208,6 @@ def claim_records(res: dict) -> list[dict]:
 
 CLAIMS: dict[str, list[ClaimBuilder]] = {CHAPTER: [propagation_claims]}
 
-__all__ = ["CLAIMS", "CHAPTER", "Difference", "METHOD_NAMES", "ahead_of", "claim_records", "fig2_claims",
-           "layer_depth", "points_text", "propagation_claims", "table1_claims", "table1_gain", "table2_claims",
-           "table2_difference"]
+__all__ = ["ABOVE", "BELOW", "CHAPTER", "CLAIMS", "HOLDS_ZERO", "METHOD_NAMES", "Difference", "ahead_of",
+           "claim_records", "fig2_claims", "interval_side", "layer_depth", "points_text", "propagation_claims",
+           "table1_claims", "table1_gain", "table2_claims", "table2_difference"]
