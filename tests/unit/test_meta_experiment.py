@@ -192,3 +192,54 @@ def test_runs_prefetched_in_a_pool_equal_the_runs_made_here(tmp_path, monkeypatc
     assert got == tables(here)
     for n, t in here.runs[("mlp", (1,))].result.meta.items():
         assert torch.equal(t, meta[n]), n
+
+
+def _chapter_with(tmp_path, **cached):
+    """A MetaChapter over a config-only model folder, its steps' outputs given (no model runs)."""
+    from kedit_utils.propagation.chapter import MetaChapter, MetaChapterConfig
+
+    resolved, given = _chapter6_parameters(model=_config_folder(tmp_path, 30))
+    chapter = MetaChapter(MetaChapterConfig.from_parameters(resolved, **given))
+    chapter.__dict__.update(cached)  # cached_property values
+    return chapter
+
+
+def test_chapter6_table_sections(tmp_path):
+    """Table 1's section: intervals as one text, Paper B's column, the gains glued; Table 2's:
+    "ahead of" by the interval rule (2 of 2 against 0 of 2 is; 1 of 1 against 0 of 1 is not)."""
+    import pandas as pd
+
+    from kedit_utils.propagation.paper_numbers import PAPER_B_TABLE1
+
+    t1 = pd.DataFrame([{"scope": "mlp", "layers": "8", "split": sp, "acc_base": 0.0, "base_low": 0.0,
+                        "base_high": 0.2, "acc_meta": 0.5, "meta_low": 0.3, "meta_high": 0.7, "gain": 0.5, "n": 20,
+                        "single_hop_base": 1.0, "single_hop_meta": 1.0, "locality_base": 0.9, "locality_meta": 0.8}
+                       for sp in ("id", "ood")])
+    t2 = pd.DataFrame([{"method": m, "cre_ood": a, "mquake": a, "mquake_subset": a, "seconds_per_edit": 1.0,
+                        "n": 2, "n_mquake": 2, "n_mquake_subset": 2} for m, a in (("rome", 0.0), ("ft", 0.0),
+                                                                                  ("meta", 1.0))])
+    chapter = _chapter_with(tmp_path, table1_frame=t1, table2_frame=t2)
+    s1 = chapter.table1()
+    shown = s1.tables[0].data
+    assert list(shown.base) == ["0.00 [0.00, 0.20]"] * 2 and list(shown.meta) == ["0.50 [0.30, 0.70]"] * 2
+    assert shown.paper.iloc[0] == "{:.1f} ({:+.1f})".format(*PAPER_B_TABLE1[("mlp", "id")])
+    assert s1.glue["t1_gain_id"] == "mlp +50 pts (n = 20)" and s1.glue["t1_layers"] == "layer 8"
+    s2 = chapter.table2()
+    assert s2.glue["t2_beats"] == "rome (+100 pts [+7, +100], 95 %), ft (+100 pts [+7, +100], 95 %)"
+    few = _chapter_with(tmp_path, table2_frame=t2.assign(n=1))
+    assert few.table2().glue["t2_beats"].startswith("none of the others")
+
+
+def test_every_glue_name_of_chapter6_is_glued():
+    """Each {glue:text} / {glue:figure} name of the page is produced by the builder's sections
+    or the notebook's glue_figure calls."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    page = (root / "notebooks" / "06_meta_learning_propagation.py").read_text()
+    source = (root / "kedit_utils" / "propagation" / "chapter.py").read_text() + page
+    used = set(re.findall(r"\{glue:(?:text|figure)\}`?\s*([a-z0-9_]+)", page))
+    assert len(used) > 40
+    missing = sorted(n for n in used if f'"{n}"' not in source)
+    assert not missing, missing
