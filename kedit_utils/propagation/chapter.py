@@ -483,14 +483,14 @@ class MetaChapter:
         import pandas as pd
 
         curve = self.curve_frame
-        chosen = str(self.chosen_layer)
-        others = [r for run in self.runs.runs.values() for r in run.curve_rows() if r["layers"] != chosen]
+        every = pd.DataFrame([r for run in self.runs.runs.values() for r in run.curve_rows()])
+        others = every[every.layers != str(self.chosen_layer)]  # typed columns even when empty
         ood = curve[curve.split == "ood"].sort_values("tasks_seen")
         return Section(
             tables=[curve.pivot_table(index="tasks_seen", columns="split", values="acc").style.format(precision=2)],
             glue={"curve_start": format(ood.acc.iloc[0], ".0%"), "curve_end": format(ood.acc.iloc[-1], ".0%"),
                   "curve_tasks": int(curve.tasks_seen.max())},
-            figure={"rows": pd.concat([curve, pd.DataFrame(others, columns=curve.columns)]),
+            figure={"rows": pd.concat([curve, others]),
                     "title": f"{self.lm.name}: accuracy during meta-training"})
 
     def table2(self) -> Section:
