@@ -85,42 +85,20 @@ scheduler = None  # executor "dask": a running scheduler's address (tcp://host:8
 # %% tags=["remove-input"]
 import warnings
 
-import pandas as pd
-import torch
 from IPython.display import display
 
 from kedit_utils.book import profiles
 from kedit_utils.book.figures.propagation import layer_sweep, steps_curve
 from kedit_utils.book.results import glue_figure, glue_number, save_results
-from kedit_utils.book.style import subplots
-from kedit_utils.core.validation import ParameterError
-from kedit_utils.propagation import FOMAMLConfig
-from kedit_utils.propagation.chapter_data import chapter_data, check_parameters
-from kedit_utils.propagation.kg_model import check_kg_parameters, run_kg_two_hop
-from kedit_utils.propagation.paper_numbers import PAPER_B_LAYER_COUNTS, PAPER_B_LAYERS, PAPER_B_TABLE1, PAPER_B_TABLE2
-from kedit_utils.propagation.runs import (
-    ScopeRuns,
-    accuracy_text,
-    alpha_sweep,
-    best_layer,
-    gain_text,
-    layer_sweep_rows,
-    load_model,
-    paper_gain_text,
-    question_style_table,
-)
-from kedit_utils.propagation.runs import table2 as paper_table2
+from kedit_utils.propagation.chapter import NOTEBOOK, MetaChapter, MetaChapterConfig
 
 warnings.filterwarnings("ignore")
-NOTEBOOK = "06_meta_learning_propagation"
-cfg = profiles.resolve_parameters(NOTEBOOK, profile, globals())
-cfg.update(model=model, cre_path=cre_path, mquake_path=mquake_path, question_style=question_style, layer=layer,
-           executor=executor, scheduler=scheduler)
-check_parameters(cfg)
-check_kg_parameters(cfg)
-if cfg["threads"]:
-    torch.set_num_threads(cfg["threads"])
-profiles.parameters_frame(cfg, NOTEBOOK)
+# every parameter checked here, the layer lists against the model's depth, before any model loads
+config = MetaChapterConfig.from_parameters(profiles.resolve_parameters(NOTEBOOK, profile, globals()), model=model,
+                                           cre_path=cre_path, mquake_path=mquake_path, question_style=question_style,
+                                           layer=layer, executor=executor, scheduler=scheduler)
+chapter = MetaChapter(config)
+profiles.parameters_frame(config.parameters(), NOTEBOOK)
 
 # %% [markdown]
 # (ch6-data)=
@@ -130,19 +108,11 @@ profiles.parameters_frame(cfg, NOTEBOOK)
 # of 32; SmolLM2: the same relative depth, layer 8 of 30):
 
 # %%
-run_device = "cpu" if device == "auto" and not torch.cuda.is_available() else ("cuda" if device == "auto" else device)
-lm = load_model(model, run_device)
-net, tok = lm.model, lm.tok
-n_layers = net.config.num_hidden_layers if hasattr(net.config, "num_hidden_layers") else net.config.n_layer
-layer = lm.default_layer if cfg["layer"] is None else cfg["layer"]
-if layer >= n_layers:
-    raise ParameterError("layer", layer, f"must be in [0, {n_layers}) for this model")
-display(pd.DataFrame([{"model": lm.name, "layers": n_layers, "Paper B family": lm.family or "none",
-                       "paper layer": layer}]).set_index("model"))
+display(chapter.model_section().tables[0])
 
 # %% [markdown]
 # **CRE.** Without `cre_path`, the cases are generated from the world table
-# (`kedit_utils.propagation.cre`): a new fact about an invented company or person whose object
+# (`kedit_utils.propagation.cre.generator`): a new fact about an invented company or person whose object
 # is a country (first hop), and a 2-hop query whose second hop is common knowledge about that
 # country (capital, currency, official language, continent). As Paper B and PropMEND do, only
 # second hops the unedited model answers are used: the model is asked each (country,
@@ -153,13 +123,11 @@ display(pd.DataFrame([{"model": lm.name, "layers": n_layers, "Paper B family": l
 # first hop (CRE's form).
 
 # %%
-data = chapter_data(net, tok, cfg, seed)
-train, id_cases, ood_cases = data.train, data.in_distribution, data.out_of_distribution
-mquake_cases, subset_cases, known_share = data.mquake, data.mquake_subset, data.known_share
-if data.check_rows:
-    display(pd.DataFrame(data.check_rows).set_index("relation").style.format(precision=2))
-display(pd.DataFrame(data.sizes()).set_index("split"))
-print("A training task:", train[0].edits[0].fact, "→", train[0].questions[0], "…", train[0].answer)
+data_section = chapter.data_section()
+for table in data_section.tables:
+    display(table)
+for line in data_section.notes:
+    print(line)
 
 # %% [markdown]
 # The unedited model answers {glue:text}`known_share` of the checked second hops (table
@@ -175,27 +143,15 @@ print("A training task:", train[0].edits[0].fact, "→", train[0].questions[0], 
 # first hop (the inner loop's settings at the paper layer).
 
 # %%
-style_cfg = FOMAMLConfig(scope="attn+mlp", layers=(layer,), inner_lr=cfg["alpha"], outer_lr=cfg["beta"],
-                         inner_steps=cfg["inner_steps"], epochs=cfg["epochs"], seed=seed)
-if cre_path is None:
-    style_table, style_examples = question_style_table(net, tok, id_cases[:cfg["n_style_cases"]],
-                                                       style_cfg.ft_hparams(net))
-    display(style_table.set_index("form").style.format(precision=2))
-    display(style_examples.head(6))
-else:
-    style_table = pd.DataFrame()
-    print("The question-form check needs generated cases (their relations); skipped for a loaded file.")
+forms = chapter.question_forms()
+for table in forms.tables:
+    display(table)
+for line in forms.notes:
+    print(line)
 
 # %% tags=["remove-cell"]
-glue_number("known_share", known_share, ".0%")
-if not style_table.empty:
-    st = style_table.set_index("form")
-    glue_number("style_known", ", ".join(f"{f} {st.loc[f, 'second hop known']:.0%}" for f in st.index))
-    glue_number("style_after", ", ".join(f"{f} {st.loc[f, '2-hop after edit']:.0%}" for f in st.index))
-else:
-    glue_number("style_known", "(not measured: a loaded file)")
-    glue_number("style_after", "(not measured: a loaded file)")
-glue_number("question_style", question_style)
+for name, value in forms.glue.items():
+    glue_number(name, value)
 
 # %% [markdown]
 # Second hops known by form: {glue:text}`style_known`; 2-hop queries answered after the
@@ -203,7 +159,7 @@ glue_number("question_style", question_style)
 # form: the bare question gives empty answers, and the chat template makes the model
 # restate the question or answer about another country rather than complete the fact; the
 # cloze form is the one whose second hops the model knows best (the check in
-# `kedit_utils.propagation.cre` measured 51 % of 149 second hops as clozes and 0 % as bare
+# `kedit_utils.propagation.cre.model_checks` measured 51 % of 149 second hops as clozes and 0 % as bare
 # questions) and the form of the edit itself. A reader's Llama3-8B-*Instruct* can take
 # `question_style="chat"`, Paper B's question form.
 #
@@ -216,18 +172,12 @@ glue_number("question_style", question_style)
 # continues with the new object) and the 2-hop accuracy.
 
 # %%
-alpha_table = alpha_sweep(net, tok, id_cases[:cfg["n_alpha_cases"]], style_cfg, cfg["alphas"])
-display(alpha_table.set_index("alpha").style.format(precision=3))
+alpha_section = chapter.alpha_section()
+display(alpha_section.tables[0])
 
 # %% tags=["remove-cell"]
-a_paper = alpha_table.iloc[(alpha_table.alpha - 2e-5).abs().argmin()]
-glue_number("alpha_paper_hop", a_paper["single hop"], ".0%")
-glue_number("alpha_paper_loss", f"{a_paper['loss before']:.2f} → {a_paper['loss after']:.2f}")
-a_used = alpha_table.iloc[(alpha_table.alpha - cfg["alpha"]).abs().argmin()]
-glue_number("alpha_used", cfg["alpha"], ".0e")
-glue_number("beta_used", cfg["beta"], ".0e")
-glue_number("alpha_used_hop", a_used["single hop"], ".0%")
-glue_number("alpha_used_loss", f"{a_used['loss before']:.2f} → {a_used['loss after']:.2f}")
+for name, value in alpha_section.glue.items():
+    glue_number(name, value)
 
 # %% [markdown]
 # At α = 2e-5 the loss of the new object goes {glue:text}`alpha_paper_loss` and the edited
@@ -247,46 +197,19 @@ glue_number("alpha_used_loss", f"{a_used['loss before']:.2f} → {a_used['loss a
 # meta-trained accuracy and gain (Llama3-8B, all layers).
 
 # %%
-runs = ScopeRuns(net, tok, train, {"id": id_cases, "ood": ood_cases},
-                 dict(inner_lr=cfg["alpha"], outer_lr=cfg["beta"], inner_steps=cfg["inner_steps"],
-                      epochs=cfg["epochs"], seed=seed),
-                 source=model, device=run_device, model_id=lm.model_id, checkpoint_every=cfg["checkpoint_every"],
-                 curve_splits=("ood",))
-run_config = runs.get
-t1_layers = None if cfg["table1_layers"] == "all" else [layer] if cfg["table1_layers"] == "layer" \
-    else list(cfg["table1_layers"])
-swept = list(range(n_layers)) if cfg["sweep_layers"] == "all" else [x for x in cfg["sweep_layers"] if x < n_layers]
-if not swept:
-    raise ParameterError("sweep_layers", cfg["sweep_layers"], f"must hold a layer below {n_layers}")
-# Table 1's runs and Fig. 2's, `workers` at a time
-runs.prefetch([(s, t1_layers, ("id", "ood")) for s in cfg["scopes"]] + [("attn+mlp", [L], ("ood",)) for L in swept],
-              executor=executor, workers=cfg["workers"], scheduler=scheduler)
-table1 = pd.DataFrame([row for s in cfg["scopes"] for row in run_config(s, t1_layers, ("id", "ood")).table1_rows()])
-table1["paper"] = [("{:.1f} ({:+.1f})".format(*PAPER_B_TABLE1[(s, sp)]) if (s, sp) in PAPER_B_TABLE1 else "")
-                   for s, sp in zip(table1.scope, table1.split)]
-shown = table1.assign(base=[f"{a:.2f} [{lo:.2f}, {hi:.2f}]" for a, lo, hi in zip(table1.acc_base, table1.base_low, table1.base_high)],
-                      meta=[f"{a:.2f} [{lo:.2f}, {hi:.2f}]" for a, lo, hi in zip(table1.acc_meta, table1.meta_low, table1.meta_high)])
-display(shown[["scope", "layers", "split", "base", "meta", "gain", "n", "paper"]].set_index(["scope", "split"])
-        .style.format(precision=2))
+table1 = chapter.table1()  # Table 1's runs and Fig. 2's, `workers` at a time
+display(table1.tables[0])
 
 # %% [markdown]
 # The edit's own success (the edited prompt gives the new object) and locality (unrelated
 # second hops unchanged, share of answer tokens), base and meta-trained:
 
 # %%
-display(table1[["scope", "split", "single_hop_base", "single_hop_meta", "locality_base", "locality_meta"]]
-        .rename(columns={"single_hop_base": "hop base", "single_hop_meta": "hop meta",
-                         "locality_base": "loc. base", "locality_meta": "loc. meta"})
-        .set_index(["scope", "split"]).style.format(precision=2))
+display(table1.tables[1])
 
 # %% tags=["remove-cell"]
-glue_number("t1_gain_id", gain_text(table1, "id"))
-glue_number("t1_gain_ood", gain_text(table1, "ood"))
-glue_number("paper_gain_id", paper_gain_text("id"))
-glue_number("paper_gain_ood", paper_gain_text("ood"))
-glue_number("t1_layers", "all layers" if t1_layers is None else f"layer {', '.join(map(str, t1_layers))}")
-best = table1.sort_values("gain", ascending=False).iloc[0]
-glue_number("t1_best", f"{best.scope} ({best.split}, {100 * best.gain:+.0f} pts)")
+for name, value in table1.glue.items():
+    glue_number(name, value)
 
 # %% [markdown]
 # **Against the paper.** Gains of meta-learning here ({glue:text}`t1_layers`), in-distribution:
@@ -305,22 +228,17 @@ glue_number("t1_best", f"{best.scope} ({best.split}, {100 * best.gain:+.0f} pts)
 # (ties: the paper layer, else the shallowest) and used for Fig. 3 and Table 2.
 
 # %%
-sweep_rows, plot_rows = layer_sweep_rows(runs, swept)
-layer_table = pd.DataFrame(sweep_rows)
-chosen = best_layer(sweep_rows, "ood", default=layer)
-display(layer_table.set_index(["layer", "split"]).style.format(precision=2))
-print(f"Chosen layer: {chosen}")
+fig2 = chapter.layer_sweep()
+display(fig2.tables[0])
+for line in fig2.notes:
+    print(line)
 
 # %% tags=["hide-input", "remove-output"]
-fig = layer_sweep(plot_rows, chosen=chosen, title=f"{lm.name}: accuracy by trained layer")
-glue_figure("fig_ch6_layers", fig)
+glue_figure("fig_ch6_layers", layer_sweep(**fig2.figure))
 
 # %% tags=["remove-cell"]
-glue_number("chosen_layer", chosen)
-glue_number("n_layers", n_layers)
-glue_number("chosen_depth", (chosen + 1) / n_layers, ".0%")
-glue_number("swept_layers", ", ".join(map(str, swept)))
-glue_number("paper_layer_text", ", ".join(f"{m} {l} of {PAPER_B_LAYER_COUNTS[m]}" for m, l in PAPER_B_LAYERS.items()))
+for name, value in fig2.glue.items():
+    glue_number(name, value)
 
 # %% [markdown]
 # ```{glue:figure} fig_ch6_layers
@@ -345,20 +263,15 @@ glue_number("paper_layer_text", ", ".join(f"{m} {l} of {PAPER_B_LAYER_COUNTS[m]}
 # `checkpoint_every` tasks; 0 is the base model), for the chosen layer's run and Table 1's.
 
 # %%
-chosen_run = run_config("attn+mlp", [chosen], ("ood",))
-curve = pd.DataFrame(chosen_run.curve_rows())
-all_curves = pd.DataFrame([r for run in runs.runs.values() for r in run.curve_rows()])
-display(curve.pivot_table(index="tasks_seen", columns="split", values="acc").style.format(precision=2))
+fig3 = chapter.steps_curve()
+display(fig3.tables[0])
 
 # %% tags=["hide-input", "remove-output"]
-fig = steps_curve(pd.concat([curve, all_curves[all_curves.layers != str(chosen)]]),
-                  title=f"{lm.name}: accuracy during meta-training")
-glue_figure("fig_ch6_steps", fig)
+glue_figure("fig_ch6_steps", steps_curve(**fig3.figure))
 
 # %% tags=["remove-cell"]
-glue_number("curve_start", curve[curve.split == "ood"].sort_values("tasks_seen").acc.iloc[0], ".0%")
-glue_number("curve_end", curve[curve.split == "ood"].sort_values("tasks_seen").acc.iloc[-1], ".0%")
-glue_number("curve_tasks", int(curve.tasks_seen.max()))
+for name, value in fig3.glue.items():
+    glue_number(name, value)
 
 # %% [markdown]
 # ```{glue:figure} fig_ch6_steps
@@ -384,34 +297,18 @@ glue_number("curve_tasks", int(curve.tasks_seen.max()))
 # the built-in corpus, on the first `n_baseline_cases` cases of each dataset.
 
 # %%
-hp = chosen_run.config.ft_hparams(net)
-res = chosen_run.result
-table2 = paper_table2(net, tok, chosen_run, {"cre_ood": ood_cases, "mquake": mquake_cases,
-                                             "mquake_subset": subset_cases},
-                      cfg["baselines"], n_baseline_cases=cfg["n_baseline_cases"], model_id=lm.model_id)
-display(table2.rename(columns={"cre_ood": "CRE OOD", "mquake": "MQuAKE", "mquake_subset": "subset",
-                               "seconds_per_edit": "s/edit"}).set_index("method").style.format(precision=2))
+table2 = chapter.table2()
+display(table2.tables[0])
 
 # %% [markdown]
 # Paper B's Table 2 (Llama3-8B on a GPU; %, seconds per edit):
 
 # %%
-paper2 = pd.DataFrame([{"method": m, "CRE OOD": v[0], "MQuAKE": v[1], "subset": v[2], "s/edit": v[3]}
-                       for m, v in PAPER_B_TABLE2.items()]).set_index("method")
-display(paper2.style.format(precision=1, na_rep="–"))
+display(table2.tables[1])
 
 # %% tags=["remove-cell"]
-t2 = table2.set_index("method")
-
-glue_number("t2_cre", accuracy_text(t2, "cre_ood"))
-glue_number("t2_mquake", accuracy_text(t2, "mquake"))
-glue_number("t2_subset", accuracy_text(t2, "mquake_subset"))
-glue_number("t2_seconds", ", ".join(f"{m} {t2.loc[m, 'seconds_per_edit']:.1f} s" for m in t2.index))
-glue_number("paper_t2_cre", ", ".join(f"{m} {v[0]:.1f}" for m, v in PAPER_B_TABLE2.items() if v[0] is not None))
-glue_number("paper_t2_mquake", ", ".join(f"{m} {v[1]:.1f}" for m, v in PAPER_B_TABLE2.items()))
-glue_number("paper_t2_seconds", f"{PAPER_B_TABLE2['ft'][3]:.2f} s (FT) and {PAPER_B_TABLE2['meta'][3]:.2f} s (meta)")
-beats = [m for m in t2.index if m != "meta" and t2.loc["meta", "cre_ood"] > t2.loc[m, "cre_ood"]]
-glue_number("t2_beats", ", ".join(beats) if beats else "none of the others")
+for name, value in table2.glue.items():
+    glue_number(name, value)
 
 # %% [markdown]
 # **Against the paper.** CRE OOD here: {glue:text}`t2_cre` (Paper B: {glue:text}`paper_t2_cre`);
@@ -437,56 +334,14 @@ glue_number("t2_beats", ", ".join(beats) if beats else "none of the others")
 # what the model guesses from `r1 r2` alone.
 
 # %%
-kg_run = run_kg_two_hop(cfg, seed, device=run_device)
-kg_table = pd.DataFrame(kg_run.rows())
-display(kg_table.assign(two_hop=[f"{a:.2f} [{lo:.2f}, {hi:.2f}]" for a, lo, hi in
-                                 zip(kg_table.two_hop_acc, kg_table.low, kg_table.high)])
-        [["model", "two_hop", "two_hop_unedited", "single_hop", "locality", "facts_known", "n"]]
-        .rename(columns={"two_hop": "2-hop after edit", "two_hop_unedited": "2-hop before edit",
-                         "single_hop": "edit landed", "facts_known": "graph facts known"})
-        .set_index("model").style.format(precision=2))
-kg_log = kg_run.lm.log
-print(f"Language model ({kg_run.lm.spec.graph.kind.upper()} graph): {kg_log['n_one_hop']} facts and "
-      f"{kg_log['n_two_hop']} 2-hop questions, trained to {kg_log['log'][-1]['acc_one_hop']:.3f} / "
-      f"{kg_log['log'][-1]['acc_two_hop']:.3f} in {kg_log['epochs']} epochs; {kg_run.n_train} meta-training tasks "
-      f"({kg_run.seconds_per_task * 1000:.0f} ms each), {kg_run.n_eval} evaluation cases")
+kg = chapter.kg_two_hop()
+display(kg.tables[0])
+for line in kg.notes:
+    print(line)
 
 # %% tags=["remove-cell"]
-kg_gain, kg_low, kg_high = kg_run.gain()
-kg_rows = kg_table.set_index("model")
-glue_number("kg_base", kg_rows.loc["base", "two_hop_acc"], ".0%")
-glue_number("kg_meta", kg_rows.loc["meta", "two_hop_acc"], ".0%")
-glue_number("kg_n", kg_run.n_eval)
-glue_number("kg_train", kg_run.n_train)
-glue_number("kg_gain", f"{100 * kg_gain:+.0f} points [{100 * kg_low:+.0f}, {100 * kg_high:+.0f}]")
-glue_number("kg_hop", f"{kg_rows.loc['base', 'single_hop']:.0%} (base) and {kg_rows.loc['meta', 'single_hop']:.0%} "
-            "(meta-trained)")
-glue_number("kg_locality", f"{kg_rows.loc['base', 'locality']:.0%} (base) and {kg_rows.loc['meta', 'locality']:.0%} "
-            "(meta-trained)")
-kg_ctrl, kg_ctrl_low, kg_ctrl_high = kg_run.edit_effect("base")
-glue_number("kg_graph_text", f"{kg_run.lm.spec.graph.kind.upper()} graph, {kg_log['n_one_hop']} facts and "
-            f"{kg_log['n_two_hop']} 2-hop questions, trained to {kg_log['log'][-1]['acc_one_hop']:.1%} / "
-            f"{kg_log['log'][-1]['acc_two_hop']:.1%}" + ("" if kg_log.get("reached_target", True)
-                                                          else " (below its training target)"))
-glue_number("kg_steps", kg_run.config.inner_steps)
-glue_number("kg_control", f"{kg_rows.loc['base', 'two_hop_unedited']:.0%}")
-glue_number("kg_known", f"{kg_rows.loc['base', 'facts_known']:.1%} (base) and {kg_rows.loc['meta', 'facts_known']:.1%} "
-            "(meta-trained)")
-kg_meta_effect = kg_run.edit_effect("meta")
-glue_number("kg_meta_effect", "{:+.0f} points [{:+.0f}, {:+.0f}]".format(*(100 * v for v in kg_meta_effect)))
-glue_number("kg_meta_control", f"{kg_rows.loc['meta', 'two_hop_unedited']:.0%}")
-glue_number("kg_base_note",
-            f"On the base model the edit raises the 2-hop accuracy by {100 * kg_ctrl:+.0f} points "
-            f"[{100 * kg_ctrl_low:+.0f}, {100 * kg_ctrl_high:+.0f}] over the control: as the new entity occurs in "
-            "no training sentence, that part goes through the edited first hop, so even without meta-training the "
-            "tiny model reads part of its second hop from the first hop's answer."
-            if kg_ctrl_low > 0 else
-            f"On the base model the edit changes the 2-hop accuracy by {100 * kg_ctrl:+.0f} points "
-            f"[{100 * kg_ctrl_low:+.0f}, {100 * kg_ctrl_high:+.0f}] over the control, no more than guessing from "
-            "the relations explains: without meta-training its second hop does not read the edited first hop.")
-glue_number("kg_verdict", "meta-training makes the edit reach the 2-hop question more often (the interval is above 0)"
-            if kg_low > 0 else "meta-training makes the edit reach it less often (the interval is below 0)"
-            if kg_high < 0 else f"the {kg_run.n_eval} cases cannot tell the two models apart (the interval holds 0)")
+for name, value in kg.glue.items():
+    glue_number(name, value)
 
 # %% [markdown]
 # **Against the paper.** The language model ({glue:text}`kg_graph_text`): after the FT edit
@@ -512,28 +367,11 @@ glue_number("kg_verdict", "meta-training makes the edit reach the 2-hop question
 # %%
 from kedit_utils.book.widgets.propagation_panel import propagation_panel
 
-res.apply()
-propagation_panel(net, tok, res, hp)
+chapter.chosen_run.result.apply()
+propagation_panel(chapter.lm.model, chapter.lm.tok, chapter.chosen_run.result, chapter.edit_hparams)
 
 # %% tags=["remove-cell"]
-save_results(NOTEBOOK, {
-    "table1": table1[["scope", "split", "acc_base", "acc_meta", "gain", "n", "layers", "base_low", "base_high",
-                      "meta_low", "meta_high", "single_hop_base", "single_hop_meta"]].to_dict("records"),
-    "layer_sweep": layer_table[["layer", "scope", "split", "acc", "acc_base", "n"]].to_dict("records"),
-    "steps_curve": curve[["tasks_seen", "split", "acc", "ci_low", "ci_high", "n"]].to_dict("records"),
-    "table2": table2.to_dict("records"),
-    "alpha_sweep": alpha_table.to_dict("records"),
-    "kg_two_hop": {"rows": kg_table.to_dict("records"), "gain": kg_gain, "gain_low": kg_low, "gain_high": kg_high,
-                   "edit_effect_base": list(kg_run.edit_effect("base")), "edit_effect_meta": list(kg_meta_effect),
-                   "n_train": kg_run.n_train, "n_eval": kg_run.n_eval, "epochs": kg_log["epochs"],
-                   "n_one_hop": kg_log["n_one_hop"], "n_two_hop": kg_log["n_two_hop"],
-                   "seconds_per_task": kg_run.seconds_per_task},
-    "question_forms": style_table.to_dict("records"),
-    "data": {"model": lm.name, "second_hop_known_share": known_share, "n_train": len(train), "n_id": len(id_cases),
-             "n_ood": len(ood_cases), "n_mquake": len(mquake_cases), "n_mquake_subset": len(subset_cases),
-             "n_layers": n_layers, "paper_layer": layer, "chosen_layer": chosen, "swept_layers": swept,
-             "question_style": question_style, "meta_seconds_per_task": res.seconds_per_task},
-}, parameters=cfg)
+save_results(NOTEBOOK, chapter.results(), parameters=config.parameters())
 
 # %% [markdown]
 # (ch6-summary)=

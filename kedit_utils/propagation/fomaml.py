@@ -339,9 +339,11 @@ def meta_cache_key(model, tok, cases, config, *, model_id: str = "", checkpoint_
 
 
 def _version() -> str:
+    """This module's code version: :func:`~kedit_utils.core.cache.code_version` of the producer
+    (the kedit_utils modules it imports, ``editing.ft`` among them, are in its closure)."""
     import sys
 
-    return code_version(sys.modules[__name__], _ft)
+    return code_version(sys.modules[__name__])
 
 
 def _check(model, tok, cases, config, on_checkpoint, checkpoint_every) -> list[Task]:

@@ -27,6 +27,7 @@ Here the same experiment runs on a from-scratch GPT-2 whose whole knowledge is o
 from __future__ import annotations
 
 import json
+import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass
@@ -194,11 +195,7 @@ def load_or_train_two_hop(spec: TwoHopSpec, device: str = "auto", progress: bool
             model.to("cpu").save_pretrained(tmp / "model", safe_serialization=True)
         cache.write_json_atomic(tmp / "train_log.json", log)
 
-    from kedit_utils.kg import gpt2 as models
-    from kedit_utils.kg import graphs, vocabulary
-    from kedit_utils.propagation import kg_cases as data
-
-    version = cache.code_version(graphs, vocabulary, models, data, train_two_hop, _accuracy)
+    version = cache.code_version(sys.modules[__name__])
     path = cache.cached(CACHE_KIND, inputs, version, build)
     with _quiet_hub_bars():
         model = GPT2LMHeadModel.from_pretrained(path / "model", use_safetensors=True).float().to(dev)
@@ -251,36 +248,81 @@ def evaluate_two_hop(model, tok, cases, hparams, locality_prompts=(), facts=((),
 
 
 # --------------------------------------------------------------------------- the chapter's run
-def check_kg_parameters(cfg: dict) -> None:
-    """Chapter 6's ``kg_*`` parameters, before any work (the error names the parameter)."""
-    check_choice("kg_graph", cfg["kg_graph"], GRAPH_KINDS)
-    check_int("kg_entities", cfg["kg_entities"], minimum=4)
-    check_int("kg_relations", cfg["kg_relations"], minimum=2)
-    check_int("kg_ba_m", cfg["kg_ba_m"], minimum=1, maximum=cfg["kg_entities"] - 1)
-    check_int("kg_new", cfg["kg_new"], minimum=8)
-    check_int("kg_layers", cfg["kg_layers"], minimum=1)
-    check_int("kg_embd", cfg["kg_embd"], minimum=4)
-    if cfg["kg_embd"] % 4:
-        raise ParameterError("kg_embd", cfg["kg_embd"], "must be a multiple of 4 (the model's 4 heads)")
-    for name in ("kg_alpha", "kg_beta"):
-        check_float(name, cfg[name], low=0.0, low_open=True)
-    check_int("kg_epochs", cfg["kg_epochs"], minimum=1)
-    check_int("kg_locality", cfg["kg_locality"], minimum=0)
-    try:
-        build_graph(GraphSpec(kind=cfg["kg_graph"], n_entities=cfg["kg_entities"], n_relations=cfg["kg_relations"],
-                              ba_m=cfg["kg_ba_m"]))
-    except ParameterError as e:  # a graph the generator cannot make (e.g. a hub with more facts than relations)
-        raise ParameterError("kg_relations", cfg["kg_relations"], f"cannot make chapter 1's graph here: {e}") from None
+KG_PARAMETERS = ("kg_graph", "kg_entities", "kg_relations", "kg_ba_m", "kg_new", "kg_layers", "kg_embd", "kg_alpha",
+                 "kg_beta", "kg_epochs", "kg_locality")
 
 
-def spec_from_parameters(cfg: dict, seed: int) -> TwoHopSpec:
-    """The :class:`TwoHopSpec` of chapter 6's ``kg_*`` parameters (both profiles: chapter 1's
-    graph, 200 entities, 50 relations, m = 3)."""
-    return TwoHopSpec(graph=GraphSpec(kind=cfg["kg_graph"], n_entities=cfg["kg_entities"],
-                                      n_relations=cfg["kg_relations"], ba_m=cfg["kg_ba_m"], seed=seed),
-                      n_new=cfg["kg_new"], model=ModelSpec(n_layers=cfg["kg_layers"], n_embd=cfg["kg_embd"], n_head=4,
-                                                           n_positions=4),
-                      seed=seed)
+@dataclass(frozen=True)
+class KGTwoHopSettings:
+    """Chapter 6's ``kg_*`` parameters, validated when built (the error names the ``kg_*``
+    parameter as the reader typed it): chapter 1's graph (kind, entities, relations, BA
+    attachment count), the new entities (CRE's invented subjects), the GPT-2's layers and
+    width (4 heads), FOMAML's rates α and β and passes, and the locality checks."""
+
+    graph: str
+    entities: int
+    relations: int
+    ba_m: int
+    new: int
+    layers: int
+    embd: int
+    alpha: float
+    beta: float
+    epochs: int
+    locality: int
+
+    def __post_init__(self):
+        check_choice("kg_graph", self.graph, GRAPH_KINDS)
+        check_int("kg_entities", self.entities, minimum=4)
+        check_int("kg_relations", self.relations, minimum=2)
+        check_int("kg_ba_m", self.ba_m, minimum=1, maximum=self.entities - 1)
+        check_int("kg_new", self.new, minimum=8)
+        check_int("kg_layers", self.layers, minimum=1)
+        check_int("kg_embd", self.embd, minimum=4)
+        if self.embd % 4:
+            raise ParameterError("kg_embd", self.embd, "must be a multiple of 4 (the model's 4 heads)")
+        check_float("kg_alpha", self.alpha, low=0.0, low_open=True)
+        check_float("kg_beta", self.beta, low=0.0, low_open=True)
+        check_int("kg_epochs", self.epochs, minimum=1)
+        check_int("kg_locality", self.locality, minimum=0)
+        try:
+            build_graph(self.graph_spec())
+        except ParameterError as e:  # a graph the generator cannot make (e.g. a hub with more facts than relations)
+            raise ParameterError("kg_relations", self.relations, f"cannot make chapter 1's graph here: {e}") from None
+
+    @classmethod
+    def from_parameters(cls, parameters) -> KGTwoHopSettings:
+        """From the chapter's ``kg_*`` parameters (a mapping; a missing one names itself)."""
+        missing = [k for k in KG_PARAMETERS if k not in parameters]
+        if missing:
+            raise ParameterError(missing[0], None, "is missing from chapter 6's parameters")
+        return cls(*(parameters[k] for k in KG_PARAMETERS))
+
+    def graph_spec(self, seed: int = 0) -> GraphSpec:
+        return GraphSpec(kind=self.graph, n_entities=self.entities, n_relations=self.relations, ba_m=self.ba_m,
+                         seed=seed)
+
+    def spec(self, seed: int) -> TwoHopSpec:
+        """The :class:`TwoHopSpec` (both profiles: chapter 1's graph, 200 entities, 50
+        relations, m = 3)."""
+        return TwoHopSpec(graph=self.graph_spec(seed), n_new=self.new,
+                          model=ModelSpec(n_layers=self.layers, n_embd=self.embd, n_head=4, n_positions=4), seed=seed)
+
+
+def _settings(parameters) -> KGTwoHopSettings:
+    return parameters if isinstance(parameters, KGTwoHopSettings) else KGTwoHopSettings.from_parameters(parameters)
+
+
+def check_kg_parameters(cfg) -> KGTwoHopSettings:
+    """Chapter 6's ``kg_*`` parameters (a mapping), before any work: the settings, or a
+    :class:`ParameterError` naming the parameter."""
+    return _settings(cfg)
+
+
+def spec_from_parameters(cfg, seed: int) -> TwoHopSpec:
+    """The :class:`TwoHopSpec` of chapter 6's ``kg_*`` parameters (a mapping or
+    :class:`KGTwoHopSettings`)."""
+    return _settings(cfg).spec(seed)
 
 
 def paired_gain(before: np.ndarray, after: np.ndarray) -> tuple[float, float, float]:
@@ -349,24 +391,25 @@ class TwoHopRun:
         return paired_gain(r["two_hop_unedited"], r["two_hop"])
 
 
-def run_kg_two_hop(cfg: dict, seed: int = 0, device: str = "cpu", progress: bool = True) -> TwoHopRun:
+def run_kg_two_hop(settings, seed: int = 0, device: str = "cpu", progress: bool = True) -> TwoHopRun:
     """Chapter 6's "beyond the paper" section: train (or load) the 2-hop language model on
     chapter 1's graph, meta-train it with FOMAML (attention + MLP of every layer, the
     ``kg_*`` rates) on the training new entities' cases, and evaluate the same FT edit on
     the base and on the meta-trained model on the held-out new entities. The model is left
-    with its base weights."""
+    with its base weights. ``settings``: :class:`KGTwoHopSettings` (or the ``kg_*``
+    parameters as a mapping)."""
     from kedit_utils.propagation.fomaml import FOMAMLConfig, meta_train
 
-    check_kg_parameters(cfg)
-    spec = spec_from_parameters(cfg, seed)
+    settings = _settings(settings)
+    spec = settings.spec(seed)
     lm = load_or_train_two_hop(spec, device, progress)
     train_ents, eval_ents = split_new_entities(lm.kg, spec.n_new, spec.eval_share, spec.seed)
     train = two_hop_cases(lm.kg, lm.vocab, train_ents, seed=seed)
     evals = two_hop_cases(lm.kg, lm.vocab, eval_ents, seed=seed + 1)
-    loc_p, _ = locality_facts(lm.kg, lm.vocab, cfg["kg_locality"], seed)
+    loc_p, _ = locality_facts(lm.kg, lm.vocab, settings.locality, seed)
     facts = locality_facts(lm.kg, lm.vocab, lm.kg.n_triples, seed)  # every fact of the graph
-    config = FOMAMLConfig(scope="attn+mlp", layers=None, inner_lr=cfg["kg_alpha"], outer_lr=cfg["kg_beta"],
-                          inner_steps=10, epochs=cfg["kg_epochs"], seed=seed)
+    config = FOMAMLConfig(scope="attn+mlp", layers=None, inner_lr=settings.alpha, outer_lr=settings.beta,
+                          inner_steps=10, epochs=settings.epochs, seed=seed)
     hp = config.ft_hparams(lm.model)
     base = evaluate_two_hop(lm.model, lm.tok, evals, hp, loc_p, facts)
     result = meta_train(lm.model, lm.tok, train, config, model_id=lm.model_id, progress=progress)
@@ -377,6 +420,6 @@ def run_kg_two_hop(cfg: dict, seed: int = 0, device: str = "cpu", progress: bool
     return TwoHopRun(lm, {"base": base, "meta": meta}, len(train), len(evals), result.seconds_per_task, config)
 
 
-__all__ = ["TwoHopModel", "TwoHopRun", "TwoHopSpec", "check_kg_parameters", "evaluate_two_hop",
-           "load_or_train_two_hop", "next_token_argmax", "next_token_correct", "paired_gain", "run_kg_two_hop",
-           "spec_from_parameters", "train_two_hop"]
+__all__ = ["KG_PARAMETERS", "KGTwoHopSettings", "TwoHopModel", "TwoHopRun", "TwoHopSpec", "check_kg_parameters",
+           "evaluate_two_hop", "load_or_train_two_hop", "next_token_argmax", "next_token_correct", "paired_gain",
+           "run_kg_two_hop", "spec_from_parameters", "train_two_hop"]

@@ -44,12 +44,102 @@ class LoadedModel:
     default_layer: int
 
 
-def model_family(model) -> str | None:
-    """Paper B's model family of ``model`` from its config (None when it is none of them)."""
+@dataclass(frozen=True)
+class ModelShape:
+    """What Paper B's layer rule needs of a model: its kind (``config.model_type``), its
+    number of transformer blocks and its vocabulary size."""
+
+    model_type: str
+    n_layers: int
+    vocab_size: int
+
+
+def model_shape(model) -> ModelShape:
+    """The :class:`ModelShape` of a loaded model."""
     cfg = model.config
-    kind = getattr(cfg, "model_type", "")
-    n = A.n_layers(model)
-    vocab = getattr(cfg, "vocab_size", 0)
+    return ModelShape(getattr(cfg, "model_type", ""), A.n_layers(model), getattr(cfg, "vocab_size", 0))
+
+
+_GGUF_SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+_GGUF_STRING, _GGUF_ARRAY = 8, 9
+
+
+def gguf_shape(path) -> ModelShape:
+    """The :class:`ModelShape` of a GGUF file from its header alone (``general.architecture``,
+    ``<arch>.block_count``, ``<arch>.vocab_size`` or the length of ``tokenizer.ggml.tokens``),
+    without reading a tensor: milliseconds, where transformers' GGUF config reader parses the
+    whole file. GGUF v2/v3 layout: magic, version, tensor count, key-value count, then the
+    key-value pairs (github.com/ggml-org/ggml, docs/gguf.md)."""
+    import struct
+
+    found: dict = {}
+    with Path(path).open("rb") as fh:
+        def read(fmt: str):
+            return struct.unpack("<" + fmt, fh.read(struct.calcsize(fmt)))[0]
+
+        def string() -> str:
+            return fh.read(read("Q")).decode("utf-8", "replace")
+
+        def value(kind: int):
+            if kind == _GGUF_STRING:
+                return string()
+            if kind == _GGUF_ARRAY:
+                item, count = read("I"), read("Q")
+                if item in _GGUF_SCALARS:
+                    fh.seek(count * struct.calcsize(_GGUF_SCALARS[item]), 1)
+                else:
+                    for _ in range(count):
+                        value(item)
+                return count
+            return read(_GGUF_SCALARS[kind])
+
+        if fh.read(4) != b"GGUF":
+            raise ParameterError("model", str(path), "is not a GGUF file")
+        read("I"), read("Q")  # version, tensor count
+        for _ in range(read("Q")):
+            key = string()
+            kind = read("I")
+            found[key] = value(kind)
+            arch = found.get("general.architecture")
+            if arch and f"{arch}.block_count" in found and (f"{arch}.vocab_size" in found
+                                                            or "tokenizer.ggml.tokens" in found):
+                break
+    arch = found.get("general.architecture", "")
+    if f"{arch}.block_count" not in found:
+        raise ParameterError("model", str(path), "has no block count in its GGUF header")
+    vocab = found.get(f"{arch}.vocab_size", found.get("tokenizer.ggml.tokens", 0))
+    return ModelShape(arch, int(found[f"{arch}.block_count"]), int(vocab))
+
+
+def source_shape(model: str) -> ModelShape:
+    """The :class:`ModelShape` of :func:`load_model`'s ``model`` without loading its weights:
+    SmolLM2's GGUF header, or a local folder's ``config.json`` (``num_hidden_layers`` or
+    GPT-2's ``n_layer``). So the chapter checks its layer parameters before any work."""
+    import json
+
+    from kedit_utils.core import pretrained
+
+    if model == "smollm2":
+        path = pretrained.smollm2_gguf()
+        if path is None:
+            raise ParameterError("model", model, f"the package {pretrained.SMOLLM2_DIST} is not installed: "
+                                                 f"{pretrained.INSTALL_HINT}")
+        return gguf_shape(path)
+    folder = Path(model).expanduser()
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        raise ParameterError("model", model, 'must be "smollm2" or a local Hugging Face folder with a config.json')
+    cfg = json.loads(config_file.read_text())
+    cfg = {**cfg.get("text_config", {}), **cfg}
+    n = next((cfg[k] for k in ("num_hidden_layers", "n_layer", "num_layers") if isinstance(cfg.get(k), int)), None)
+    if n is None:
+        raise ParameterError("model", model, "has a config.json without num_hidden_layers (or n_layer)")
+    return ModelShape(str(cfg.get("model_type", "")), n, int(cfg.get("vocab_size") or 0))
+
+
+def family_of(shape: ModelShape) -> str | None:
+    """Paper B's model family of a model of this shape (None when it is none of them)."""
+    kind, n, vocab = shape.model_type, shape.n_layers, shape.vocab_size
     if kind == "gpt2" and n == 48:
         return "GPT2-XL"
     if kind == "qwen2" and n == 28:
@@ -62,16 +152,25 @@ def model_family(model) -> str | None:
     return None
 
 
-def default_layer(model) -> int:
+def paper_layer_of(shape: ModelShape) -> int:
     """Paper B's chosen layer for its families; SmolLM2: layer 8; another model: Llama3-8B's
     9 of 32 at the same relative depth."""
-    family = model_family(model)
-    n = A.n_layers(model)
+    family = family_of(shape)
     if family is not None:
         return PAPER_LAYERS[family]
-    if n == 30 and getattr(model.config, "vocab_size", 0) == 49152:
+    if shape.n_layers == 30 and shape.vocab_size == 49152:
         return SMOLLM2_LAYER
-    return min(n - 1, round(9 * n / 32))
+    return min(shape.n_layers - 1, round(9 * shape.n_layers / 32))
+
+
+def model_family(model) -> str | None:
+    """Paper B's model family of ``model`` from its config (None when it is none of them)."""
+    return family_of(model_shape(model))
+
+
+def default_layer(model) -> int:
+    """:func:`paper_layer_of` a loaded model."""
+    return paper_layer_of(model_shape(model))
 
 
 def load_model(model: str = "smollm2", device: str = "cpu") -> LoadedModel:
@@ -107,17 +206,17 @@ def question_style_table(model, tok, cases: Sequence[PropagationCase], hparams, 
     the generation after the edit."""
     import pandas as pd
 
-    from kedit_utils.propagation import cre
+    from kedit_utils.propagation.cre.templates import chat_form, second_hop_prompt, two_hop_question
 
     styles = ("question", "chat", "cloze")
     hops, twos = [], []
     for c in cases:
         subject, bridge = c.edits[0].subject, c.edits[0].target_new
-        q2 = cre.two_hop_question(c.relation, subject, c.second_relation, "question")
-        q1 = cre.second_hop_prompt(bridge, c.second_relation, "question")
-        twos.append(_bare(c, (q2, cre.chat_form(tok, q2), cre.two_hop_question(c.relation, subject, c.second_relation,
+        q2 = two_hop_question(c.relation, subject, c.second_relation, "question")
+        q1 = second_hop_prompt(bridge, c.second_relation, "question")
+        twos.append(_bare(c, (q2, chat_form(tok, q2), two_hop_question(c.relation, subject, c.second_relation,
                                                                              "cloze"))))
-        hops.append(_bare(c, (q1, cre.chat_form(tok, q1), cre.second_hop_prompt(bridge, c.second_relation, "cloze"))))
+        hops.append(_bare(c, (q1, chat_form(tok, q1), second_hop_prompt(bridge, c.second_relation, "cloze"))))
     known = evaluate_cases(model, tok, hops, None, max_new_tokens=max_new_tokens, progress=False)
     edited = evaluate_cases(model, tok, twos, "ft", hparams, max_new_tokens=max_new_tokens, progress=False)
     rows, examples = [], []
@@ -434,6 +533,7 @@ def accuracy_text(table, column: str) -> str:
     return ", ".join(f"{m} {100 * table.loc[m, column]:.0f} %" for m in table.index)
 
 
-__all__ = ["LoadedModel", "PAPER_LAYERS", "SMOLLM2_LAYER", "ScopeJob", "ScopeRun", "ScopeRuns", "TABLE2_COLUMNS", "accuracy_text",
-           "alpha_sweep", "best_layer", "default_layer", "gain_text", "layer_sweep_rows", "load_model",
-           "model_family", "paper_gain_text", "question_style_table", "run_scope", "run_scope_job", "table2"]
+__all__ = ["LoadedModel", "ModelShape", "PAPER_LAYERS", "SMOLLM2_LAYER", "ScopeJob", "ScopeRun", "ScopeRuns",
+           "TABLE2_COLUMNS", "accuracy_text", "alpha_sweep", "best_layer", "default_layer", "family_of", "gain_text",
+           "gguf_shape", "layer_sweep_rows", "load_model", "model_family", "model_shape", "paper_gain_text",
+           "paper_layer_of", "question_style_table", "run_scope", "run_scope_job", "source_shape", "table2"]

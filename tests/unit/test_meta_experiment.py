@@ -80,23 +80,85 @@ def test_chapter_sentences_from_tables():
     assert accuracy_text(t2, "cre_ood") == "meta 50 %, ft 0 %"
 
 
-def test_chapter6_parameters_are_checked_before_any_work(tmp_path):
-    """meta.chapter_data.check_parameters: each bad value stops with its name; the quick and
-    paper profiles pass."""
+def _chapter6_parameters(profile="quick", **given):
     from kedit_utils.book import profiles
-    from kedit_utils.propagation.chapter_data import check_parameters
 
-    base = dict(profiles.PROFILES["06_meta_learning_propagation"]["quick"], model="smollm2", cre_path=None,
-                mquake_path=None, question_style="cloze", layer=None, executor="local", scheduler=None)
-    check_parameters(base)
-    check_parameters({**base, **profiles.PROFILES["06_meta_learning_propagation"]["paper"]})
+    resolved = profiles.resolve_parameters("06_meta_learning_propagation", profile, {"seed": 0, "device": "cpu"})
+    return resolved, {**dict(model="smollm2", cre_path=None, mquake_path=None, question_style="cloze", layer=None,
+                             executor="local", scheduler=None), **given}
+
+
+def _config_folder(tmp_path, n_layer=4, model_type="gpt2"):
+    import json
+
+    folder = tmp_path / "tiny-model"
+    folder.mkdir(exist_ok=True)
+    (folder / "config.json").write_text(json.dumps({"model_type": model_type, "n_layer": n_layer, "vocab_size": 100}))
+    return str(folder)
+
+
+def test_chapter6_parameters_are_checked_before_any_work(tmp_path):
+    """MetaChapterConfig: each bad value stops with its name, before any model loads (the
+    depth read from the model's config.json); the quick and paper profiles pass."""
+    from kedit_utils.propagation.chapter import MetaChapterConfig
+
+    folder = _config_folder(tmp_path, n_layer=12)
+    for profile in ("quick", "paper"):
+        resolved, given = _chapter6_parameters(profile, model=folder)
+        config = MetaChapterConfig.from_parameters(resolved, **given)
+        assert config.n_layers == 12 and config.paper_layer == round(9 * 12 / 32)
+    assert config.swept_layers == list(range(12)) and config.table1_layer_list is None  # the paper profile: all
+    resolved, given = _chapter6_parameters(model=folder)
+    quick = MetaChapterConfig.from_parameters(resolved, **given)
+    assert quick.table1_layer_list == [quick.paper_layer] and quick.swept_layers == [2, 8]
+    assert quick.parameters() == {**resolved, **given}  # the reader's parameters, lists as lists
     bad = {"model": "no/such/folder", "cre_path": str(tmp_path), "mquake_path": str(tmp_path / "x.json"),
            "question_style": "poem", "n_train": 0, "layer": -1, "alpha": 0.0, "alphas": [],
            "scopes": ["embed"], "baselines": ["mend"], "table1_layers": "some", "sweep_layers": [],
-           "n_baseline_cases": 0, "executor": "slurm", "workers": 0, "scheduler": "localhost"}
+           "n_baseline_cases": 0, "executor": "slurm", "workers": 0, "scheduler": "localhost", "seed": -1,
+           "device": "tpu", "kg_embd": 30, "kg_graph": "ws", "threads": 0}
     for name, value in bad.items():
         with pytest.raises(ParameterError, match=name):
-            check_parameters({**base, name: value})
+            MetaChapterConfig.from_parameters({**resolved, **given}, **{name: value})
+    # the layer parameters against the model's depth (12 layers), before anything runs
+    for name, value in (("layer", 12), ("table1_layers", [3, 12]), ("sweep_layers", [2, 40])):
+        with pytest.raises(ParameterError, match=f"'{name}'.*12") as err:
+            MetaChapterConfig.from_parameters({**resolved, **given}, **{name: value})
+        assert "[0, 12)" in str(err.value)
+    with pytest.raises(ParameterError, match="'baselines'.*must be a list"):
+        MetaChapterConfig.from_parameters(resolved, **{**given, "baselines": "rome"})
+    with pytest.raises(ParameterError, match="'n_layers'.*not a parameter"):
+        MetaChapterConfig.from_parameters(resolved, **given, n_layers=3)
+    with pytest.raises(ParameterError, match="'kg_locality'.*missing"):
+        MetaChapterConfig.from_parameters({k: v for k, v in resolved.items() if k != "kg_locality"}, **given)
+
+
+def test_model_depth_without_weights(tmp_path):
+    """source_shape reads the depth from a config.json, or from SmolLM2's GGUF header."""
+    from kedit_utils.core import pretrained
+    from kedit_utils.propagation.runs import ModelShape, paper_layer_of, source_shape
+
+    assert source_shape(_config_folder(tmp_path, 6)) == ModelShape("gpt2", 6, 100)
+    with pytest.raises(ParameterError, match="model"):
+        source_shape(str(tmp_path / "absent"))
+    if pretrained.smollm2_available():
+        shape = source_shape("smollm2")
+        assert shape == ModelShape("llama", 30, 49152) and paper_layer_of(shape) == 8
+
+
+def test_chapter6_sections_text_from_claims():
+    """The chapter's "ahead of" sentence and the graph section's verdict use the claims'
+    interval rule, not point estimates."""
+    from kedit_utils.propagation import claims as C
+    from kedit_utils.propagation.chapter import KG_VERDICTS, interval_text
+
+    rows = [{"method": m, "cre_ood": a, "n": 100, "mquake": a, "n_mquake": 100} for m, a in
+            (("ft", 0.35), ("rome", 0.1), ("meta", 0.4))]
+    assert [m for m, _ in C.ahead_of(rows)] == ["rome"]  # ft: +5 pts, its interval holds 0
+    assert C.interval_side(0.01, 0.2) == C.ABOVE and C.interval_side(-0.2, 0.0) == C.HOLDS_ZERO
+    assert C.interval_side(float("nan"), float("nan")) == C.HOLDS_ZERO and set(KG_VERDICTS) == {C.ABOVE, C.BELOW,
+                                                                                                  C.HOLDS_ZERO}
+    assert interval_text(0.5, 0.25, 0.75) == "0.50 [0.25, 0.75]"
 
 
 def test_runs_prefetched_in_a_pool_equal_the_runs_made_here(tmp_path, monkeypatch):
@@ -130,3 +192,54 @@ def test_runs_prefetched_in_a_pool_equal_the_runs_made_here(tmp_path, monkeypatc
     assert got == tables(here)
     for n, t in here.runs[("mlp", (1,))].result.meta.items():
         assert torch.equal(t, meta[n]), n
+
+
+def _chapter_with(tmp_path, **cached):
+    """A MetaChapter over a config-only model folder, its steps' outputs given (no model runs)."""
+    from kedit_utils.propagation.chapter import MetaChapter, MetaChapterConfig
+
+    resolved, given = _chapter6_parameters(model=_config_folder(tmp_path, 30))
+    chapter = MetaChapter(MetaChapterConfig.from_parameters(resolved, **given))
+    chapter.__dict__.update(cached)  # cached_property values
+    return chapter
+
+
+def test_chapter6_table_sections(tmp_path):
+    """Table 1's section: intervals as one text, Paper B's column, the gains glued; Table 2's:
+    "ahead of" by the interval rule (2 of 2 against 0 of 2 is; 1 of 1 against 0 of 1 is not)."""
+    import pandas as pd
+
+    from kedit_utils.propagation.paper_numbers import PAPER_B_TABLE1
+
+    t1 = pd.DataFrame([{"scope": "mlp", "layers": "8", "split": sp, "acc_base": 0.0, "base_low": 0.0,
+                        "base_high": 0.2, "acc_meta": 0.5, "meta_low": 0.3, "meta_high": 0.7, "gain": 0.5, "n": 20,
+                        "single_hop_base": 1.0, "single_hop_meta": 1.0, "locality_base": 0.9, "locality_meta": 0.8}
+                       for sp in ("id", "ood")])
+    t2 = pd.DataFrame([{"method": m, "cre_ood": a, "mquake": a, "mquake_subset": a, "seconds_per_edit": 1.0,
+                        "n": 2, "n_mquake": 2, "n_mquake_subset": 2} for m, a in (("rome", 0.0), ("ft", 0.0),
+                                                                                  ("meta", 1.0))])
+    chapter = _chapter_with(tmp_path, table1_frame=t1, table2_frame=t2)
+    s1 = chapter.table1()
+    shown = s1.tables[0].data
+    assert list(shown.base) == ["0.00 [0.00, 0.20]"] * 2 and list(shown.meta) == ["0.50 [0.30, 0.70]"] * 2
+    assert shown.paper.iloc[0] == "{:.1f} ({:+.1f})".format(*PAPER_B_TABLE1[("mlp", "id")])
+    assert s1.glue["t1_gain_id"] == "mlp +50 pts (n = 20)" and s1.glue["t1_layers"] == "layer 8"
+    s2 = chapter.table2()
+    assert s2.glue["t2_beats"] == "rome (+100 pts [+7, +100], 95 %), ft (+100 pts [+7, +100], 95 %)"
+    few = _chapter_with(tmp_path, table2_frame=t2.assign(n=1))
+    assert few.table2().glue["t2_beats"].startswith("none of the others")
+
+
+def test_every_glue_name_of_chapter6_is_glued():
+    """Each {glue:text} / {glue:figure} name of the page is produced by the builder's sections
+    or the notebook's glue_figure calls."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    page = (root / "notebooks" / "06_meta_learning_propagation.py").read_text()
+    source = (root / "kedit_utils" / "propagation" / "chapter.py").read_text() + page
+    used = set(re.findall(r"\{glue:(?:text|figure)\}`?\s*([a-z0-9_]+)", page))
+    assert len(used) > 40
+    missing = sorted(n for n in used if f'"{n}"' not in source)
+    assert not missing, missing
