@@ -119,3 +119,19 @@ def test_nothing_stored_reads_as_such():
     assert glued["stored_table2_verdict"] == ("not decided (nothing stored)", None)
     assert glued["stored_rule_verdict"][0] == "no paper-scale run of the rule is stored"
     assert glued["stored_part_seeds"] == ("none", None)
+
+
+def test_a_stored_whole_run_shows_its_provenance_table2_variants_and_rule():
+    t2 = [{"editor": "rome", "graph": "BA", "layers": 6, "pearson": 0.5, "ci_low": 0.4, "ci_high": 0.6},
+          {"editor": "memit", "graph": "BA", "layers": 6, "pearson": 0.1, "ci_low": 0.0, "ci_high": 0.2}]
+    variants = [{"variant": "baseline", "graph": g, "pearson": 0.3, "ci_low": 0.2, "ci_high": 0.4} for g in ("BA", "ER")]
+    rule = [{"graph": "BA", "layers": 6, "pearson": 0.4, "ci_low": 0.3, "ci_high": 0.5, "n_seeds": 1, "n": 60}]
+    stored = chapter.StoredPaperScale(results={"table2": t2, "variants": variants, "rule_table2": rule},
+                                      provenance={"commit": "a" * 40, "machine": "here"})
+    items = chapter.stored_run_items(stored)
+    assert len(items) == 4 and list(items[0].index) == ["commit", "machine"]
+    table2 = items[1].data  # a Styler: ROME's rows only, with the paper's r
+    assert list(table2.index) == [("BA", 6)] and table2.paper.iloc[0] == 0.9348
+    assert list(items[2].data.columns) == ["r BA", "r ER", "low BA", "low ER", "high BA", "high ER"]
+    # the stored rule's Table 2 is the stored one (not recomputed from parts)
+    assert chapter.stored_rule_table2(stored, 20, 0).pearson.tolist() == [0.4]
