@@ -37,6 +37,7 @@ from pathlib import Path
 import torch
 
 from kedit_utils.book.profiles import PROFILES
+from kedit_utils.kg.deletion.config import DeletionChapterConfig
 from kedit_utils.kg.deletion.sweep import run_deletion_experiment
 from kedit_utils.kg.trained_models import trained_models
 from kedit_utils.kg.training import ARTIFACT_KIND
@@ -62,10 +63,12 @@ def timed_sweep(params: dict, args, executor: str, cache: Path) -> float:
     os.environ["KEDIT_CACHE"] = str(cache)
     try:
         t0 = time.perf_counter()
-        run_deletion_experiment(params, args.seeds, edit_tokens=[args.token], n_trace_facts=params["n_trace_facts"],
-                                max_entities=args.max_entities, workers=args.workers, executor=executor,
-                                editors=args.editors, editor_max_entities=params["editor_max_entities"],
-                                progress=False)
+        config = DeletionChapterConfig(training=params, seed=params["seed"], device=params["device"],
+                                       graph_kinds=tuple(params["graph_kinds"]), seeds=tuple(args.seeds),
+                                       edit_token=args.token, n_trace_facts=params["n_trace_facts"],
+                                       max_entities=args.max_entities, workers=args.workers, executor=executor,
+                                       editors=tuple(args.editors), editor_max_entities=params["editor_max_entities"])
+        run_deletion_experiment(config, progress=False)
         return time.perf_counter() - t0
     finally:
         os.environ.pop("KEDIT_CACHE") if before is None else os.environ.__setitem__("KEDIT_CACHE", before)

@@ -83,9 +83,7 @@ threads = None  # torch CPU threads while training (None: from the profile)
 target_accuracy = None  # stop when training and held-out accuracy reach this
 
 # %% tags=["remove-input"]
-import numpy as np
-import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import display
 
 from kedit_utils.book import profiles
 from kedit_utils.book.figures.deletion import (
@@ -94,57 +92,19 @@ from kedit_utils.book.figures.deletion import (
     impact_scatter,
     lens_trace,
     margin_histogram,
+    panel_row,
     sequence_plot,
     variant_forest,
 )
 from kedit_utils.book.results import frame_records, glue_figure, glue_number, save_results
-from kedit_utils.book.stored_parts import combined_entities, load_parts, provenance_markdown, provenance_table
-from kedit_utils.book.stored_results import load_stored
-from kedit_utils.book.style import subplots
-from kedit_utils.core.jobs import check_executor
-from kedit_utils.core.stats import (
-    compact_table2,
-    decomposition_table,
-    degree_impact_table,
-    disjoint_intervals,
-    impact_summary,
-)
-from kedit_utils.core.validation import check_choice, check_int
-from kedit_utils.kg.deletion.impact import (
-    IMPACT_PARTS,
-    margin_breakage,
-    margin_breakage_wide,
-    margin_contrast,
-    sweep_summary,
-)
-from kedit_utils.kg.deletion.sequence import run_sequences
-from kedit_utils.kg.deletion.sweep import run_deletion_experiment
-from kedit_utils.kg.deletion.variants import (
-    RULE,
-    edit_effect,
-    edit_effect_text,
-    model_margins,
-    reproduced,
-    run_variants,
-    site_check,
-    table2_verdict,
-    variant_rows,
-    variants_by_graph,
-    variants_by_name,
-)
-from kedit_utils.kg.paper_numbers import PAPER_A_TABLE2, PAPER_A_TABLE3
+from kedit_utils.book.stored_parts import stored_paper_scale
+from kedit_utils.kg.deletion.chapter import build_deletion_chapter
+from kedit_utils.kg.deletion.config import DeletionChapterConfig
 
 NOTEBOOK = "05_deletion_impact"
-cfg = profiles.resolve_parameters(NOTEBOOK, profile, globals())
-cfg["graph_kinds"] = graph_kinds
-check_int("n_boot", n_boot, minimum=1)
-check_executor(cfg["executor"], cfg["workers"], cfg["scheduler"])
-check_choice("edit_token", edit_token, ("subject_last", "last"))
-if compare_token is not None:
-    check_choice("compare_token", compare_token, [t for t in ("subject_last", "last") if t != edit_token])
-if max_entities is not None:
-    check_int("max_entities", max_entities, minimum=3)
-profiles.parameters_frame(cfg, NOTEBOOK)
+# every parameter checked here, before any model loads (a bad one stops the chapter naming it)
+config = DeletionChapterConfig.from_parameters(globals(), profiles.resolve_parameters(NOTEBOOK, profile, {}))
+profiles.parameters_frame(config.parameters(), NOTEBOOK)
 
 # %% [markdown]
 # (ch5-sweep)=
@@ -154,50 +114,23 @@ profiles.parameters_frame(cfg, NOTEBOOK)
 # seed {glue:text}`first_seed`; other seeds are trained here); the sweep results are cached too.
 
 # %%
-tokens = [edit_token] + ([compare_token] if compare_token is not None else [])
-exp = run_deletion_experiment(cfg, seeds=cfg["seeds"], edit_layer=edit_layer, edit_tokens=tokens,
-                              n_trace_facts=cfg["n_trace_facts"], max_entities=max_entities,
-                              workers=cfg["workers"], executor=cfg["executor"], scheduler=cfg["scheduler"],
-                              editors=cfg["editors"], editor_max_entities=cfg["editor_max_entities"])
-display(exp.layers_used)
-display(exp.entities.groupby(["editor", "edit_token", "graph", "layers"]).agg(
-    entities=("entity", "size"), skipped=("skipped", "sum"),
-    deleted_ok=("deleted_ok", "mean"), seconds=("seconds", "sum")))
-# The paper's analysis (Fig. 4, Tables 2-3) uses ROME's sweep at edit_token.
-rome = {name: t[t.editor == "rome"] for name, t in
-        (("entities", exp.entities), ("by_hop", exp.by_hop), ("by_relation", exp.by_relation),
-         ("by_margin", exp.by_margin))}
-ents = rome["entities"][rome["entities"].edit_token == edit_token]
-by_hop = rome["by_hop"][rome["by_hop"].edit_token == edit_token]
-by_relation = rome["by_relation"][rome["by_relation"].edit_token == edit_token]
-by_margin = rome["by_margin"][rome["by_margin"].edit_token == edit_token]
+chapter = build_deletion_chapter(config, stored_paper_scale(NOTEBOOK, config.profile))
+display(chapter.experiment.layers_used)
+display(chapter.sweep_counts)
 
 # %% tags=["remove-cell"]
-glue_number("first_seed", cfg["seeds"][0])
+for name, (value, fmt) in chapter.glue.items():
+    glue_number(name, value, fmt)
 
 # %% [markdown]
 # (ch5-fig4)=
 # ## Fig. 4: degree and impact per entity
 
 # %% tags=["hide-input", "remove-output"]
-first = ents[(ents.seed == cfg["seeds"][0]) & ~ents.skipped]
-depth0 = cfg["layers"][0]
-fig, axes = subplots(1, len(graph_kinds), figsize=(7 * len(graph_kinds), 3.4), squeeze=False)
-for ax, kind in zip(axes[0], graph_kinds):
-    part = first[(first.graph == kind.upper()) & (first.layers == depth0)]
-    degree_and_impact(part, ax=ax, title=f"{kind.upper()}, {depth0} layers")
-fig.tight_layout()
-glue_figure("fig_degree_impact", fig)
-
-# %%
-done = ents[~ents.skipped]
+glue_figure("fig_degree_impact", panel_row(degree_and_impact, chapter.fig4_panels, 7, 3.4))
 
 # %% tags=["hide-input", "remove-output"]
-fig, axes = subplots(1, len(cfg["layers"]), figsize=(4.5 * len(cfg["layers"]), 3.5), squeeze=False)
-for ax, n_layers in zip(axes[0], cfg["layers"]):
-    impact_scatter(done[done.layers == n_layers], ax=ax, title=f"{n_layers} layers")
-fig.tight_layout()
-glue_figure("fig_impact_scatter", fig)
+glue_figure("fig_impact_scatter", panel_row(impact_scatter, chapter.scatter_panels, 4.5, 3.5))
 
 # %% [markdown]
 # ```{glue:figure} fig_degree_impact
@@ -228,15 +161,7 @@ glue_figure("fig_impact_scatter", fig)
 # entities (`n`).
 
 # %%
-all_done = exp.entities[(exp.entities.edit_token == edit_token) & ~exp.entities.skipped]
-table2 = degree_impact_table(all_done, ["editor", "graph", "layers"], n_boot=n_boot, seed=seed)
-table2["paper"] = [PAPER_A_TABLE2.get((g, n)) if e == "rome" else None
-                   for e, g, n in zip(table2.editor, table2.graph, table2.layers)]
-table2["editor"] = pd.Categorical(table2.editor, ["rome"] + sorted(set(table2.editor) - {"rome"}))
-table2 = table2.sort_values(["editor", "graph", "layers"]).reset_index(drop=True)
-one_seed = ["seeds_low", "seeds_high"] if table2.n_seeds.max() < 2 else []  # no interval across one seed
-display(table2.drop(columns=["n_seeds", *one_seed]).set_index(["editor", "graph", "layers"])
-        .style.format(precision=2, na_rep=""))
+display(chapter.table2_shown.style.format(precision=2, na_rep=""))
 
 # %% [markdown]
 # (ch5-stored)=
@@ -247,23 +172,8 @@ display(table2.drop(columns=["n_seeds", *one_seed]).set_index(["editor", "graph"
 # (`kedit_utils.book.stored_results`), shown with its provenance.
 
 # %% tags=["remove-input"]
-stored = load_stored(NOTEBOOK, "paper") if cfg["profile"] != "paper" else None
-if stored is None:
-    print("No paper-scale run of this chapter is stored." if cfg["profile"] != "paper" else
-          "This build is the paper-scale run.")
-else:
-    display(pd.Series(stored["provenance"], name="provenance").to_frame())
-    st2 = pd.DataFrame(stored["results"]["table2"])
-    st2 = st2[st2.editor == "rome"].assign(paper=lambda t: [PAPER_A_TABLE2.get((g, n)) for g, n in zip(t.graph, t.layers)])
-    display(st2.drop(columns=["editor"]).set_index(["graph", "layers"]).style.format(precision=2, na_rep=""))
-    if stored["results"].get("variants"):
-        sv = pd.DataFrame(stored["results"]["variants"])
-        display(variants_by_graph(sv, {"pearson": "r", "ci_low": "low", "ci_high": "high"}).style.format(precision=2))
-    if stored["results"].get("rule_table2"):  # issue 12 §4: the rule's setup, every seed
-        sr = pd.DataFrame(stored["results"]["rule_table2"])
-        display(sr[[c for c in ["graph", "layers", "pearson", "ci_low", "ci_high", "seeds_low", "seeds_high", "paper",
-                                "n_seeds", "n"] if c in sr]].set_index(["graph", "layers"])
-                .style.format(precision=2, na_rep=""))
+for item in chapter.stored_run_items:
+    display(item)
 
 # %% [markdown]
 # The whole paper profile is about ten hours of two CPU cores, so its two expensive grids can
@@ -278,51 +188,8 @@ else:
 # (×10⁻²) and `deleted` the share of the deleted facts' prompts that answer `<deleted>`.
 
 # %% tags=["remove-input"]
-sweep_parts = load_parts(NOTEBOOK, "paper", "sweep") if cfg["profile"] != "paper" else []
-rule_parts = load_parts(NOTEBOOK, "paper", "rule") if cfg["profile"] != "paper" else []
-stored_part_seeds = sorted({s for p in sweep_parts for s in p["results"]["meta"]["seeds"]})
-parts_table2 = pd.DataFrame()
-if not sweep_parts:
-    print("No part of the paper-scale sweep is stored.")
-else:
-    display(Markdown(provenance_markdown(sweep_parts)))
-    parts_done = combined_entities(sweep_parts)
-    parts_done = parts_done[~parts_done.skipped.astype(bool)]
-    parts_table2 = degree_impact_table(parts_done, ["editor", "edit_token", "graph", "layers"], n_boot=n_boot, seed=seed)
-    parts_table2["paper"] = [PAPER_A_TABLE2.get((g, n)) if e == "rome" and t == "subject_last" else None for e, t, g, n
-                             in zip(parts_table2.editor, parts_table2.edit_token, parts_table2.graph, parts_table2.layers)]
-    shown = ["pearson", "ci_low", "ci_high"] + (["seeds_low", "seeds_high"] if parts_table2.n_seeds.max() >= 2 else []) \
-        + ["paper", "n_seeds", "n"]
-    method = [f"{e.upper()} ({t.replace('_', ' ')})" if e == "rome" else e.upper().replace("_", "-")
-              for e, t in zip(parts_table2.editor, parts_table2.edit_token)]  # one index level, to fit the column
-    display(compact_table2(parts_table2.assign(method=method).set_index(["method", "graph", "layers"])[shown])
-            .style.format(precision=2, na_rep=""))
-rule_entities = combined_entities(rule_parts) if rule_parts else None
-stored_rule = pd.DataFrame(stored["results"].get("rule_table2") or []) if stored is not None else pd.DataFrame()
-if stored_rule.empty and rule_parts:  # the rule's Table 2 from its stored parts, computed here
-    display(Markdown(provenance_markdown(rule_parts)))
-    stored_rule = variant_rows(rule_entities, variants_by_name(["rule"]), n_boot=n_boot,
-                               seed=seed).drop(columns=["variant", "family"])
-    rule_columns = ["pearson", "ci_low", "ci_high", "seeds_low", "seeds_high", "mean_impact", "deleted_ok", "n_seeds", "n"]
-    display(compact_table2(stored_rule.set_index(["graph", "layers"])[rule_columns]).rename(
-        columns={"mean_impact": "mean", "deleted_ok": "deleted"}).style.format(precision=2, na_rep=""))
-
-# %% tags=["remove-cell"]
-glue_number("stored_part_seeds", ", ".join(map(str, stored_part_seeds)) or "none")
-stored_rome = (parts_table2[(parts_table2.editor == "rome") & (parts_table2.edit_token == "subject_last")]
-               if len(parts_table2) else parts_table2)
-glue_number("stored_table2_r", "no part of it is stored" if stored_rome.empty else "; ".join(
-    f"{g} r = " + " / ".join(f"{r:.2f}" for r in part.sort_values("layers").pearson)
-    + " at " + " / ".join(str(n) for n in sorted(part.layers)) + " layers" for g, part in stored_rome.groupby("graph")))
-glue_number("stored_table2_verdict", "not decided (nothing stored)" if stored_rome.empty else
-            "{} ({})".format(*table2_verdict(stored_rome)))
-glue_number("stored_rule_verdict", "no paper-scale run of the rule is stored" if stored_rule.empty else
-            "{} ({})".format(*table2_verdict(stored_rule.fillna(float("nan")))))  # JSON null -> NaN
-stored_rule_effect = edit_effect(rule_entities, "rule") if rule_parts else None
-glue_number("stored_rule_edit_effect", "no paper-scale run of the rule is stored" if stored_rule_effect is None else
-            edit_effect_text(stored_rule_effect))
-glue_number("stored_rule_seeds", ", ".join(map(str, sorted({s for p in rule_parts for s in p["results"]["meta"]["seeds"]})))
-            or "none")
+for item in chapter.stored_parts_items:
+    display(item)
 
 # %% [markdown]
 # Under the rule's setup, the paper-scale run stored here (if any; seeds
@@ -339,42 +206,15 @@ glue_number("stored_rule_seeds", ", ".join(map(str, sorted({s for p in rule_part
 # answer `<deleted>`.
 
 # %%
-others = sorted(set(exp.entities.editor) - {"rome"})
-if others:
-    subset = all_done[all_done.editor.isin(others)][["graph", "layers", "seed", "entity"]].drop_duplicates()
-    same = all_done.merge(subset, on=["graph", "layers", "seed", "entity"])
-    by_editor = degree_impact_table(same, ["graph", "layers", "editor"], n_boot=n_boot, seed=seed)
-    means = same.groupby(["graph", "layers", "editor"]).agg(impact=("impact", "mean"), deleted=("deleted_ok", "mean"))
-    by_editor = by_editor.merge(means.reset_index(), on=["graph", "layers", "editor"])
-    by_editor["impact"] *= 100
-    display(by_editor[["graph", "layers", "editor", "pearson", "ci_low", "ci_high", "impact", "deleted", "n"]]
-            .set_index(["graph", "layers", "editor"]).style.format(precision=2))
-else:
-    by_editor = pd.DataFrame()
-    print("Only ROME was run (editors=['rome']).")
-
-# %% tags=["remove-cell"]
-# The rule, stated before looking: the relation depends on the editor when, on some model, the
-# 95 % intervals of two editors' correlations do not overlap.
-split = disjoint_intervals(by_editor, ("graph", "layers"), "editor")
-glue_number("editors_compared", ", ".join(["rome"] + others) if others else "rome only")
-glue_number("editor_verdict", "not run" if not others else
-            ("depends on the editor on " + "; ".join(split)) if split else
-            "does not measurably depend on the editor: on every model the editors' intervals overlap")
+for item in chapter.editor_items:
+    display(item)
 
 # %% [markdown]
 # (ch5-table3)=
 # ## Table 3: statistics of the impact (×10⁻²)
 
 # %%
-table3 = []
-for (kind, n_layers), part in done.groupby(["graph", "layers"]):
-    row = impact_summary(part.impact)
-    paper = PAPER_A_TABLE3.get((kind, n_layers))
-    table3.append({"graph": kind, "layers": n_layers, **row,
-                   "paper max/min/mean/std": " / ".join(f"{x:.2f}" for x in paper) if paper else ""})
-table3 = pd.DataFrame(table3)
-display(table3.set_index(["graph", "layers"]).style.format(precision=3))
+display(chapter.table3.style.format(precision=3))
 
 # %% [markdown]
 # (ch5-decomposition)=
@@ -387,24 +227,8 @@ display(table3.set_index(["graph", "layers"]).style.format(precision=3))
 # Pearson r with degree: which part carries the degree relation?
 
 # %%
-decomposition = decomposition_table(done, IMPACT_PARTS)
-display((decomposition.pivot_table(index=["graph", "layers"], columns="part", values="mean", sort=False) * 100)
-        .style.format(precision=3))
-display(decomposition.pivot_table(index=["graph", "layers"], columns="part", values="corr_with_degree", sort=False)
-        .style.format(precision=2))
-
-# %% tags=["remove-cell"]
-for kind in ("BA", "ER"):
-    part = decomposition[(decomposition.graph == kind) & (decomposition.part != "all")]
-    if part.empty:  # that graph was not run
-        glue_number(f"{kind.lower()}_carrier", "(not run)")
-        glue_number(f"{kind.lower()}_largest", "(not run)")
-        continue
-    per_part = part.groupby("part").agg(mean=("mean", "mean"), r=("corr_with_degree", "mean"))
-    carrier, largest = per_part.r.idxmax(), per_part["mean"].idxmax()
-    glue_number(f"{kind.lower()}_carrier", f"`{carrier}` (mean r {per_part.r[carrier]:.2f})")
-    glue_number(f"{kind.lower()}_largest", f"`{largest}` ({per_part['mean'][largest] * 100:.2f} ×10⁻², "
-                                          f"r {per_part.r[largest]:.2f})")
+display(chapter.decomposition_means.style.format(precision=3))
+display(chapter.decomposition_r.style.format(precision=2))
 
 # %% [markdown]
 # (ch5-variants)=
@@ -419,20 +243,10 @@ for kind in ("BA", "ER"):
 # its correlation. The rule, choice by choice:
 
 # %% tags=["remove-input"]
-display(pd.DataFrame(RULE, columns=["choice", "the rule's value", "source"]).set_index("choice"))
-
-# %%
-grid = variants_by_name(cfg["variants"])
-var_tables = run_variants(cfg, grid, kinds=graph_kinds, n_layers=cfg["variant_layers"],
-                          max_entities=cfg["variant_entities"], trained_epochs=cfg["trained_epochs"],
-                          n_trace_facts=cfg["n_trace_facts"], executor=cfg["executor"], workers=cfg["workers"],
-                          scheduler=cfg["scheduler"])
-var_rows = variant_rows(var_tables["entities"], grid, n_boot=n_boot, seed=seed)
+display(chapter.rule_choices)
 
 # %% tags=["hide-input", "remove-output"]
-paper_at = {g: PAPER_A_TABLE2[(g, cfg["variant_layers"])] for g in ("BA", "ER")
-            if (g, cfg["variant_layers"]) in PAPER_A_TABLE2}
-glue_figure("fig_variants", variant_forest(var_rows, paper=paper_at))
+glue_figure("fig_variants", variant_forest(chapter.variant_rows, paper=chapter.variants_paper))
 
 # %% [markdown]
 # ```{glue:figure} fig_variants
@@ -448,9 +262,8 @@ glue_figure("fig_variants", variant_forest(var_rows, paper=paper_at))
 # (`far`), and the share of the deleted facts' alias prompts that answer the target (`deleted`):
 
 # %%
-for columns in ({"pearson": "r", "mean_impact": "mean", "max_impact": "max"},
-                {"own_share": "own", "far_share": "far", "deleted_ok": "deleted"}):
-    display(variants_by_graph(var_rows, columns).style.format(precision=2))
+for table in chapter.variant_tables:
+    display(table.style.format(precision=2))
 
 # %% [markdown]
 # (ch5-rule-table2)=
@@ -463,16 +276,7 @@ for columns in ({"pearson": "r", "mean_impact": "mean", "max_impact": "max"},
 # that interval (the variation the paper's single number does not show).
 
 # %%
-rule = variants_by_name(["rule"])
-rule_tables = run_variants(cfg, rule, kinds=graph_kinds, n_layers=cfg["rule_layers"], seeds=cfg["seeds"],
-                           max_entities=cfg["variant_entities"], trained_epochs=cfg["trained_epochs"],
-                           n_trace_facts=cfg["n_trace_facts"], executor=cfg["executor"], workers=cfg["workers"],
-                           scheduler=cfg["scheduler"], layers_name="rule_layers")
-rule_table2 = variant_rows(rule_tables["entities"], rule, n_boot=n_boot, seed=seed).drop(columns=["variant", "family"])
-rule_table2["paper"] = [PAPER_A_TABLE2.get((g, n)) for g, n in zip(rule_table2.graph, rule_table2.layers)]
-rule_shown = ["graph", "layers", "pearson", "ci_low", "ci_high"] + (
-    ["seeds_low", "seeds_high"] if rule_table2.n_seeds.max() >= 2 else []) + ["paper", "mean_impact", "n_seeds", "n"]
-display(rule_table2[rule_shown].set_index(["graph", "layers"]).style.format(precision=2, na_rep=""))
+display(chapter.rule_table2_shown.style.format(precision=2, na_rep=""))
 
 # %% [markdown]
 # How long the models were trained changes how far a prompt's answer is from the next
@@ -480,18 +284,7 @@ display(rule_table2[rule_shown].set_index(["graph", "layers"]).style.format(prec
 # entity) on the models stopped at the target accuracy and on those trained on:
 
 # %% tags=["hide-input", "remove-output"]
-margin_models = {"stopped at the target": variants_by_name(["baseline"])[0]}
-if "trained on" in set(var_rows.variant):
-    margin_models["trained on"] = variants_by_name(["trained on"])[0]
-fig, axes = subplots(1, len(graph_kinds), figsize=(5 * len(graph_kinds), 3.2), squeeze=False)
-margins = {}
-for ax, kind in zip(axes[0], graph_kinds):
-    m = {label: model_margins(cfg, v, kind, cfg["variant_layers"], cfg["trained_epochs"])
-         for label, v in margin_models.items()}
-    margins[kind] = {label: float(np.median(x)) for label, x in m.items()}
-    margin_histogram(m, ax=ax, title=f"{kind.upper()}, {cfg['variant_layers']} layers")
-fig.tight_layout()
-glue_figure("fig_margins", fig)
+glue_figure("fig_margins", panel_row(margin_histogram, chapter.margin_panels, 5, 3.2))
 
 # %% [markdown]
 # ```{glue:figure} fig_margins
@@ -508,10 +301,7 @@ glue_figure("fig_margins", fig)
 # {ref}`ch5-margins-broken`):
 
 # %%
-vm = var_tables["by_margin"]
-trained_margins = margin_breakage(vm[vm.variant.isin([v.name for v in margin_models.values()])],
-                                  keys=["variant", "graph"])
-display(margin_breakage_wide(trained_margins, ["variant", "graph"]).style.format(precision=2))
+display(chapter.trained_margins.style.format(precision=2))
 
 # %% [markdown]
 # **Where is the fact read?** The paper's causal trace (its Fig. 6) finds the first-layer MLP
@@ -522,43 +312,7 @@ display(margin_breakage_wide(trained_margins, ["variant", "graph"]).style.format
 # (`L0 subj.`) and at the relation token (`L0 rel.`).
 
 # %%
-sites = site_check(cfg, kinds=graph_kinds, n_layers=cfg["variant_layers"],
-                   orientations=sorted({v.orientation for v in grid}), n_facts=cfg["n_trace_facts"])
-display(sites.drop(columns=["layers"]).rename(columns={
-    "peak_layer": "peak", "peak_token": "token", "first_layer_subject": "L0 subj.",
-    "first_layer_relation": "L0 rel."}).set_index(["orientation", "graph", "window"]).style.format(precision=3))
-
-# %% tags=["remove-cell"]
-at_subject = sites[sites.peak_token == "subject"]
-glue_number("site_verdict", f"none of the {len(sites)} traces (their peaks are at the relation token)"
-            if at_subject.empty else "the traces of " + ", ".join(
-                f"the {r.orientation}-direction {r.graph} model (window {r.window}, layer {r.peak_layer})"
-                for r in at_subject.itertuples()) + f", of {len(sites)}")
-glue_number("variant_layers", cfg["variant_layers"])
-glue_number("variant_entities", "all" if cfg["variant_entities"] is None else cfg["variant_entities"])
-glue_number("trained_epochs", cfg["trained_epochs"])
-reached = [name for name, ok in reproduced(var_rows, layers=(cfg["variant_layers"],)).items() if ok]
-rule_ba = var_rows[(var_rows.variant == "rule") & (var_rows.graph == "BA")]
-rule_er = var_rows[(var_rows.variant == "rule") & (var_rows.graph == "ER")]
-best = var_rows[var_rows.graph == "BA"].sort_values("pearson", ascending=False).head(1)
-glue_number("variants_run", len(grid))
-glue_number("variant_verdict",
-            ("reproduced (BA r ≥ .8, its interval above ER's) at this depth by: " + ", ".join(reached)) if reached else
-            f"reproduced by none of the {len(grid)} variants at this depth (BA r ≥ .8 with its interval above ER's)")
-glue_number("rule_pearson", "(not run)" if rule_ba.empty or rule_er.empty else
-            f"BA {rule_ba.pearson.iloc[0]:.2f} [{rule_ba.ci_low.iloc[0]:.2f}, {rule_ba.ci_high.iloc[0]:.2f}], "
-            f"ER {rule_er.pearson.iloc[0]:.2f} [{rule_er.ci_low.iloc[0]:.2f}, {rule_er.ci_high.iloc[0]:.2f}]")
-glue_number("best_variant", f"`{best.variant.iloc[0]}` (BA r {best.pearson.iloc[0]:.2f})")
-glue_number("rule_layers", ", ".join(str(n) for n in cfg["rule_layers"]))
-glue_number("rule_seeds", f"{len(cfg['seeds'])} seed{'s' if len(cfg['seeds']) > 1 else ''}")
-rule_outcome, rule_evidence = table2_verdict(rule_table2)
-glue_number("rule_table2_verdict", f"{rule_outcome} ({rule_evidence})")
-edit_effects = {"rule": edit_effect(rule_tables["entities"], "rule"),
-                "baseline": edit_effect(var_tables["entities"], "baseline"),
-                "loss at edited layer": edit_effect(var_tables["entities"], "loss at edited layer")}
-for name, setup in (("rule_edit_effect", "rule"), ("baseline_edit_effect", "baseline"),
-                    ("loss_layer_edit_effect", "loss at edited layer")):
-    glue_number(name, edit_effect_text(edit_effects[setup]))
+display(chapter.sites_shown.style.format(precision=3))
 
 # %% [markdown]
 # (ch5-sequence)=
@@ -569,13 +323,8 @@ for name, setup in (("rule_edit_effect", "rule"), ("baseline_edit_effect", "base
 # first, lowest first or in a random order, one fact each (the chapter's ROME deletion), and
 # the accuracy over all knowledge measured as they add up.
 
-# %%
-curves = run_sequences(cfg, graph_kinds, cfg["variant_layers"], cfg["sequence_deletions"], cfg["sequence_every"],
-                       cfg["n_trace_facts"], executor=cfg["executor"], workers=cfg["workers"],
-                       scheduler=cfg["scheduler"])
-
 # %% tags=["hide-input", "remove-output"]
-glue_figure("fig_sequence", sequence_plot(curves))
+glue_figure("fig_sequence", sequence_plot(chapter.curves))
 
 # %% [markdown]
 # ```{glue:figure} fig_sequence
@@ -586,21 +335,12 @@ glue_figure("fig_sequence", sequence_plot(curves))
 # random: dotted), ER blue, BA orange.
 # ```
 
-# %% tags=["remove-cell"]
-final = curves.sort_values("deleted").groupby(["graph", "order"]).tail(1).set_index(["graph", "order"])
-for kind in ("ER", "BA"):
-    for order in ("high", "low", "random"):
-        glue_number(f"seq_{kind.lower()}_{order}", f"{final.loc[(kind, order), 'accuracy']:.3f}"
-                    if (kind, order) in final.index else "(not run)")
-glue_number("seq_n", int(curves.deleted.max()))
-glue_number("seq_start", curves[curves.deleted == 0].accuracy.mean(), ".3f")
-
 # %% [markdown]
 # (ch5-side-effect)=
 # ## Where the side effect lands
 
 # %% tags=["hide-input", "remove-output"]
-glue_figure("fig_by_hop", broken_by_hop(by_hop))
+glue_figure("fig_by_hop", broken_by_hop(chapter.by_hop))
 
 # %% [markdown]
 # ```{glue:figure} fig_by_hop
@@ -614,9 +354,7 @@ glue_figure("fig_by_hop", broken_by_hop(by_hop))
 # The same share, by whether the broken fact shares the deleted relation:
 
 # %%
-rel = by_relation.groupby(["graph", "same_relation"])[["broken", "prompts"]].sum()
-rel["share broken"] = rel.broken / rel.prompts.clip(lower=1)
-display(rel)
+display(chapter.by_relation_shares)
 
 # %% [markdown]
 # (ch5-margins-broken)=
@@ -629,20 +367,7 @@ display(rel)
 # by the margin they were answered with before it (%; every deleted entity pooled):
 
 # %%
-margin_table = margin_breakage(by_margin)
-display(margin_breakage_wide(margin_table, ["graph", "layers"]).style.format(precision=2))
-
-# %% tags=["remove-cell"]
-contrast = margin_contrast(by_margin, thin_below=1.0, thick_from=4.0)
-for key in ("thin_share", "thick_share"):
-    glue_number(f"margin_{key}", contrast[key], ".2%")
-for key in ("thin_of_broken", "thin_of_all"):
-    glue_number(f"margin_{key}", contrast[key], ".0%")
-glue_number("margin_ratio", contrast["thin_share"] / contrast["thick_share"] if contrast["thick_share"] > 0
-            else float("inf"), ".1f")
-glue_number("margin_verdict", "most of the damage falls on thinly answered prompts, so thin margins carry it"
-            if contrast["thin_of_broken"] > 0.5 else "most of the damage falls on prompts answered by 1 nat or "
-            "more, so thin margins are not what carries it")
+display(chapter.margin_breakage_shown.style.format(precision=2))
 
 # %% [markdown]
 # Pooled over depths and graphs, {glue:text}`margin_thin_share` of the prompts answered by
@@ -662,17 +387,10 @@ glue_number("margin_verdict", "most of the damage falls on thinly answered promp
 # after deleting the hub's fact: does the old object still surface inside the model?
 
 # %%
-recover = done.groupby(["graph", "layers"])[["deleted_ok", "old_still_correct", "old_p_before", "old_p_after"]].mean()
-display(recover.style.format(precision=3))
+display(chapter.recovery.style.format(precision=3))
 
 # %% tags=["hide-input", "remove-output"]
-fig, axes = subplots(1, len(graph_kinds), figsize=(5 * len(graph_kinds), 3.4), squeeze=False)
-for ax, kind in zip(axes[0], graph_kinds):
-    lens = exp.lens[(kind, depth0)]
-    lens_trace(lens["probs"], lens["old_object"], lens["deleted"], ax=ax,
-               title=f"{kind.upper()} {depth0}L, e{lens['entity']}'s fact deleted")
-fig.tight_layout()
-glue_figure("fig_lens", fig)
+glue_figure("fig_lens", panel_row(lens_trace, chapter.lens_panels, 5, 3.4))
 
 # %% [markdown]
 # ```{glue:figure} fig_lens
@@ -696,18 +414,7 @@ glue_figure("fig_lens", fig)
 # correlation of degree and impact:
 
 # %%
-if compare_token is None:  # the two tokens from the variants' sweeps (variant_layers, variant_entities)
-    tokens_from = {k: t[t.variant.isin(["baseline", "relation token"])] for k, t in var_tables.items()}
-else:  # the full second sweep
-    tokens_from = rome
-token_summary = sweep_summary(tokens_from["entities"], tokens_from["by_relation"], tokens_from["by_hop"])
-shown = token_summary.rename(columns={
-    "deleted_ok": "deleted", "old_still_correct": "old kept", "mean impact (1e-2)": "impact",
-    "mean side effect (1e-2)": "side effect", "spearman(degree, impact)": "Spearman",
-    "same-relation prompts broken": "same relation", "other prompts broken": "other relations",
-    "same-subject prompts broken": "same subject", "neighbour prompts broken": "neighbours",
-}).set_index(["edit_token", "graph", "layers"])
-display(shown[["deleted", "old kept", "impact", "side effect", "Spearman"]].style.format(precision=3))
+display(chapter.token_deletion.style.format(precision=3))
 
 # %% [markdown]
 # Then, what it breaks: the share of other facts' prompts broken among those sharing the
@@ -715,19 +422,7 @@ display(shown[["deleted", "old kept", "impact", "side effect", "Spearman"]].styl
 # neighbours' facts:
 
 # %%
-display(shown[["same relation", "other relations", "same subject", "neighbours"]].style.format("{:.1%}"))
-
-# %% tags=["remove-cell"]
-by_token = token_summary.groupby("edit_token")[["deleted_ok", "same-relation prompts broken", "other prompts broken",
-                                          "same-subject prompts broken"]].mean()
-for token, row in by_token.iterrows():
-    glue_number(f"deleted_ok_{token}", row.deleted_ok, ".0%")
-    glue_number(f"same_rel_{token}", row["same-relation prompts broken"], ".0%")
-    glue_number(f"other_rel_{token}", row["other prompts broken"], ".1%")
-    glue_number(f"same_subj_{token}", row["same-subject prompts broken"], ".0%")
-for token in {"subject_last", "last"} - set(by_token.index):  # compare_token=None: one sweep only
-    for key in ("deleted_ok", "same_rel", "other_rel", "same_subj"):
-        glue_number(f"{key}_{token}", "(not run)")
+display(chapter.token_breakage.style.format("{:.1%}"))
 
 # %% [markdown]
 # ### Delete a fact yourself
@@ -738,53 +433,10 @@ for token in {"subject_last", "last"} - set(by_token.index):  # compare_token=No
 # %%
 from kedit_utils.book.widgets.deletion_panel import deletion_panel
 
-deletion_panel(exp.panel_model, exp.panel_corpus, exp.panel_edit_fn)
+deletion_panel(chapter.experiment.panel_model, chapter.experiment.panel_corpus, chapter.experiment.panel_edit_fn)
 
 # %% tags=["remove-cell"]
-ba = table2[(table2.graph == "BA") & (table2.editor == "rome")]
-er = table2[(table2.graph == "ER") & (table2.editor == "rome")]
-glue_number("ba_pearson", ba.pearson.mean(), ".2f")
-glue_number("er_pearson", er.pearson.mean(), ".2f")
-paper_ba = [v for (g, _), v in PAPER_A_TABLE2.items() if g == "BA"]
-paper_er = [v for (g, _), v in PAPER_A_TABLE2.items() if g == "ER"]
-glue_number("paper_ba_pearson", f"{min(paper_ba):.2f}-{max(paper_ba):.2f}")
-glue_number("paper_er_pearson", f"{min(paper_er):.2f}-{max(paper_er):.2f}")
-glue_number("paper_ba_max", max(v[0] for (g, _), v in PAPER_A_TABLE3.items() if g == "BA"), ".2f")
-glue_number("paper_er_max", max(v[0] for (g, _), v in PAPER_A_TABLE3.items() if g == "ER"), ".2f")
-# the verdict is computed: does every BA row's bootstrap interval lie above zero?
-ba_clear = bool((ba.ci_low > 0).all())
-glue_number("ba_verdict", "a positive correlation on every BA model, as in the paper" if ba_clear
-            else "no consistent positive correlation on the BA models, unlike the paper")
-glue_number("edit_token", edit_token)
-glue_number("ba_max_impact", table3[table3.graph == "BA"]["max"].max(), ".2f")
-glue_number("er_max_impact", table3[table3.graph == "ER"]["max"].max(), ".2f")
-glue_number("deleted_ok", done.deleted_ok.mean(), ".0%")
-glue_number("old_still", done.old_still_correct.mean(), ".0%")
-save_results(NOTEBOOK, {
-    "edit_token": edit_token,
-    "table2": frame_records(table2.assign(editor=table2.editor.astype(str))[
-        ["editor", "graph", "layers", "pearson", "spearman", "ci_low", "ci_high", "seeds_low", "seeds_high", "n_seeds",
-         "n"]]),
-    "table3": table3[["graph", "layers", "max", "min", "mean", "std"]].to_dict("records"),
-    "entities": done[["graph", "layers", "seed", "entity", "degree", "impact", "side_effect", "deleted_ok"]].to_dict("records"),
-    "token_comparison": token_summary.to_dict("records"),
-    "decomposition": decomposition.to_dict("records"),
-    "variants": var_rows.to_dict("records"),
-    "rule_table2": frame_records(rule_table2),
-    # paper scale, computed by this build from the stored parts (kedit_utils.book.stored_parts)
-    "stored_table2": frame_records(parts_table2),
-    "stored_rule_table2": frame_records(stored_rule),
-    # did the deletions delete? (kedit_utils.kg.deletion.variants.edit_effect)
-    "edit_effects": frame_records(pd.DataFrame(
-        [{"setup": k, "scale": "this build", **v} for k, v in edit_effects.items()]
-        + ([{"setup": "rule", "scale": "stored paper-scale parts", **stored_rule_effect}] if stored_rule_effect else []))),
-    "stored_parts": frame_records(provenance_table(sweep_parts + rule_parts)),
-    "site_check": sites.to_dict("records"),
-    "sequential": curves.to_dict("records"),
-    "median_margins": margins,
-    "margin_breakage": margin_table[["graph", "layers", "margin_bin", "margin_low", "prompts", "broken", "share"]]
-    .to_dict("records"),
-}, parameters=cfg)
+save_results(NOTEBOOK, chapter.results_to_save(frame_records), parameters=config.parameters())
 
 # %% [markdown]
 # ## What this chapter showed

@@ -11,10 +11,10 @@ finds::
     kedit store-part 05_deletion_impact sweep --profile paper -p seeds "[0]" -p compare_token last
     kedit store-part 05_deletion_impact rule --profile paper -p seeds "[1]" -p rule_layers "[6]"
 
-A part runs exactly the function the chapter calls (:func:`.deletion_experiment.run_deletion_experiment`
-for ``sweep``, :func:`.deletion_variants.run_variants` of the rule for ``rule``), with the
-chapter's parameters resolved from the profile, so its sweeps share the chapter's cache
-keys. It writes ``results/stored/<chapter>.<profile>.<part>.seeds-<seeds>.layers-<depths>.json``::
+A part runs exactly the function the chapter calls (:func:`kedit_utils.kg.deletion.sweep.run_deletion_experiment`
+for ``sweep``, :func:`kedit_utils.kg.deletion.variants.run_variants` of the rule for ``rule``), with
+the chapter's config (:class:`kedit_utils.kg.deletion.config.DeletionChapterConfig`, resolved from
+the profile and checked), so its sweeps share the chapter's cache keys. It writes ``results/stored/<chapter>.<profile>.<part>.seeds-<seeds>.layers-<depths>.json``::
 
     {"provenance": {"command", "commit", "machine", "date", "wall_seconds"},
      "results": {"meta": {"notebook", "profile", "part", "seeds", "layers", "parameters"},
@@ -67,50 +67,34 @@ def _entity_records(frame) -> list[dict]:
 
 def run_part(notebook: str, part: str, params: dict[str, Any]) -> dict[str, Any]:
     """Run ``part`` of ``notebook`` with ``params`` (the chapter's parameter names; ``None``
-    or absent ones from the profile) and return its results (module docstring)."""
+    or absent ones from the profile) and return its results (module docstring). Every parameter
+    is checked first (:class:`kedit_utils.kg.deletion.config.DeletionChapterConfig`, the chapter's
+    own config), so a bad one stops the part before any work."""
     from kedit_utils.book import profiles
-    from kedit_utils.core.jobs import check_executor
-    from kedit_utils.core.validation import check_int
+    from kedit_utils.kg.deletion.config import DeletionChapterConfig
 
     check_part(notebook, part)
-    given = {"seed": 0, "device": "auto", **params}
-    profile = given.get("profile") or "quick"
-    cfg = profiles.resolve_parameters(notebook, profile, given)
-    cfg["graph_kinds"] = list(given.get("graph_kinds") or ["er", "ba"])
-    for name in given:
-        if name not in cfg and name not in ("edit_token", "compare_token", "max_entities", "edit_layer"):
-            raise ParameterError(name, given[name], f"is not a parameter of {notebook}'s {part!r} part")
-    check_executor(cfg["executor"], cfg["workers"], cfg["scheduler"])
-    seeds = [check_int("seeds", int(s), minimum=0) for s in cfg["seeds"]]
-    if not seeds:
-        raise ParameterError("seeds", cfg["seeds"], "must name at least one seed")
-    grid = dict(executor=cfg["executor"], workers=cfg["workers"], scheduler=cfg["scheduler"])
+    profile = params.get("profile") or "quick"
+    config = DeletionChapterConfig.from_parameters(params, profiles.resolve_parameters(notebook, profile, {}),
+                                                   strict=True)
     if part == "sweep":
         from kedit_utils.kg.deletion.sweep import run_deletion_experiment
 
-        edit_token = given.get("edit_token") or "subject_last"
-        check_choice("edit_token", edit_token, ("subject_last", "last"))
-        tokens = [edit_token]
-        if given.get("compare_token") is not None:
-            tokens.append(check_choice("compare_token", given["compare_token"],
-                                       [t for t in ("subject_last", "last") if t != edit_token]))
-        exp = run_deletion_experiment(cfg, seeds=seeds, edit_layer=given.get("edit_layer"), edit_tokens=tokens,
-                                      n_trace_facts=cfg["n_trace_facts"], max_entities=given.get("max_entities"),
-                                      editors=cfg["editors"], editor_max_entities=cfg["editor_max_entities"], **grid)
-        entities = exp.entities
+        entities = run_deletion_experiment(config).entities
+        layers = config.layers
     else:
         from kedit_utils.kg.deletion.variants import run_variants, variants_by_name
 
-        tables = run_variants(cfg, variants_by_name(["rule"]), kinds=cfg["graph_kinds"], n_layers=cfg["rule_layers"],
-                              seeds=seeds, max_entities=cfg["variant_entities"],
-                              trained_epochs=cfg["trained_epochs"], n_trace_facts=cfg["n_trace_facts"],
-                              layers_name="rule_layers", **grid)
+        tables = run_variants(config.training_params(), variants_by_name(["rule"]), kinds=config.graph_kinds,
+                              n_layers=list(config.rule_layers), seeds=list(config.seeds),
+                              max_entities=config.variant_entities, trained_epochs=config.trained_epochs,
+                              n_trace_facts=config.n_trace_facts, layers_name="rule_layers", executor=config.executor,
+                              workers=config.workers, scheduler=config.scheduler)
         entities = tables["entities"]
-    shown = {k: v for k, v in cfg.items() if isinstance(v, (int, float, str, list, type(None)))}
-    layers = cfg["layers"] if part == "sweep" else cfg["rule_layers"]
-    layers = [int(n) for n in (layers if isinstance(layers, (list, tuple)) else [layers])]
-    return {"meta": {"notebook": notebook, "profile": profile, "part": part, "seeds": seeds, "layers": layers,
-                     "parameters": shown},
+        layers = config.rule_layers
+    shown = {k: v for k, v in config.parameters().items() if isinstance(v, (int, float, str, list, type(None)))}
+    return {"meta": {"notebook": notebook, "profile": profile, "part": part, "seeds": list(config.seeds),
+                     "layers": [int(n) for n in layers], "parameters": shown},
             "entities": _entity_records(entities)}
 
 
@@ -153,6 +137,25 @@ def combined_entities(parts: list[dict[str, Any]]):
     return table.drop(columns=["stored_file"])
 
 
+def stored_paper_scale(notebook: str, profile: str):
+    """What is stored of ``notebook``'s paper-scale run (:class:`kedit_utils.kg.deletion.chapter.StoredPaperScale`):
+    the whole chapter (``kedit run ... --store``) and its parts (``kedit store-part``), joined;
+    nothing when ``profile`` is the paper's (the build is the paper-scale run)."""
+    from kedit_utils.book.stored_results import load_stored
+    from kedit_utils.kg.deletion.chapter import StoredPaperScale
+
+    if profile == "paper":
+        return StoredPaperScale(this_build_is_paper=True)
+    whole = load_stored(notebook, "paper")
+    sweep, rule = load_parts(notebook, "paper", "sweep"), load_parts(notebook, "paper", "rule")
+    seeds = lambda parts: tuple(sorted({s for p in parts for s in p["results"]["meta"]["seeds"]}))
+    return StoredPaperScale(
+        results=None if whole is None else whole["results"], provenance=None if whole is None else whole["provenance"],
+        sweep_entities=combined_entities(sweep), sweep_seeds=seeds(sweep), sweep_provenance=provenance_markdown(sweep),
+        rule_entities=combined_entities(rule), rule_seeds=seeds(rule), rule_provenance=provenance_markdown(rule),
+        parts_provenance=provenance_table(sweep + rule))
+
+
 def provenance_table(parts: list[dict[str, Any]]):
     """One row per stored part: its file, seeds and provenance (shown beside the table)."""
     import pandas as pd
@@ -176,4 +179,4 @@ def provenance_markdown(parts: list[dict[str, Any]]) -> str:
 
 
 __all__ = ["ENTITY_COLUMNS", "PARTS", "check_part", "combined_entities", "load_parts", "part_path",
-           "provenance_markdown", "provenance_table", "run_part", "store_part"]
+           "provenance_markdown", "provenance_table", "run_part", "store_part", "stored_paper_scale"]

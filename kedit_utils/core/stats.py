@@ -73,15 +73,19 @@ def reported_interval(row) -> tuple[float, float, str]:
     return float(get("ci_low")), float(get("ci_high")), "over entities"
 
 
-def compact_table2(table):
-    """A Table 2 frame narrowed for a page: each 95 % interval as one text column, ``"[low, high]"``
-    (``CI`` over entities from ci_low / ci_high; ``seeds CI`` from seeds_low / seeds_high, blank
-    for one seed), ``pearson`` shown as ``r`` and ``n_seeds`` as ``seeds``. Other columns pass
-    through; the index is kept."""
-    def text(low, high):
-        ok = low is not None and high is not None and np.isfinite(low) and np.isfinite(high)
-        return f"[{low:.2f}, {high:.2f}]" if ok else ""
+def interval_text(low, high, precision: int = 2) -> str:
+    """An interval as the book writes it, ``"[low, high]"`` with ``precision`` decimals; ``""``
+    when either end is missing (None or NaN, e.g. no interval across a single seed)."""
+    ok = low is not None and high is not None and np.isfinite(low) and np.isfinite(high)
+    return f"[{low:.{precision}f}, {high:.{precision}f}]" if ok else ""
 
+
+def compact_table2(table):
+    """A Table 2 frame narrowed for a page: each 95 % interval as one text column
+    (:func:`interval_text`; ``CI`` over entities from ci_low / ci_high; ``seeds CI`` from
+    seeds_low / seeds_high, blank for one seed), ``pearson`` shown as ``r`` and ``n_seeds`` as
+    ``seeds``. Other columns pass through; the index is kept."""
+    text = interval_text
     out = table.copy()
     for name, (lo, hi) in {"CI": ("ci_low", "ci_high"), "seeds CI": ("seeds_low", "seeds_high")}.items():
         if lo in out and hi in out:

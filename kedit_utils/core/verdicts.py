@@ -35,6 +35,14 @@ RULES: dict[str, dict[str, str]] = {
         PARTLY: "our interval excludes 0 on the paper's side (the sign reproduces, not the size)",
         DOES_NOT: "otherwise",
     },
+    "contrast": {
+        "what": "a contrast between the graphs (Table 2: BA ≫ ER, issue 12's criterion: BA r ≥ .8 with its 95 % "
+                "interval above ER's, at 6 and 12 layers)",
+        AGREES: "at every depth of the criterion, BA r ≥ .8 and BA's interval above ER's",
+        PARTLY: "BA's interval above ER's at every such depth, BA r below .8 at one at least (the order "
+                "reproduces, not the size)",
+        DOES_NOT: "otherwise (a depth that did not run leaves the claim unchecked: no row)",
+    },
     "magnitude": {
         "what": "a size of effect (Table 3: max and mean impact)",
         AGREES: "our max and mean are each within a factor of 2 of the paper's",

@@ -2,13 +2,29 @@
 rule of :mod:`kedit_utils.core.verdicts` that decides it, computed from the chapters' results
 (Table 1 from chapter 2, Figs. 3 and 5 from chapter 3, Fig. 6 from chapter 4, Tables 2-3 from
 chapter 5). The chapters glue these verdicts and the scorecard shows the same rows.
+
+Chapter 5 (Paper A §4) has three kinds of claim, each decided here and only here:
+
+* **a Table 2 cell** (:func:`table2_row_verdict`): the paper's Pearson r of degree and impact
+  for one graph × depth inside our 95 % interval (rule ``correlation``; the interval across
+  seeds where there are two or more, else over entities: :func:`~kedit_utils.core.stats.reported_interval`);
+  the chapter's sentence on the BA models (:func:`table2_ba_verdict`) is the worst of its BA cells;
+* **Table 2's contrast, BA ≫ ER** (issue 12's criterion, :func:`table2_criterion`): BA r ≥ .8
+  with its interval above ER's at 6 and 12 layers (rule ``contrast``), for the rule's setup, the
+  stored paper-scale parts and, at one depth, each setup variant (:func:`reproduced_by`);
+* **a Table 3 cell** (:func:`table3_row_verdict`): the max and mean impact within a factor of
+  the paper's (rule ``magnitude``).
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from kedit_utils.core.stats import reported_interval
+from kedit_utils.core.stats import interval_text, reported_interval
 from kedit_utils.core.verdicts import (
+    AGREES,
+    DOES_NOT,
+    PARTLY,
     Claim,
     ClaimBuilder,
     verdict_accuracy,
@@ -72,51 +88,183 @@ def fig6_claims(res: dict) -> list[Claim]:
     return rows
 
 
+PAPER_EDITOR, PAPER_TOKEN = "rome", "subject_last"  # the paper's numbers are ROME's, keyed at the subject
+CRITERION_LAYERS = (6, 12)  # issue 12's criterion: the depths where the paper's BA r is highest (.93, .99)
+CRITERION_R = 0.8  # ... and the BA r it asks for there
+CRITERION_OUTCOMES = {AGREES: "reproduced", PARTLY: "not reproduced", DOES_NOT: "not reproduced"}
+UNDECIDED = "undecided"
+
+
+def paper_r(graph: str, layers: int, editor: str = PAPER_EDITOR, edit_token: str = PAPER_TOKEN) -> float | None:
+    """The paper's Table 2 Pearson r for ``graph`` × ``layers``; ``None`` where the paper has no
+    number: another depth, another editor than ROME or another key token than the subject's."""
+    if str(editor) != PAPER_EDITOR or edit_token != PAPER_TOKEN:
+        return None
+    return PAPER_A_TABLE2.get((str(graph).upper(), int(layers)))
+
+
+def paper_table3_text(graph: str, layers: int) -> str:
+    """The paper's Table 3 cell (max / min / mean / std, ×10⁻²) as text; ``""`` where it has none."""
+    paper = PAPER_A_TABLE3.get((str(graph).upper(), int(layers)))
+    return " / ".join(f"{x:.2f}" for x in paper) if paper else ""
+
+
+def table2_row_verdict(row) -> str | None:
+    """The verdict on one Table 2 row (a mapping or pandas row: graph, layers, pearson, n_seeds,
+    ci_* and seeds_*, optionally editor and edit_token): rule ``correlation`` on the interval
+    :func:`~kedit_utils.core.stats.reported_interval` picks; ``None`` where the paper has no number
+    or the row has no r."""
+    get = row.get if hasattr(row, "get") else lambda k, default=None: getattr(row, k, default)
+    paper = paper_r(get("graph"), get("layers"), get("editor", PAPER_EDITOR) or PAPER_EDITOR,
+                    get("edit_token", PAPER_TOKEN) or PAPER_TOKEN)
+    pearson = get("pearson")
+    if paper is None or pearson is None or not np.isfinite(pearson):
+        return None
+    lo, hi, _ = reported_interval(row)
+    return verdict_correlation(paper, lo, hi)
+
+
+def table2_ba_verdict(rows: pd.DataFrame) -> tuple[str | None, str]:
+    """The chapter's sentence on Table 2's BA models: the worst :func:`table2_row_verdict` of the
+    BA rows the paper has a number for (ROME at the subject), and the sentence.
+    (None, "...") when no such row ran."""
+    ba = [v for v in (table2_row_verdict(r) for _, r in rows.iterrows() if str(r["graph"]).upper() == "BA")
+          if v is not None]
+    if not ba:
+        return None, "not decided: no BA model the paper reports ran"
+    worst = DOES_NOT if DOES_NOT in ba else PARTLY if PARTLY in ba else AGREES
+    n = len(ba)
+    text = {AGREES: f"the paper's r lies inside our 95 % interval on every BA model ({n}), as in the paper",
+            PARTLY: f"a positive correlation on every BA model ({n}; each interval above 0), as in the paper, "
+                    "though not as strong on all of them",
+            DOES_NOT: f"no consistent positive correlation on the BA models, unlike the paper "
+                      f"({ba.count(DOES_NOT)} of {n} intervals reach 0 or below without the paper's r)"}[worst]
+    return worst, text
+
+
+def _depth_check(rows: pd.DataFrame, n: int, threshold: float) -> tuple[bool, bool, str] | None:
+    """Issue 12's criterion at depth ``n`` of one setup's rows: (BA r ≥ ``threshold``, BA's 95 %
+    interval above ER's, the evidence in words), or None when BA or ER did not run there. The
+    interval: :func:`kedit_utils.core.stats.reported_interval` (across seeds when there are
+    several, else over entities)."""
+    ba, er = rows[(rows.graph == "BA") & (rows.layers == n)], rows[(rows.graph == "ER") & (rows.layers == n)]
+    if ba.empty or er.empty:
+        return None
+    b, e = ba.iloc[0], er.iloc[0]
+    bl, bh, kind = reported_interval(b)
+    el, eh, _ = reported_interval(e)
+    n_seeds = int(b.n_seeds)
+    return (bool(b.pearson >= threshold), bool(bl > eh),
+            (f"{n} layers: BA r {b.pearson:.2f} {interval_text(bl, bh)} vs ER {e.pearson:.2f} {interval_text(el, eh)} "
+             f"({kind}, {n_seeds} seed{'s' if n_seeds > 1 else ''})"))
+
+
+def table2_criterion(rows: pd.DataFrame, layers=CRITERION_LAYERS,
+                     threshold: float = CRITERION_R) -> tuple[str | None, str, str]:
+    """Issue 12's verdict on one setup's Table 2, BA ≫ ER (``rows``: graph, layers, pearson, the
+    intervals, n_seeds): (the ``contrast`` rule's verdict or None when undecided, the outcome
+    "reproduced" | "not reproduced" | "undecided", the evidence in words).
+
+    Agrees (reproduced): at every depth of ``layers``, BA r ≥ ``threshold`` with its interval above
+    ER's; partly: BA's interval above ER's at every depth, its r below the threshold somewhere;
+    does not: otherwise. Undecided when a depth did not run and none failed (a failed depth
+    decides "not reproduced" whatever is missing)."""
+    rows = pd.DataFrame(rows)
+    if rows.empty:
+        return None, UNDECIDED, "not run"
+    rows = rows.assign(graph=rows.graph.astype(str).str.upper()).fillna(float("nan"))  # JSON null -> NaN
+    checks = {n: _depth_check(rows, n, threshold) for n in layers}
+    ran = [c for c in checks.values() if c is not None]
+    evidence = [c[2] for c in ran]
+    missing = [n for n, c in checks.items() if c is None]
+    if missing:
+        evidence.append("not run at " + ", ".join(f"{n}" for n in missing) + " layers")
+    failed = [c for c in ran if not (c[0] and c[1])]
+    if missing and not failed:
+        return None, UNDECIDED, "; ".join(evidence)
+    verdict = AGREES if not failed else PARTLY if all(c[1] for c in ran) and not missing else DOES_NOT
+    return verdict, CRITERION_OUTCOMES[verdict], "; ".join(evidence)
+
+
+def table2_criterion_text(rows: pd.DataFrame, layers=CRITERION_LAYERS, threshold: float = CRITERION_R,
+                          nothing: str = "not decided (nothing stored)") -> str:
+    """:func:`table2_criterion` as the chapter glues it: "outcome (evidence)"; ``nothing`` when
+    ``rows`` is empty."""
+    if len(rows) == 0:
+        return nothing
+    _, outcome, evidence = table2_criterion(rows, layers, threshold)
+    return f"{outcome} ({evidence})"
+
+
+def reproduced_by(rows: pd.DataFrame, layers=CRITERION_LAYERS, threshold: float = CRITERION_R) -> dict[str, bool]:
+    """Per variant of ``rows`` (a ``variant`` column), whether :func:`table2_criterion` agrees
+    (reproduced) at ``layers``; False when none of those depths ran."""
+    return {name: table2_criterion(g, layers, threshold)[0] == AGREES
+            for name, g in rows.groupby("variant", sort=False)}
+
+
+def table3_row_verdict(row) -> str | None:
+    """The verdict on one Table 3 row (graph, layers, max, mean; ×10⁻²): rule ``magnitude`` on
+    the max and the mean; ``None`` where the paper has no number."""
+    paper = PAPER_A_TABLE3.get((str(row["graph"]).upper(), int(row["layers"])))
+    if paper is None:
+        return None
+    p_max, _, p_mean, _ = paper
+    return verdict_magnitude((row["max"], row["mean"]), (p_max, p_mean))
+
+
 def _table2_claims(table2_rows: list[dict], label: str, anchor: str) -> list[Claim]:
     """Paper A Table 2 claims of ``table2_rows`` (graph, layers, pearson, n_seeds, ci_* and
-    seeds_*), each verdict on the interval :func:`~.stats.reported_interval` chooses."""
+    seeds_*, optionally editor and edit_token), each by :func:`table2_row_verdict`."""
     rows = []
     for r in table2_rows:
-        paper = PAPER_A_TABLE2.get((r["graph"].upper(), r["layers"]))
-        if paper is None or r.get("pearson") is None:
+        verdict = table2_row_verdict(r)
+        if verdict is None:
             continue
         lo, hi, kind = reported_interval(r)
         rows.append(Claim(
             "A", f"{label}, {_model(r['graph'], r['layers'])}: Pearson r "
                  f"[95 % CI {kind.replace('seeds', str(r['n_seeds']) + ' seeds')}]",
-            f"{paper:.2f}", f"{r['pearson']:.2f} [{lo:.2f}, {hi:.2f}]",
-            verdict_correlation(paper, lo, hi), "correlation", "05_deletion_impact", anchor))
+            f"{paper_r(r['graph'], r['layers']):.2f}", f"{r['pearson']:.2f} {interval_text(lo, hi)}",
+            verdict, "correlation", "05_deletion_impact", anchor))
     return rows
 
 
+def _criterion_claims(table2_rows: list[dict], label: str, anchor: str) -> list[Claim]:
+    """The BA ≫ ER row of one setup's Table 2 (:func:`table2_criterion`); none when undecided."""
+    verdict, _, evidence = table2_criterion(pd.DataFrame(table2_rows))
+    if verdict is None:
+        return []
+    depths = " and ".join(map(str, CRITERION_LAYERS))
+    return [Claim("A", f"{label}: BA ≫ ER (BA r ≥ {CRITERION_R:g}, its interval above ER's, at {depths} layers)",
+                  "BA .93 / .99, ER .21 / .26", evidence, verdict, "contrast", "05_deletion_impact", anchor)]
+
+
 def tables23_claims(res: dict) -> list[Claim]:
-    rows = []
-    for r in res["table2"]:
-        paper = PAPER_A_TABLE2.get((r["graph"].upper(), r["layers"]))
-        if paper is None or r.get("editor", "rome") != "rome":  # the paper's numbers are ROME's
-            continue
-        rows.append(Claim(
-            "A", f"Table 2, {_model(r['graph'], r['layers'])}: Pearson r of degree and impact [95 % CI]",
-            f"{paper:.2f}", f"{r['pearson']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]",
-            verdict_correlation(paper, r["ci_low"], r["ci_high"]), "correlation", "05_deletion_impact",
-            "ch5-table2"))
+    # the chapter's Table 2 (ROME rows; the other editors' have no paper number)
+    rows = [Claim(
+        "A", f"Table 2, {_model(r['graph'], r['layers'])}: Pearson r of degree and impact [95 % CI]",
+        f"{paper_r(r['graph'], r['layers']):.2f}",
+        f"{r['pearson']:.2f} {interval_text(*reported_interval(r)[:2])}",
+        verdict, "correlation", "05_deletion_impact", "ch5-table2")
+        for r in res["table2"] for verdict in [table2_row_verdict(r)] if verdict is not None]
     # issue 12 §4: the rule's setup (this build's); then paper scale from the stored parts (computed
     # by the chapter from them): the sweep's ROME rows at the paper's token, and the rule's
-    rows += _table2_claims(res.get("rule_table2", []), "Table 2 under the rule", "ch5-rule-table2")
-    rows += _table2_claims([r for r in res.get("stored_table2", []) if r["editor"] == "rome"
-                            and r["edit_token"] == "subject_last"], "Table 2 at paper scale (stored)", "ch5-stored")
-    rows += _table2_claims(res.get("stored_rule_table2", []), "Table 2 under the rule at paper scale (stored)",
-                           "ch5-stored")
+    stored = [r for r in res.get("stored_table2", []) if r["editor"] == PAPER_EDITOR and r["edit_token"] == PAPER_TOKEN]
+    for table, label, anchor in ((res.get("rule_table2", []), "Table 2 under the rule", "ch5-rule-table2"),
+                                 (stored, "Table 2 at paper scale (stored)", "ch5-stored"),
+                                 (res.get("stored_rule_table2", []), "Table 2 under the rule at paper scale (stored)",
+                                  "ch5-stored")):
+        rows += _table2_claims(table, label, anchor) + _criterion_claims(table, label, anchor)
     for r in res["table3"]:
-        paper = PAPER_A_TABLE3.get((r["graph"].upper(), r["layers"]))
-        if paper is None:
+        verdict = table3_row_verdict(r)
+        if verdict is None:
             continue
-        p_max, _, p_mean, _ = paper
+        p_max, _, p_mean, _ = PAPER_A_TABLE3[(r["graph"].upper(), r["layers"])]
         rows.append(Claim(
             "A", f"Table 3, {_model(r['graph'], r['layers'])}: impact max / mean (×10⁻²)",
             f"{p_max:.2f} / {p_mean:.2f}", f"{r['max']:.2f} / {r['mean']:.2f}",
-            verdict_magnitude((r["max"], r["mean"]), (p_max, p_mean)), "magnitude", "05_deletion_impact",
-            "ch5-table3"))
+            verdict, "magnitude", "05_deletion_impact", "ch5-table3"))
     return rows
 
 

@@ -8,6 +8,7 @@ into each test's cache, so that each Dask run computes only what it tests."""
 import os
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,14 @@ import pytest
 from kedit_utils.book.profiles import TRAINING
 from kedit_utils.core import cache, jobs
 from kedit_utils.core.validation import ParameterError
+from kedit_utils.kg.deletion.config import DeletionChapterConfig
 from kedit_utils.kg.deletion.sweep import ARTIFACT_KIND as SWEEPS
-from kedit_utils.kg.deletion.sweep import model_sweeps, run_deletion_experiment, sweep_jobs, sweep_tables
+from kedit_utils.kg.deletion.sweep import (
+    model_sweeps,
+    run_deletion_experiment,
+    sweep_jobs,
+    sweep_tables,
+)
 from kedit_utils.kg.trained_models import trained_folder, trained_models
 from kedit_utils.kg.training import ARTIFACT_KIND as MODELS
 
@@ -32,6 +39,8 @@ PARAMS = {
     "graph_kinds": ["ba"], "seed": 0, "device": "cpu",
 }
 SWEEP = dict(n_trace_facts=3, edit_tokens=["subject_last"])
+CONFIG = DeletionChapterConfig(training=PARAMS, seed=0, device="cpu", graph_kinds=("ba",), seeds=(0,),
+                               n_trace_facts=SWEEP["n_trace_facts"], edit_token="subject_last")
 KEY = ["edit_token", "graph", "layers", "entity"]
 
 
@@ -63,7 +72,7 @@ def local_run(tmp_path_factory):
         reports = {k: _outcome(tm) for k, tm in trained_models(PARAMS, progress=False).items()}
         shutil.copytree(root / "models", root / "sweep")
         mp.setenv("KEDIT_CACHE", str(root / "sweep"))
-        exp = run_deletion_experiment(PARAMS, [0], progress=False, **SWEEP)
+        exp = run_deletion_experiment(CONFIG, progress=False)
     return root / "models", reports, exp
 
 
@@ -97,7 +106,7 @@ def test_training_grid_on_dask_equals_local(cluster, local_run, tmp_path, monkey
 def test_deletion_sweep_on_dask_equals_local(cluster, local_run, tmp_path, monkeypatch):
     local_models, _, local = local_run
     _with_models(local_models, tmp_path, monkeypatch)  # the sweeps (and traces, covariances) run on the workers
-    exp = run_deletion_experiment(PARAMS, [0], progress=False, executor="dask", scheduler=cluster, **SWEEP)
+    exp = run_deletion_experiment(replace(CONFIG, executor="dask", scheduler=cluster), progress=False)
     assert len(exp.entities) == 2 * 10
     pd.testing.assert_frame_equal(_sorted(exp.entities), _sorted(local.entities), check_exact=False, atol=1e-9)
     pd.testing.assert_frame_equal(exp.layers_used, local.layers_used)

@@ -5,6 +5,7 @@ import pytest
 
 from kedit_utils.book.profiles import TRAINING
 from kedit_utils.core.validation import ParameterError
+from kedit_utils.kg.claims import reproduced_by, table2_criterion
 from kedit_utils.kg.deletion.variants import (
     RULE,
     Variant,
@@ -12,10 +13,8 @@ from kedit_utils.kg.deletion.variants import (
     edit_effect,
     edit_effect_text,
     fixed_relation,
-    reproduced,
     run_variants,
     stand_in_target,
-    table2_verdict,
     variant_grid,
     variant_rows,
     variants_by_graph,
@@ -80,11 +79,11 @@ def test_rows_and_the_verdict():
                                  "n_seeds"}
     a = rows[(rows.variant == "a") & (rows.graph == "BA")].iloc[0]
     assert a.pearson > 0.9 and a.own_share == pytest.approx(0.2) and a.far_share == pytest.approx(0.4)
-    assert reproduced(rows, layers=(6,)) == {"a": True, "b": False}
+    assert reproduced_by(rows, layers=(6,)) == {"a": True, "b": False}
     wide = variants_by_graph(rows, {"pearson": "r", "deleted_ok": "deleted"})
     assert list(wide.columns) == ["r BA", "r ER", "deleted BA", "deleted ER"] and list(wide.index) == ["a", "b"]
     assert wide.loc["a", "r BA"] == pytest.approx(a.pearson)
-    assert reproduced(rows, layers=(12,)) == {"a": False, "b": False}  # nothing ran at that depth
+    assert reproduced_by(rows, layers=(12,)) == {"a": False, "b": False}  # nothing ran at that depth
 
 
 def test_a_tiny_grid_runs_and_a_fixed_layer_equal_to_the_traced_one_is_the_same_sweep(tmp_path, monkeypatch):
@@ -105,6 +104,11 @@ def test_a_tiny_grid_runs_and_a_fixed_layer_equal_to_the_traced_one_is_the_same_
     assert canon.mean_impact == pytest.approx(100 * base.impact_canonical.mean())
 
 
+def table2_verdict(rows):
+    """(outcome, evidence) of the criterion, now ruled in kg.claims (one rule per verdict)."""
+    return table2_criterion(rows)[1:]
+
+
 def test_the_verdict_reads_the_interval_across_seeds_and_says_when_a_depth_is_missing():
     def row(graph, layers, r, ci, seeds_ci, n_seeds):
         return {"graph": graph, "layers": layers, "pearson": r, "ci_low": ci[0], "ci_high": ci[1],
@@ -119,7 +123,7 @@ def test_the_verdict_reads_the_interval_across_seeds_and_says_when_a_depth_is_mi
     seeds = one_seed.assign(n_seeds=3, seeds_low=[0.3, -0.2, 0.4, -0.1], seeds_high=[1.0, 0.6, 1.0, 0.7])
     outcome, evidence = table2_verdict(seeds)
     assert outcome == "not reproduced" and "across seeds" in evidence
-    assert reproduced(seeds.assign(variant="rule"), layers=(6, 12)) == {"rule": False}
+    assert reproduced_by(seeds.assign(variant="rule"), layers=(6, 12)) == {"rule": False}
     assert table2_verdict(one_seed[one_seed.layers == 6])[0] == "undecided"  # 12 layers did not run
     assert table2_verdict(seeds[seeds.layers == 6])[0] == "not reproduced"  # 6 layers fail already
     assert "not run at 12 layers" in table2_verdict(one_seed[one_seed.layers == 6])[1]

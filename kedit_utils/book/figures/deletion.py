@@ -124,3 +124,16 @@ def sequence_plot(curves: pd.DataFrame, ax=None, title: str = ""):
     ax.set_title(title)
     ax.legend(fontsize=7)
     return fig
+
+
+def panel_row(draw, panels: dict[str, dict], width: float, height: float):
+    """One figure with one axes per entry of ``panels`` ({title: keyword arguments}) side by
+    side, each drawn by ``draw(ax=ax, title=title, **kwargs)`` (e.g. :func:`degree_and_impact`
+    per graph); each panel is ``width`` × ``height`` inches. Returns the figure, laid out."""
+    from kedit_utils.book.style import subplots
+
+    fig, axes = subplots(1, len(panels), figsize=(width * len(panels), height), squeeze=False)
+    for ax, (title, kwargs) in zip(axes[0], panels.items()):
+        draw(ax=ax, title=title, **kwargs)
+    fig.tight_layout()
+    return fig

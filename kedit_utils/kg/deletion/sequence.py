@@ -10,6 +10,7 @@ bit at the end (the edits undone in reverse order).
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +18,12 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from kedit_utils.core import cache
+from kedit_utils.core.jobs import run_jobs
 from kedit_utils.core.validation import check_choice, check_int
 from kedit_utils.kg.alias_accuracy import score_prompts
-from kedit_utils.kg.deletion import impact as deletion
 from kedit_utils.kg.deletion.impact import deletion_fact
+from kedit_utils.kg.deletion.sweep import _deletion_fn, edit_sites
+from kedit_utils.kg.trained_models import trained_model
 
 ORDERS = ("high", "low", "random")
 ARTIFACT_KIND = "deletion-sequence"
@@ -77,8 +80,9 @@ def sequential_deletions(model, corpus, edit_fn, entities, every: int = 1, progr
 def sequence_curves(tm, edit_fn, n_deletions: int, every: int, seed: int, orders=ORDERS,
                     version_of=()) -> pd.DataFrame:
     """:func:`sequential_deletions` of the first ``n_deletions`` entities of each order on
-    one trained model, cached (key: the model, the orders, the counts, the seed and the code
-    of ``version_of``, e.g. the editor's modules). Rows gain ``order``."""
+    one trained model, cached (key: the model, the orders, the counts, the seed, this module's
+    code and that of ``version_of``, the producers of ``edit_fn`` when this module does not
+    import them). Rows gain ``order``."""
     check_int("sequence_deletions", n_deletions, minimum=1)
     orders = list(orders)
     for o in orders:
@@ -92,7 +96,8 @@ def sequence_curves(tm, edit_fn, n_deletions: int, every: int, seed: int, orders
             parts.append(sequential_deletions(tm.model, tm.corpus, edit_fn, ents, every).assign(order=order))
         pd.concat(parts, ignore_index=True).to_csv(tmp / "curves.csv", index=False)
 
-    path = cache.cached(ARTIFACT_KIND, inputs, cache.code_version(deletion, sequential_deletions, *version_of), build)
+    version = cache.code_version(sys.modules[__name__], *version_of)  # this module, its kedit_utils imports, the editor's
+    path = cache.cached(ARTIFACT_KIND, inputs, version, build)
     return pd.read_csv(path / "curves.csv")
 
 
@@ -100,15 +105,10 @@ def sequence_job(job: dict) -> pd.DataFrame:
     """One graph's curves (the unit of :func:`run_sequences`): job has params, kind,
     n_layers, n_deletions, every, n_trace_facts. ROME deletes at chapter 5's site (the
     traced layer, the subject token) with the model's key covariance."""
-    from kedit_utils.editing.rome import compute_k, compute_v, editor, row_groups, update
-    from kedit_utils.kg.deletion.sweep import _deletion_fn, edit_sites
-    from kedit_utils.kg.trained_models import trained_model
-
     params = job["params"]
     tm = trained_model(params, job["kind"], job["n_layers"], progress=False)
     layer, token = edit_sites(tm, ["subject_last"], job["n_trace_facts"], params["seed"])[0]
-    curves = sequence_curves(tm, _deletion_fn(tm, layer, token), job["n_deletions"], job["every"], params["seed"],
-                             version_of=(editor, compute_k, compute_v, row_groups, update))
+    curves = sequence_curves(tm, _deletion_fn(tm, layer, token), job["n_deletions"], job["every"], params["seed"])
     return curves.assign(graph=job["kind"].upper(), layers=job["n_layers"])
 
 
@@ -116,8 +116,6 @@ def run_sequences(params: dict, kinds, n_layers: int, n_deletions: int, every: i
                   executor: str = "local", workers: int = 1, scheduler: str | None = None,
                   progress: bool = True) -> pd.DataFrame:
     """:func:`sequence_job` for each graph in ``kinds`` (:func:`kedit_utils.core.jobs.run_jobs`)."""
-    from kedit_utils.core.jobs import run_jobs
-
     check_int("sequence_every", every, minimum=1)
     check_int("sequence_deletions", n_deletions, minimum=1)
     jobs = [dict(params=params, kind=k, n_layers=n_layers, n_deletions=n_deletions, every=every,

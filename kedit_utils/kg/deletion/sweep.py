@@ -22,17 +22,20 @@ whether the degree–impact relation depends on the editor. Every row carries ``
 """
 from __future__ import annotations
 
+import importlib
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from kedit_utils.core import cache
-from kedit_utils.core.jobs import check_executor, run_jobs
-from kedit_utils.core.validation import ParameterError, check_choice, check_int
-from kedit_utils.editing.rome import compute_k, compute_v, editor, row_groups, update
+from kedit_utils.core.jobs import run_jobs
+from kedit_utils.core.validation import check_choice, check_int
+from kedit_utils.editing import registry
 from kedit_utils.editing.rome.covariance import key_covariance
 from kedit_utils.editing.rome.hparams import ROMEHyperParams
 from kedit_utils.kg.alias_accuracy import score_prompts
@@ -41,8 +44,16 @@ from kedit_utils.kg.deletion.requests import deletion_edit_fn, graph_request
 from kedit_utils.kg.graphs import DELETED_ENTITY
 from kedit_utils.kg.logit_lens import entity_probs_by_layer
 from kedit_utils.kg.tracing import alias_prompts, summarise, trace
-from kedit_utils.kg.trained_models import train_grid, trained_model, trained_models, training_jobs
+from kedit_utils.kg.trained_models import (
+    train_grid,
+    trained_model,
+    trained_models,
+    training_jobs,
+)
 from kedit_utils.kg.training import TrainedModel
+
+if TYPE_CHECKING:
+    from kedit_utils.kg.deletion.config import DeletionChapterConfig
 
 ARTIFACT_KIND = "deletion-sweep"
 
@@ -115,15 +126,11 @@ def _sweep_inputs(tm: TrainedModel, layer: int, hparams, entities: np.ndarray,
                   label: dict, method: str = PAPER_EDITOR) -> tuple[dict, str]:
     inputs = {"model": str(tm.path), "layer": layer, "hparams": hparams.to_dict(),
               "entities": entities.tolist(), "label": label}
-    modules = [deletion, editor, compute_k, compute_v, row_groups, update]
-    if method != PAPER_EDITOR:  # ROME's key stays as it was, so its cached sweeps stay valid
-        import importlib
-
-        from kedit_utils.editing import base, registry
-
+    producers = [sys.modules[__name__]]  # this module and its kedit_utils imports
+    if method != PAPER_EDITOR:  # ROME's inputs stay as they were (no "method")
         inputs["method"] = method
-        modules += [base, importlib.import_module(registry.METHODS[method][0])]
-    return inputs, cache.code_version(*modules)
+        producers.append(importlib.import_module(registry.METHODS[method][0]))  # looked up by name, not imported
+    return inputs, cache.code_version(*producers)
 
 
 def _sweep_cached(tm: TrainedModel, layer: int, hparams, entities: np.ndarray,
@@ -182,11 +189,9 @@ def editor_deletion_fn(method: str, tm: TrainedModel, hparams):
 def edit_sites(tm: TrainedModel, tokens, n_facts: int, seed: int) -> list[tuple[int, str]]:
     """:func:`edit_site` of each token in ``tokens`` from one :func:`mlp_effects` trace,
     cached (key: the model, the tokens, the trace settings and the tracing code)."""
-    from kedit_utils.kg import tracing
-
     tokens = list(tokens)
     inputs = {"model": str(tm.path), "tokens": tokens, "n_facts": n_facts, "seed": seed}
-    version = cache.code_version(tracing, mlp_effects, edit_site)
+    version = cache.code_version(sys.modules[__name__])
 
     def build(tmp: Path) -> None:
         summary = mlp_effects(tm, n_facts, seed=seed)
@@ -259,30 +264,6 @@ def _deletion_fn(tm: TrainedModel, layer: int, token: str):
     return deletion_edit_fn(tm.corpus.kg, tm.vocab, hparams, cov)
 
 
-def _check_sweep(seeds, edit_tokens, editors, editor_max_entities, edit_layer, layers) -> tuple[list, list, list]:
-    """Validate the sweep's parameters; returns (seeds, edit_tokens, editors) as lists."""
-    from kedit_utils.editing import available_methods, get_editor
-
-    seeds = [check_int("seeds", int(s), minimum=0) for s in seeds]
-    edit_tokens = list(edit_tokens)
-    if not edit_tokens:
-        raise ParameterError("edit_tokens", edit_tokens, "must name at least one fact token")
-    for token in edit_tokens:
-        if token is not None:
-            check_choice("edit_token", token, ("subject_last", "last"))
-    editors = list(editors)
-    for method in editors:
-        check_choice("editors", method, [m for m in available_methods()  # weight edits with nothing to train first
-                                         if get_editor(m).changes_weights and not get_editor(m).trained_argument])
-    if editor_max_entities is not None:
-        check_int("editor_max_entities", editor_max_entities, minimum=3)
-    if edit_layer is not None:
-        check_int("edit_layer", edit_layer, minimum=0)
-        for n in layers:
-            check_int("edit_layer", edit_layer, maximum=n - 1)
-    return seeds, edit_tokens, editors
-
-
 def sweep_jobs(params: dict, seeds, models: dict, edit_tokens, edit_layer: int | None = None,
                n_trace_facts: int = 50, max_entities: int | None = None, editors=(PAPER_EDITOR,),
                editor_max_entities: int | None = None, progress: bool = False) -> list[dict]:
@@ -302,38 +283,32 @@ def sweep_tables(outs: list[dict]) -> tuple[dict[str, pd.DataFrame], pd.DataFram
     return tables, pd.DataFrame([row for out in outs for row in out["used"]])
 
 
-def run_deletion_experiment(params: dict, seeds, edit_layer: int | None = None, n_trace_facts: int = 50,
-                            max_entities: int | None = None, edit_tokens=("subject_last",),
-                            workers: int = 1, progress: bool = True, editors=(PAPER_EDITOR,),
-                            editor_max_entities: int | None = None, executor: str = "local",
-                            scheduler: str | None = None) -> DeletionExperiment:
-    """Delete one fact per entity for every seed × graph × depth × edit token (module docstring).
+def run_deletion_experiment(config: DeletionChapterConfig, progress: bool = True) -> DeletionExperiment:
+    """Delete one fact per entity for every seed × graph × depth × edit token (module docstring),
+    with chapter 5's parameters (``config``, checked when it was built).
 
-    edit_tokens: ROME's fact tokens to sweep, each a separate experiment: "subject_last"
+    config.edit_tokens: ROME's fact tokens to sweep, each a separate experiment: "subject_last"
     (the paper's and ROME's choice) and/or "last" (the relation token, where the tiny models'
-    trace peaks); ``None`` in the list means the token where the trace peaks.
-    edit_layer: the edited MLP; ``None`` = the layer where the trace at that token peaks.
-    executor, workers, scheduler: where the grid of models (seeds × graphs × depths) trains
-    and where each model's sweeps run (:func:`kedit_utils.core.jobs.run_jobs`): "local" in this
-    process (``workers=1``) or in ``workers`` processes, each with ``cpu threads // workers``
-    torch threads (deepest models first; on 2 cores, 2 one-thread workers beat one
-    two-thread process: the v* optimisation of an edit is too small to use two threads);
-    "dask" on the cluster at ``scheduler`` or, when it is ``None``, on a local cluster of
-    ``workers`` processes. The tables are the same whichever runs them.
-    editors: methods of :mod:`kedit_utils.editing` that delete (module docstring); ROME is
-    always run. editor_max_entities: entities each other editor deletes (``None``: all).
+    trace peaks). config.edit_layer: the edited MLP; ``None`` = the layer where the trace at
+    that token peaks. config.executor, workers, scheduler: where the grid of models (seeds ×
+    graphs × depths) trains and where each model's sweeps run (:func:`kedit_utils.core.jobs.run_jobs`):
+    "local" in this process (``workers=1``) or in ``workers`` processes, each with
+    ``cpu threads // workers`` torch threads (deepest models first; on 2 cores, 2 one-thread
+    workers beat one two-thread process: the v* optimisation of an edit is too small to use two
+    threads); "dask" on the cluster at ``scheduler`` or, when it is ``None``, on a local cluster
+    of ``workers`` processes. The tables are the same whichever runs them.
+    config.editors: methods of :mod:`kedit_utils.editing` that delete (module docstring); ROME is
+    always run. config.editor_max_entities: entities each other editor deletes (``None``: all).
     The hub's logit lens and the widget use ROME and the first token of ``edit_tokens``.
     """
-    seeds, edit_tokens, editors = _check_sweep(seeds, edit_tokens, editors, editor_max_entities, edit_layer,
-                                               params["layers"])
-    check_executor(executor, workers, scheduler)
-    grid = dict(executor=executor, workers=workers, scheduler=scheduler)
-    here = executor == "local" and workers == 1
-    train_grid([job for s in seeds for job in training_jobs({**params, "seed": s}, progress=progress and here)],
+    seeds, edit_tokens = list(config.seeds), config.edit_tokens
+    grid = dict(executor=config.executor, workers=config.workers, scheduler=config.scheduler)
+    here = config.executor == "local" and config.workers == 1
+    train_grid([job for s in seeds for job in training_jobs(config.training_params(s), progress=progress and here)],
                progress=progress, **grid)  # every seed's models, before sweeping
-    models = {s: trained_models({**params, "seed": s}, progress=False) for s in seeds}
-    jobs = sweep_jobs(params, seeds, models, edit_tokens, edit_layer, n_trace_facts, max_entities, editors,
-                      editor_max_entities, progress=progress and here)
+    models = {s: trained_models(config.training_params(s), progress=False) for s in seeds}
+    jobs = sweep_jobs(config.training_params(), seeds, models, edit_tokens, config.edit_layer, config.n_trace_facts,
+                      config.max_entities, config.editors, config.editor_max_entities, progress=progress and here)
     outs = run_jobs(model_sweeps, jobs, desc="model sweeps", progress=progress, cost=lambda job: job["n_layers"],
                     is_cached=lambda job: _job_cached(job, models[job["seed"]][(job["kind"], job["n_layers"])]),
                     **grid)
