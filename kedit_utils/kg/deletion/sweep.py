@@ -181,7 +181,7 @@ def editor_deletion_fn(method: str, tm: TrainedModel, hparams):
     def edit_fn(model, triple: int, aliases=(0, 0)):
         s, r, _o = (int(x) for x in kg.triples[triple])
         req = graph_request(kg, vocab, s, r, DELETED_ENTITY, subject_alias=aliases[0], relation_alias=aliases[1])
-        return ed.apply(model, tok, req, hparams, **context).restore
+        return ed.apply(model, tok, req, hparams, **ed.context_for(context)).restore
 
     return edit_fn
 
