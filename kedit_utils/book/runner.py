@@ -8,7 +8,9 @@ notebooks too; they read the chapters' results and run after every chapter. Each
 page gets a line of downloads (its executed notebook and its results file), added by the
 runner so that no chapter can forget it. Output is written to a temporary
 file and renamed only on success: a failed or interrupted run leaves no half-executed page.
-A failure raises :class:`NotebookFailed` naming the notebook, the cell and the error.
+A failure raises :class:`NotebookFailed` naming the notebook, the cell and the error. The
+kernel process's own stdout and stderr reach the terminal without ipykernel's two messages
+that read as failures (:mod:`kedit_utils.book.kernel_output`).
 
 Executed pages are artifacts too (``reuse=True``, what ``kedit book`` and ``kedit run`` do
 unless given ``--rerun``): the executed notebook and its results file are kept in the
@@ -260,6 +262,8 @@ def _execute(name: str, nb, parameters: dict[str, Any], output_dir: Path, log_ou
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    from kedit_utils.book.kernel_output import QuietKernelManager
+
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     output_dir.mkdir(parents=True, exist_ok=True)
     final = output_dir / f"{name}.ipynb"
@@ -271,6 +275,7 @@ def _execute(name: str, nb, parameters: dict[str, Any], output_dir: Path, log_ou
             pm.execute_notebook(
                 str(src), str(partial), parameters=parameters, kernel_name="python3",
                 cwd=str(NOTEBOOKS_DIR), log_output=log_output, progress_bar=progress,
+                kernel_manager_class=QuietKernelManager,  # the kernel's stdout/stderr without two false alarms
             )
         except PapermillExecutionError as err:
             # the failing cell's own source (the output notebook has an extra error cell on

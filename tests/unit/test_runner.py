@@ -142,3 +142,46 @@ def test_the_scorecards_inputs_include_the_chapters_results(tmp_path, monkeypatc
     assert runner.page_inputs("01_knowledge_graphs", {}).get("results") is None
     (tmp_path / "02_training.json").write_text('{"a": 1}')
     assert runner.page_inputs("scorecard", {})["results"] != before["results"]
+
+
+IPYKERNEL_TCP_WARNING = ("[IPKernelApp] WARNING | Kernel is running over TCP without encryption. All communication "
+                         "(including code and outputs) is sent in plain text and is susceptible to eavesdropping. Use "
+                         "IPC transport or launch with kernel manager-provisioned CurveZMQ keys to enable transport "
+                         "encryption.\n")
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 100_000])
+def test_kernel_output_drops_ipykernels_two_false_alarms_and_passes_everything_else(chunk):
+    """What the chapter kernel writes to its own stdout/stderr (kedit_utils.book.kernel_output):
+    the TCP warning and the KeyboardInterrupt line of the shutdown are dropped, however the
+    text is split; a worker's progress bar, a real kernel error and a traceback pass as written."""
+    from kedit_utils.book.kernel_output import NoiseFilter
+
+    bar = "Training:  10%|#         | 1/10\rTraining: 100%|##########| 10/10\n"
+    handler_error = "[IPKernelApp] ERROR | Exception in message handler:\n"
+    traceback = "Traceback (most recent call last):\n  File \"worker.py\", line 3\nKeyboardInterrupt\n"
+    lookalike = "KeyboardInterrupt caught in kernel while training: not ipykernel's line\n"
+    crash = "Fatal Python error: Segmentation fault"  # the last words, without a newline
+    kept = bar + handler_error + traceback + lookalike + crash
+    text = (IPYKERNEL_TCP_WARNING + bar + "KeyboardInterrupt caught in kernel\n" + handler_error + traceback
+            + "[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel.\n" + lookalike + crash)
+    out = []
+    noise = NoiseFilter(out.append)
+    for i in range(0, len(text), chunk):
+        noise.feed(text[i:i + chunk])
+    noise.close()
+    assert "".join(out) == kept
+
+
+def test_kernel_output_shows_a_progress_bar_as_it_is_drawn():
+    """A segment that cannot be a dropped line is passed on before its end arrives."""
+    from kedit_utils.book.kernel_output import NoiseFilter, is_kernel_noise
+
+    out = []
+    noise = NoiseFilter(out.append)
+    noise.feed("\rJobs:  50%|#####     | 1/2")
+    assert "".join(out) == "\rJobs:  50%|#####     | 1/2"
+    noise.feed("\n[IPKernelApp] WARNING | Kernel is running")  # a new segment that may be the warning: held back
+    assert "".join(out) == "\rJobs:  50%|#####     | 1/2\n"
+    assert is_kernel_noise(IPYKERNEL_TCP_WARNING.rstrip("\n")) and is_kernel_noise("KeyboardInterrupt caught in kernel")
+    assert not is_kernel_noise("[IPKernelApp] WARNING | something else") and not is_kernel_noise("KeyboardInterrupt")
