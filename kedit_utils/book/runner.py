@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -44,16 +45,53 @@ EXECUTED_DIR = BOOK_DIR / "chapters"
 
 
 class NotebookFailed(RuntimeError):
-    """A chapter notebook raised: names the notebook, the cell and the error."""
+    """A chapter notebook raised: names the notebook, the cell and the error, and when the
+    kernel's traceback says so, the cell's line that raised and (for an error other than a
+    :class:`ParameterError`) the function of ``kedit_utils`` or a library it came from."""
 
-    def __init__(self, notebook: str, cell: int | None, ename: str, evalue: str, source: str = ""):
+    def __init__(self, notebook: str, cell: int | None, ename: str, evalue: str, source: str = "",
+                 traceback: list[str] | tuple[str, ...] = ()):
         self.notebook, self.cell, self.ename, self.evalue = notebook, cell, ename, evalue
+        self.line, raised_in = _traceback_places(traceback)
         where = f"cell {cell}" if cell is not None else "an unknown cell"
+        lines = source.splitlines()  # IPython numbers the cell's lines from its first
         snippet = "\n    ".join(source.strip().splitlines()[:6])
-        super().__init__(
-            f"notebook {notebook!r} failed in {where}: {ename}: {evalue}"
-            + (f"\n  cell source:\n    {snippet}" if snippet else "")
-        )
+        message = f"notebook {notebook!r} failed in {where}: {ename}: {evalue}"
+        if snippet:
+            message += f"\n  cell source:\n    {snippet}"
+        if self.line is not None and 0 < self.line <= len(lines):
+            statement = "\n    ".join(_statement(lines, self.line - 1))
+            message += f"\n  raised by line {self.line} of the cell:\n    {statement}"
+        if raised_in and ename != "ParameterError":  # a clean parameter error needs no stack
+            message += f"\n  raised in: {raised_in}"
+        super().__init__(message)
+
+
+def _statement(lines: list[str], first: int, most: int = 4) -> list[str]:
+    """The lines of the statement that starts at ``lines[first]`` (until its brackets close,
+    at most ``most`` lines)."""
+    out, depth = [], 0
+    for line in lines[first:first + most]:
+        out.append(line.rstrip())
+        depth += sum(line.count(c) for c in "([{") - sum(line.count(c) for c in ")]}")
+        if depth <= 0:
+            break
+    return out
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_CELL_FRAME = re.compile(r"Cell In\[\d+\], line (\d+)")
+_FILE_FRAME = re.compile(r"File (\S+?):(\d+), in (\w+)")
+
+
+def _traceback_places(traceback) -> tuple[int | None, str | None]:
+    """From IPython's traceback of a failed cell: the cell's line that raised (its first
+    ``Cell In[k], line L`` frame) and the innermost ``File path:line, in function`` frame."""
+    frames = [_ANSI.sub("", frame) for frame in traceback or ()]
+    line = next((int(m.group(1)) for f in frames if (m := _CELL_FRAME.match(f.strip()))), None)
+    files = [m for f in frames if (m := _FILE_FRAME.match(f.strip()))]
+    raised_in = f"{files[-1].group(1)}:{files[-1].group(2)}, in {files[-1].group(3)}" if files else None
+    return line, raised_in
 
 
 class BookBuildFailed(RuntimeError):
@@ -280,7 +318,8 @@ def _execute(name: str, nb, parameters: dict[str, Any], output_dir: Path, log_ou
         except PapermillExecutionError as err:
             # the failing cell's own source (the output notebook has an extra error cell on
             # top, so its index would point one cell off)
-            raise NotebookFailed(name, err.exec_count, err.ename, err.evalue, err.source or "") from None
+            raise NotebookFailed(name, err.exec_count, err.ename, err.evalue, err.source or "",
+                                 err.traceback or ()) from None
         if name not in SUMMARY_PAGES:
             _add_downloads(partial, name)
         tmp_final = output_dir / f".{name}.ipynb.tmp"

@@ -46,6 +46,7 @@ def test_a_real_error_shows_its_message_and_cell_and_the_kernels_own_output(tmp_
     message = str(failed.value)
     assert "notebook '99_broken' failed in cell" in message and "KeyError: 'missing facts'" in message
     assert 'counts["missing facts"]' in message  # the failing cell's source
+    assert 'raised by line 2 of the cell:\n    counts["missing facts"]' in message
     assert not (tmp_path / "99_broken.ipynb").exists()  # no half-executed page
     captured = capfd.readouterr()
     shown = captured.out + captured.err

@@ -185,3 +185,31 @@ def test_kernel_output_shows_a_progress_bar_as_it_is_drawn():
     assert "".join(out) == "\rJobs:  50%|#####     | 1/2\n"
     assert is_kernel_noise(IPYKERNEL_TCP_WARNING.rstrip("\n")) and is_kernel_noise("KeyboardInterrupt caught in kernel")
     assert not is_kernel_noise("[IPKernelApp] WARNING | something else") and not is_kernel_noise("KeyboardInterrupt")
+
+
+# IPython's traceback of a cell whose line 6 calls a function of a module that raises (as papermill reports it)
+IPYTHON_TRACEBACK = [
+    "\x1b[31m---------------------------------------------------------------------------\x1b[39m",
+    "\x1b[31mKeyError\x1b[39m                                  Traceback (most recent call last)",
+    "\x1b[36mCell\x1b[39m\x1b[36m \x1b[39m\x1b[32mIn[4]\x1b[39m\x1b[32m, line 6\x1b[39m\n"
+    "\x1b[32m      5\x1b[39m y = 2\n"
+    "\x1b[32m----> \x1b[39m\x1b[32m6\x1b[39m table = build(\n",
+    "\x1b[36mFile \x1b[39m\x1b[32m~/kedit/kedit_utils/kg/graphs.py:88\x1b[39m, in "
+    "\x1b[36mbuild\x1b[39m\x1b[34m(rows)\x1b[39m\n"
+    "\x1b[32m----> \x1b[39m\x1b[32m88\x1b[39m     return rows[\x1b[33m'k'\x1b[39m]\n",
+    "\x1b[31mKeyError\x1b[39m: 'k'"]
+CELL = "import os\n\nx = 1\n\ny = 2\ntable = build(\n    {'a': 1},\n)\nprint(table)"
+
+
+def test_a_failed_cell_names_the_line_that_raised_and_where_it_came_from():
+    failed = runner.NotebookFailed("02_training", 4, "KeyError", "'k'", CELL, IPYTHON_TRACEBACK)
+    message = str(failed)
+    assert message.startswith("notebook '02_training' failed in cell 4: KeyError: 'k'\n  cell source:\n    import os")
+    assert "raised by line 6 of the cell:\n    table = build(\n        {'a': 1},\n    )" in message
+    assert "print(table)" not in message.split("raised by")[1]  # the statement only
+    assert message.endswith("raised in: ~/kedit/kedit_utils/kg/graphs.py:88, in build") and failed.line == 6
+    # a clean parameter error: the line, not the stack; without a traceback: the message as before
+    clean = str(runner.NotebookFailed("02_training", 4, "ParameterError", "parameter 'x' ...", CELL, IPYTHON_TRACEBACK))
+    assert "raised by line 6" in clean and "raised in" not in clean
+    assert str(runner.NotebookFailed("02_training", 3, "ValueError", "boom")) == \
+        "notebook '02_training' failed in cell 3: ValueError: boom"
