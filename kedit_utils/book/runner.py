@@ -8,7 +8,9 @@ notebooks too; they read the chapters' results and run after every chapter. Each
 page gets a line of downloads (its executed notebook and its results file), added by the
 runner so that no chapter can forget it. Output is written to a temporary
 file and renamed only on success: a failed or interrupted run leaves no half-executed page.
-A failure raises :class:`NotebookFailed` naming the notebook, the cell and the error.
+A failure raises :class:`NotebookFailed` naming the notebook, the cell and the error. The
+kernel process's own stdout and stderr reach the terminal without ipykernel's two messages
+that read as failures (:mod:`kedit_utils.book.kernel_output`).
 
 Executed pages are artifacts too (``reuse=True``, what ``kedit book`` and ``kedit run`` do
 unless given ``--rerun``): the executed notebook and its results file are kept in the
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -42,16 +45,53 @@ EXECUTED_DIR = BOOK_DIR / "chapters"
 
 
 class NotebookFailed(RuntimeError):
-    """A chapter notebook raised: names the notebook, the cell and the error."""
+    """A chapter notebook raised: names the notebook, the cell and the error, and when the
+    kernel's traceback says so, the cell's line that raised and (for an error other than a
+    :class:`ParameterError`) the function of ``kedit_utils`` or a library it came from."""
 
-    def __init__(self, notebook: str, cell: int | None, ename: str, evalue: str, source: str = ""):
+    def __init__(self, notebook: str, cell: int | None, ename: str, evalue: str, source: str = "",
+                 traceback: list[str] | tuple[str, ...] = ()):
         self.notebook, self.cell, self.ename, self.evalue = notebook, cell, ename, evalue
+        self.line, raised_in = _traceback_places(traceback)
         where = f"cell {cell}" if cell is not None else "an unknown cell"
+        lines = source.splitlines()  # IPython numbers the cell's lines from its first
         snippet = "\n    ".join(source.strip().splitlines()[:6])
-        super().__init__(
-            f"notebook {notebook!r} failed in {where}: {ename}: {evalue}"
-            + (f"\n  cell source:\n    {snippet}" if snippet else "")
-        )
+        message = f"notebook {notebook!r} failed in {where}: {ename}: {evalue}"
+        if snippet:
+            message += f"\n  cell source:\n    {snippet}"
+        if self.line is not None and 0 < self.line <= len(lines):
+            statement = "\n    ".join(_statement(lines, self.line - 1))
+            message += f"\n  raised by line {self.line} of the cell:\n    {statement}"
+        if raised_in and ename != "ParameterError":  # a clean parameter error needs no stack
+            message += f"\n  raised in: {raised_in}"
+        super().__init__(message)
+
+
+def _statement(lines: list[str], first: int, most: int = 4) -> list[str]:
+    """The lines of the statement that starts at ``lines[first]`` (until its brackets close,
+    at most ``most`` lines)."""
+    out, depth = [], 0
+    for line in lines[first:first + most]:
+        out.append(line.rstrip())
+        depth += sum(line.count(c) for c in "([{") - sum(line.count(c) for c in ")]}")
+        if depth <= 0:
+            break
+    return out
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_CELL_FRAME = re.compile(r"Cell In\[\d+\], line (\d+)")
+_FILE_FRAME = re.compile(r"File (\S+?):(\d+), in (\w+)")
+
+
+def _traceback_places(traceback) -> tuple[int | None, str | None]:
+    """From IPython's traceback of a failed cell: the cell's line that raised (its first
+    ``Cell In[k], line L`` frame) and the innermost ``File path:line, in function`` frame."""
+    frames = [_ANSI.sub("", frame) for frame in traceback or ()]
+    line = next((int(m.group(1)) for f in frames if (m := _CELL_FRAME.match(f.strip()))), None)
+    files = [m for f in frames if (m := _FILE_FRAME.match(f.strip()))]
+    raised_in = f"{files[-1].group(1)}:{files[-1].group(2)}, in {files[-1].group(3)}" if files else None
+    return line, raised_in
 
 
 class BookBuildFailed(RuntimeError):
@@ -260,6 +300,8 @@ def _execute(name: str, nb, parameters: dict[str, Any], output_dir: Path, log_ou
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    from kedit_utils.book.kernel_output import QuietKernelManager
+
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     output_dir.mkdir(parents=True, exist_ok=True)
     final = output_dir / f"{name}.ipynb"
@@ -271,11 +313,13 @@ def _execute(name: str, nb, parameters: dict[str, Any], output_dir: Path, log_ou
             pm.execute_notebook(
                 str(src), str(partial), parameters=parameters, kernel_name="python3",
                 cwd=str(NOTEBOOKS_DIR), log_output=log_output, progress_bar=progress,
+                kernel_manager_class=QuietKernelManager,  # the kernel's stdout/stderr without two false alarms
             )
         except PapermillExecutionError as err:
             # the failing cell's own source (the output notebook has an extra error cell on
             # top, so its index would point one cell off)
-            raise NotebookFailed(name, err.exec_count, err.ename, err.evalue, err.source or "") from None
+            raise NotebookFailed(name, err.exec_count, err.ename, err.evalue, err.source or "",
+                                 err.traceback or ()) from None
         if name not in SUMMARY_PAGES:
             _add_downloads(partial, name)
         tmp_final = output_dir / f".{name}.ipynb.tmp"

@@ -19,6 +19,16 @@ entry): each job runs with this process's cache root, so on a cluster of several
 A worker that dies in the middle of a job leaves no complete-marked entry, and Dask runs
 the job again on another worker.
 
+**Progress.** :func:`run_jobs` draws one bar over the jobs in this process (``tqdm.auto``: a
+widget in Jupyter, stderr in a terminal). The tqdm bars a job draws in a process of the local
+pool are drawn here too, below it (:func:`spawned_pool`): each worker replaces ``tqdm.auto``'s
+bar class with one that sends its state (description, count, total) to this process instead
+of writing to the worker's stderr, which in JupyterLab is the server's terminal, not the
+notebook. A bar class imported before the worker started (``from tqdm.auto import tqdm`` at
+the top of a module the worker had already imported) keeps drawing on the worker's stderr;
+the job functions' modules are imported after. On Dask only the bar over the jobs is drawn
+(the dashboard shows each task).
+
 **Allocator.** A Dask nanny starts its workers with ``MALLOC_TRIM_THRESHOLD_=65536``
 (``distributed.nanny.pre-spawn-environ``). Setting that variable turns off glibc's dynamic
 mmap threshold, so every tensor over 128 KiB is a fresh ``mmap`` whose pages fault in again
@@ -41,6 +51,8 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -65,6 +77,8 @@ TRIM_VARIABLE = "MALLOC_TRIM_THRESHOLD_"  # what a Dask nanny sets (module docst
 QUIET_WORKERS = {"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s"}
 # glibc's mallopt parameters and the values a torch job runs with: heap memory is reused up
 # to 32 MiB blocks (glibc's own dynamic maximum) and trimmed only past 128 MiB free.
+RELAY_INTERVAL_S = 0.25  # a worker's bar sends its state at most this often (and when it ends)
+RELAY_JOIN_S = 5.0  # after the pool is closed: time for the last states to be drawn
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 JOB_MMAP_THRESHOLD, JOB_TRIM_THRESHOLD = 32 * 2**20, 128 * 2**20
 
@@ -95,7 +109,9 @@ def run_jobs(fn: Callable[[J], R], jobs: Sequence[J], *, executor: str = "local"
     results must pickle. Results come back in the order of ``jobs``; the first job that
     raises (after Dask's retries) stops the run and its exception is raised here.
     workers: processes of the local pool, or of the LocalCluster started when ``scheduler``
-    is ``None``. desc / progress: the one tqdm bar over the jobs (stderr, a widget in Jupyter).
+    is ``None``. desc / progress: the one tqdm bar over the jobs (stderr, a widget in Jupyter),
+    and below it the bars the jobs draw in the local pool's processes (module docstring,
+    **Progress**).
     threads_per_worker: torch threads of each job run in a worker process (the previous
     count is restored after it); ``None``: each worker of the local pool or of the
     LocalCluster gets ``cpu threads // workers`` (they share this machine), a running Dask
@@ -125,7 +141,7 @@ def run_jobs(fn: Callable[[J], R], jobs: Sequence[J], *, executor: str = "local"
         if threads_per_worker is None and scheduler is None:  # the workers share this machine
             threads_per_worker = _pool_threads(workers)
         if executor == "local":
-            _run_pool(fn, jobs, order, results, bar, workers, threads_per_worker)
+            _run_pool(fn, jobs, order, results, bar, workers, threads_per_worker, progress)
         else:
             _run_dask(fn, jobs, order, results, bar, workers, scheduler, threads_per_worker, desc)
     return results
@@ -193,13 +209,161 @@ def _cache_root() -> str:
     return str(cache_root())
 
 
-def _run_pool(fn, jobs: list, order: list[int], results: list, bar, workers: int, threads: int) -> None:
-    """``order``'s jobs in a pool of ``workers`` spawned processes (spawn: no forked torch state)."""
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+# --------------------------------------------------------------------------- progress of the pool's workers
+class _Discard:
+    """Where a relayed bar 'writes': nowhere (its state goes to the parent instead)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _relayed_bar_class(queue):
+    """tqdm.auto's bar class for a worker process: each bar puts ``(pid, bar id, desc, n,
+    total, unit, closed)`` on ``queue`` when tqdm would redraw it (at most every
+    ``RELAY_INTERVAL_S``, and always at its end) and draws nothing itself."""
+    from tqdm.asyncio import tqdm_asyncio
+
+    class RelayedBar(tqdm_asyncio):
+        def __init__(self, *args, **kwargs):
+            kwargs["file"] = _Discard()
+            self._relayed_at = 0.0
+            super().__init__(*args, **kwargs)
+
+        def _relay(self, closed: bool) -> None:
+            now = time.monotonic()
+            done = self.total is not None and self.n >= self.total
+            if closed or done or now - self._relayed_at >= RELAY_INTERVAL_S:
+                self._relayed_at = now
+                queue.put((os.getpid(), id(self), self.desc, self.n, self.total, self.unit, closed))
+
+        def display(self, msg=None, pos=None) -> bool:
+            self._relay(closed=False)
+            return True
+
+        def close(self) -> None:
+            was_open = not self.disable
+            super().close()
+            if was_open:
+                self._relay(closed=True)
+
+    return RelayedBar
+
+
+def relay_worker_bars(queue) -> None:
+    """Initializer of a worker process (:func:`spawned_pool`): the bars that ``tqdm.auto``
+    (and ``tqdm.autonotebook``, ``tqdm.tqdm``) make from now on in this process send their
+    state to ``queue`` (module docstring, **Progress**)."""
+    import tqdm as tqdm_package
+    import tqdm.auto
+    import tqdm.autonotebook
+
+    bar_class = _relayed_bar_class(queue)
+    tqdm.auto.tqdm = tqdm.autonotebook.tqdm = tqdm_package.tqdm = bar_class
+
+
+class WorkerBars:
+    """This process's side: a thread that draws each worker bar it is sent as a ``tqdm.auto``
+    bar here, named ``worker <k>: <desc>`` (workers numbered as they first report), and
+    removes it when the worker's bar closes (``leave=False``: in a notebook the bar is hidden,
+    so an executed page, and the book, keeps only the bar over the jobs in sight)."""
+
+    def __init__(self, queue):
+        self.queue = queue
+        self.bars: dict[tuple[int, int], Any] = {}
+        self.workers: dict[int, int] = {}
+        self._failed = False
+        self._thread = threading.Thread(target=self._run, name="kedit-worker-bars", daemon=True)
+
+    def __enter__(self) -> WorkerBars:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.queue.put(None)
+        self._thread.join(RELAY_JOIN_S)
+        for bar in list(self.bars.values()):
+            _close_out_of_sight(bar)
+        self.bars.clear()
+
+    def _run(self) -> None:
+        while (state := self.queue.get()) is not None:
+            if self._failed:
+                continue  # keep draining, so that the workers never block on a full pipe
+            try:
+                self.show(state)
+            except Exception:  # a display that fails must not fail the jobs: stop drawing
+                self._failed = True
+
+    def show(self, state: tuple) -> None:
+        """Draw one state a worker's bar sent."""
+        pid, bar_id, desc, n, total, unit, closed = state
+        worker = self.workers.setdefault(pid, len(self.workers) + 1)
+        key = (pid, bar_id)
+        bar = self.bars.get(key)
+        if bar is None:
+            if closed:
+                return
+            label = f"worker {worker}: {desc}" if desc else f"worker {worker}"
+            bar = self.bars[key] = tqdm(total=total, initial=n, desc=label, unit=unit, leave=False)
+        elif total != bar.total or n < bar.n:
+            bar.reset(total=total)
+            bar.update(n)
+        else:
+            bar.update(n - bar.n)
+        if closed:
+            if bar.total and bar.n < bar.total:
+                # the worker's bar ended early (training stopped early): not a failure (a failed job
+                # raises), so close it as finished, which a notebook bar with leave=False hides
+                bar.total = bar.n
+            _close_out_of_sight(bar)
+            del self.bars[key]
+
+
+def _close_out_of_sight(bar) -> None:
+    """Close a worker's bar here; a notebook bar (``tqdm.notebook``, whose widget is
+    ``bar.container``) also takes no room after: tqdm hides a closed ``leave=False`` bar with
+    ``visibility: hidden``, which keeps its line blank on the executed page."""
+    bar.close()
+    container = getattr(bar, "container", None)
+    if container is not None:
+        container.layout.display = "none"
+
+
+@contextmanager
+def spawned_pool(workers: int, progress: bool = True) -> Iterator[Any]:
+    """A ``ProcessPoolExecutor`` of ``workers`` spawned processes (spawn: no forked torch
+    state) whose tqdm bars are drawn in this process, where a notebook shows them (module
+    docstring, **Progress**); ``progress=False``: a plain pool."""
+    from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
+    check_int("workers", workers, minimum=1)
+    context = get_context("spawn")
+    if not progress:
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            yield pool
+        return
+    queue = context.Queue()
+    try:
+        # the bars' thread outlives the pool: its processes have exited, their last states are in the queue
+        with WorkerBars(queue), ProcessPoolExecutor(workers, mp_context=context, initializer=relay_worker_bars,
+                                                    initargs=(queue,)) as pool:
+            yield pool
+    finally:
+        queue.close()  # its feeder thread ends once it has passed on the stop signal
+        queue.cancel_join_thread()  # never wait for it: a stuck display must not hang the notebook
+
+
+def _run_pool(fn, jobs: list, order: list[int], results: list, bar, workers: int, threads: int,
+              progress: bool = True) -> None:
+    """``order``'s jobs in a pool of ``workers`` spawned processes (:func:`spawned_pool`)."""
+    from concurrent.futures import as_completed
+
     root = _cache_root()
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+    with spawned_pool(workers, progress) as pool:
         futures = {pool.submit(run_in_worker, fn, jobs[i], threads, root): i for i in order}
         try:
             for fut in as_completed(futures):

@@ -20,9 +20,12 @@ Multi-Hop Questions" (EMNLP 2023), github.com/princeton-nlp/MQuAKE, ``datasets/`
 ``prompt`` with the subject in place of ``{}``; MQuAKE's prompts end where the object starts;
 ``target_new.str`` → target_new, ``target_true.str`` → ground_truth), the three questions,
 answers = new_answer then new_answer_alias, single_hops = each hop of ``new_single_hops`` as
-(cloze, answer) (the question when a hop has no cloze). Only those fields are read (and
-``case_id``); ``answer``, ``single_hops`` and ``orig`` may be absent. A malformed case raises
-:class:`~kedit_utils.core.validation.ParameterError` naming the file, the case id and the field.
+(cloze, answer) (the question when a hop has no cloze). Only those fields are used (and
+``case_id``); ``answer``, ``single_hops`` and ``orig`` may be absent. Every answer and alias
+present (``answer``, ``answer_alias``, ``new_answer``, ``new_answer_alias`` and each hop's
+``answer`` / ``answer_alias``) must be a non-blank string: an empty answer would match any
+generation. A malformed case raises :class:`~kedit_utils.core.validation.ParameterError` naming
+the file, the case id, its entry index and the field.
 
 :func:`mquake_subset` keeps the 2-hop cases with exactly one edit whose new object is the
 first hop's new answer (MQuAKE's ``new_single_hops[0].answer`` is ``target_new.str`` of
@@ -51,15 +54,15 @@ from kedit_utils.editing.requests import EditRequest
 
 
 # --------------------------------------------------------------------------- loader
-def _where(path, case_id) -> str:
-    return f"{path}, case {case_id}"
+def _where(path, case_id, index: int) -> str:
+    return f"{path}, case {case_id} (entry {index})"
 
 
 def _text(where: str, name: str, value) -> str:
     if not isinstance(value, str):
         raise ParameterError(name, value, f"{where}: must be a string")
     if not value.strip():
-        raise ParameterError(name, value, f"{where}: must not be empty")
+        raise ParameterError(name, value, f"{where}: must not be empty or only whitespace")
     return value
 
 
@@ -82,6 +85,23 @@ def _obj_str(where: str, rw: dict, name: str, prefix: str) -> str:
     return _text(where, f"{prefix}{name}.str", v["str"])
 
 
+def _hops(where: str, name: str, hops, allow_empty: bool = False) -> list[tuple[str, str]]:
+    """(cloze, answer) of each hop of ``single_hops`` / ``new_single_hops`` (the question when
+    a hop has no cloze); its ``answer_alias``, when present, must hold non-empty strings too."""
+    if not isinstance(hops, list) or (not hops and not allow_empty):
+        raise ParameterError(name, hops, f"{where}: must be a {'' if allow_empty else 'non-empty '}list")
+    out = []
+    for k, h in enumerate(hops):
+        pre = f"{name}[{k}]."
+        if not isinstance(h, dict):
+            raise ParameterError(pre.rstrip("."), h, f"{where}: must be an object")
+        key = "cloze" if "cloze" in h else "question"
+        out.append((_text(where, pre + key, _field(where, h, key, pre)),
+                    _text(where, pre + "answer", _field(where, h, "answer", pre))))
+        _strings(where, pre + "answer_alias", h.get("answer_alias", []), allow_empty=True)
+    return out
+
+
 def _case(path, i: int, d) -> PropagationCase:
     if not isinstance(d, dict):
         raise ParameterError("case", type(d).__name__, f"{path}, entry {i}: must be a JSON object")
@@ -90,7 +110,7 @@ def _case(path, i: int, d) -> PropagationCase:
     cid = d["case_id"]
     if isinstance(cid, bool) or not isinstance(cid, (int, str)) or str(cid) == "":
         raise ParameterError("case_id", cid, f"{path}, entry {i}: must be an integer or a string")
-    where = _where(path, cid)
+    where = _where(path, cid, i)
     rewrites = _field(where, d, "requested_rewrite")
     if not isinstance(rewrites, list) or not rewrites:
         raise ParameterError("requested_rewrite", rewrites, f"{where}: must be a non-empty list")
@@ -107,19 +127,14 @@ def _case(path, i: int, d) -> PropagationCase:
                                  target_new=_obj_str(where, rw, "target_new", pre),
                                  ground_truth=_obj_str(where, rw, "target_true", pre)))
     questions = _strings(where, "questions", _field(where, d, "questions"), allow_empty=False)
+    if "answer" in d:  # the answer before the edits: not used, but an empty one means a broken file
+        _text(where, "answer", d["answer"])
+    _strings(where, "answer_alias", d.get("answer_alias", []), allow_empty=True)
     new_answer = _text(where, "new_answer", _field(where, d, "new_answer"))
     aliases = _strings(where, "new_answer_alias", d.get("new_answer_alias", []), allow_empty=True)
-    hops = _field(where, d, "new_single_hops")
-    if not isinstance(hops, list) or not hops:
-        raise ParameterError("new_single_hops", hops, f"{where}: must be a non-empty list")
-    single = []
-    for k, h in enumerate(hops):
-        pre = f"new_single_hops[{k}]."
-        if not isinstance(h, dict):
-            raise ParameterError(pre.rstrip("."), h, f"{where}: must be an object")
-        key = "cloze" if "cloze" in h else "question"
-        single.append((_text(where, pre + key, _field(where, h, key, pre)),
-                       _text(where, pre + "answer", _field(where, h, "answer", pre))))
+    if "single_hops" in d:
+        _hops(where, "single_hops", d["single_hops"], allow_empty=True)
+    single = _hops(where, "new_single_hops", _field(where, d, "new_single_hops"))
     answers = [new_answer] + [a for a in dict.fromkeys(aliases) if a != new_answer]
     relation = rewrites[0].get("relation_id", "")
     return PropagationCase(case_id=str(cid), edits=tuple(edits), questions=tuple(questions), answers=tuple(answers),

@@ -1,5 +1,7 @@
-"""kedit_utils.core.jobs without a cluster: validation, order, cached jobs, the worker wrapper.
-(The local pool runs in tests/integration/test_deletion_workers.py, Dask in test_dask.py.)"""
+"""kedit_utils.core.jobs without a cluster: validation, order, cached jobs, the worker wrapper,
+and the progress a local pool of two processes shows in this process (the bar over the jobs
+and the workers' own bars). (Chapter 5's jobs in the local pool run in
+tests/integration/test_deletion_workers.py, Dask in test_dask.py.)"""
 import os
 import sys
 
@@ -71,3 +73,82 @@ def test_a_job_in_a_nanny_started_worker_runs_with_glibcs_thresholds_raised_and_
     monkeypatch.delenv(jobs.TRIM_VARIABLE)  # a worker of our local pool or LocalCluster
     jobs.run_in_worker(lambda j: j, 0, None, "/shared")
     assert calls == []
+
+
+def _count_in_worker(n):
+    """A job that draws its own tqdm bar, as the library's jobs do (tqdm.auto, imported when it runs)."""
+    import time
+
+    from tqdm.auto import tqdm
+
+    for _ in tqdm(range(n), desc=f"count to {n}", unit="step"):
+        time.sleep(0.02)
+    return n, os.getpid()
+
+
+def test_a_local_pool_draws_the_jobs_and_the_workers_bars_in_this_process(monkeypatch):
+    """workers=2 (two spawned processes): the bar over the jobs and, below it, each worker's
+    own bar are drawn by this process (where a notebook shows them), and end complete."""
+    import io
+    import threading
+
+    from tqdm import std
+
+    drawn = []
+    lock = threading.Lock()
+
+    class RecordedBar(std.tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **{**kwargs, "file": io.StringIO()})
+            with lock:
+                drawn.append(self)
+
+        def close(self):
+            self.closed_with = (self.n, self.total)
+            super().close()
+
+    monkeypatch.setattr(jobs, "tqdm", RecordedBar)
+    out = jobs.run_jobs(_count_in_worker, [5, 8, 6], workers=2, desc="counting", threads_per_worker=1)
+    assert [n for n, _ in out] == [5, 8, 6] and os.getpid() not in {pid for _, pid in out}
+    over_jobs = [b for b in drawn if b.desc == "counting"]
+    assert len(over_jobs) == 1 and over_jobs[0].closed_with == (3, 3)
+    worker_bars = [b for b in drawn if b.desc != "counting"]
+    labels = [b.desc.split(": ", 1) for b in worker_bars]  # "worker <k>: <the job's own desc>"
+    assert sorted(desc for _, desc in labels) == ["count to 5", "count to 6", "count to 8"]
+    assert {worker for worker, _ in labels} <= {"worker 1", "worker 2"}
+    assert sorted(b.closed_with for b in worker_bars) == [(5, 5), (6, 6), (8, 8)]
+    assert all(b.unit == "step" for b in worker_bars)
+
+
+def test_worker_bar_states_draw_one_bar_per_worker_bar():
+    """The parent's side alone: states of two workers' bars (out of order across bars, a reset
+    to another total) make one bar each here, updated and closed as the worker's."""
+    import queue as queues
+
+    from tqdm import std
+
+    bars = jobs.WorkerBars(queues.Queue())
+    states = [(11, 1, "train 2L", 0, 10, "it", False), (22, 7, "train 4L", 0, 10, "it", False),
+              (11, 1, "train 2L", 4, 10, "it", False), (22, 7, "train 4L", 10, 10, "it", True),
+              (11, 1, "train 2L", 2, 20, "it", False), (11, 1, "train 2L", 20, 20, "it", True)]
+    import io
+
+    created = []
+
+    class Quiet(std.tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **{**kwargs, "file": io.StringIO()})
+            created.append(self)
+
+    original, jobs.tqdm = jobs.tqdm, Quiet
+    try:
+        for state in states[:3]:
+            bars.show(state)
+        assert {b.desc: (b.n, b.total) for b in bars.bars.values()} == {"worker 1: train 2L": (4, 10),
+                                                                        "worker 2: train 4L": (0, 10)}
+        for state in states[3:]:
+            bars.show(state)
+    finally:
+        jobs.tqdm = original
+    assert bars.bars == {} and [(b.desc, b.n, b.total, b.disable) for b in created] == [
+        ("worker 1: train 2L", 20, 20, True), ("worker 2: train 4L", 10, 10, True)]

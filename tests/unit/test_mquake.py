@@ -101,6 +101,34 @@ def test_malformed_cases_name_file_case_and_field(tmp_path, mutate, field):
     assert "MQuAKE-test.json, case 2" in str(err.value)
 
 
+@pytest.mark.parametrize("mutate, field", [
+    (lambda c: c.update(answer=""), "'answer'"),
+    (lambda c: c.update(answer="   "), "'answer'"),
+    (lambda c: c.update(answer_alias=["US English", ""]), r"'answer_alias\[1\]'"),
+    (lambda c: c.update(new_answer=" \t"), "'new_answer'"),
+    (lambda c: c.update(new_answer_alias=["ok", "\n"]), r"'new_answer_alias\[1\]'"),
+    (lambda c: c["new_single_hops"][0].update(answer=""), r"'new_single_hops\[0\].answer'"),
+    (lambda c: c["new_single_hops"][1].update(answer_alias=[" "]), r"'new_single_hops\[1\].answer_alias\[0\]'"),
+    (lambda c: c.update(single_hops=[{"question": "q?", "answer": ""}]), r"'single_hops\[0\].answer'"),
+])
+def test_empty_or_blank_answers_are_rejected_with_file_case_entry_and_field(tmp_path, mutate, field):
+    """An empty answer would count any generation as correct; the file must be refused, not load."""
+    path = _write(tmp_path, _broken(mutate))
+    with pytest.raises(ParameterError, match=field) as err:
+        M.load_mquake(path)
+    message = str(err.value)
+    assert f"{path}, case 2 (entry 1)" in message and "must not be empty or only whitespace" in message
+
+
+def test_absent_optional_answers_still_load(tmp_path):
+    data = copy.deepcopy(CRAFTED)
+    for case in data:
+        for key in ("answer", "answer_alias", "single_hops", "new_answer_alias", "orig"):
+            case.pop(key)
+    cases = M.load_mquake(_write(tmp_path, data))
+    assert [c.answers for c in cases[:2]] == [("Vietnamese",), ("Arabic",)]
+
+
 def test_malformed_files(tmp_path):
     with pytest.raises(ParameterError, match="mquake_path"):
         M.load_mquake(tmp_path / "absent.json")

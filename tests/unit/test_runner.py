@@ -142,3 +142,74 @@ def test_the_scorecards_inputs_include_the_chapters_results(tmp_path, monkeypatc
     assert runner.page_inputs("01_knowledge_graphs", {}).get("results") is None
     (tmp_path / "02_training.json").write_text('{"a": 1}')
     assert runner.page_inputs("scorecard", {})["results"] != before["results"]
+
+
+IPYKERNEL_TCP_WARNING = ("[IPKernelApp] WARNING | Kernel is running over TCP without encryption. All communication "
+                         "(including code and outputs) is sent in plain text and is susceptible to eavesdropping. Use "
+                         "IPC transport or launch with kernel manager-provisioned CurveZMQ keys to enable transport "
+                         "encryption.\n")
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 100_000])
+def test_kernel_output_drops_ipykernels_two_false_alarms_and_passes_everything_else(chunk):
+    """What the chapter kernel writes to its own stdout/stderr (kedit_utils.book.kernel_output):
+    the TCP warning and the KeyboardInterrupt line of the shutdown are dropped, however the
+    text is split; a worker's progress bar, a real kernel error and a traceback pass as written."""
+    from kedit_utils.book.kernel_output import NoiseFilter
+
+    bar = "Training:  10%|#         | 1/10\rTraining: 100%|##########| 10/10\n"
+    handler_error = "[IPKernelApp] ERROR | Exception in message handler:\n"
+    traceback = "Traceback (most recent call last):\n  File \"worker.py\", line 3\nKeyboardInterrupt\n"
+    lookalike = "KeyboardInterrupt caught in kernel while training: not ipykernel's line\n"
+    crash = "Fatal Python error: Segmentation fault"  # the last words, without a newline
+    kept = bar + handler_error + traceback + lookalike + crash
+    text = (IPYKERNEL_TCP_WARNING + bar + "KeyboardInterrupt caught in kernel\n" + handler_error + traceback
+            + "[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel.\n" + lookalike + crash)
+    out = []
+    noise = NoiseFilter(out.append)
+    for i in range(0, len(text), chunk):
+        noise.feed(text[i:i + chunk])
+    noise.close()
+    assert "".join(out) == kept
+
+
+def test_kernel_output_shows_a_progress_bar_as_it_is_drawn():
+    """A segment that cannot be a dropped line is passed on before its end arrives."""
+    from kedit_utils.book.kernel_output import NoiseFilter, is_kernel_noise
+
+    out = []
+    noise = NoiseFilter(out.append)
+    noise.feed("\rJobs:  50%|#####     | 1/2")
+    assert "".join(out) == "\rJobs:  50%|#####     | 1/2"
+    noise.feed("\n[IPKernelApp] WARNING | Kernel is running")  # a new segment that may be the warning: held back
+    assert "".join(out) == "\rJobs:  50%|#####     | 1/2\n"
+    assert is_kernel_noise(IPYKERNEL_TCP_WARNING.rstrip("\n")) and is_kernel_noise("KeyboardInterrupt caught in kernel")
+    assert not is_kernel_noise("[IPKernelApp] WARNING | something else") and not is_kernel_noise("KeyboardInterrupt")
+
+
+# IPython's traceback of a cell whose line 6 calls a function of a module that raises (as papermill reports it)
+IPYTHON_TRACEBACK = [
+    "\x1b[31m---------------------------------------------------------------------------\x1b[39m",
+    "\x1b[31mKeyError\x1b[39m                                  Traceback (most recent call last)",
+    "\x1b[36mCell\x1b[39m\x1b[36m \x1b[39m\x1b[32mIn[4]\x1b[39m\x1b[32m, line 6\x1b[39m\n"
+    "\x1b[32m      5\x1b[39m y = 2\n"
+    "\x1b[32m----> \x1b[39m\x1b[32m6\x1b[39m table = build(\n",
+    "\x1b[36mFile \x1b[39m\x1b[32m~/kedit/kedit_utils/kg/graphs.py:88\x1b[39m, in "
+    "\x1b[36mbuild\x1b[39m\x1b[34m(rows)\x1b[39m\n"
+    "\x1b[32m----> \x1b[39m\x1b[32m88\x1b[39m     return rows[\x1b[33m'k'\x1b[39m]\n",
+    "\x1b[31mKeyError\x1b[39m: 'k'"]
+CELL = "import os\n\nx = 1\n\ny = 2\ntable = build(\n    {'a': 1},\n)\nprint(table)"
+
+
+def test_a_failed_cell_names_the_line_that_raised_and_where_it_came_from():
+    failed = runner.NotebookFailed("02_training", 4, "KeyError", "'k'", CELL, IPYTHON_TRACEBACK)
+    message = str(failed)
+    assert message.startswith("notebook '02_training' failed in cell 4: KeyError: 'k'\n  cell source:\n    import os")
+    assert "raised by line 6 of the cell:\n    table = build(\n        {'a': 1},\n    )" in message
+    assert "print(table)" not in message.split("raised by")[1]  # the statement only
+    assert message.endswith("raised in: ~/kedit/kedit_utils/kg/graphs.py:88, in build") and failed.line == 6
+    # a clean parameter error: the line, not the stack; without a traceback: the message as before
+    clean = str(runner.NotebookFailed("02_training", 4, "ParameterError", "parameter 'x' ...", CELL, IPYTHON_TRACEBACK))
+    assert "raised by line 6" in clean and "raised in" not in clean
+    assert str(runner.NotebookFailed("02_training", 3, "ValueError", "boom")) == \
+        "notebook '02_training' failed in cell 3: ValueError: boom"
