@@ -31,7 +31,13 @@ from IPython.display import HTML, display
 
 from kedit_utils.book.results import glue_number, results_dir
 from kedit_utils.book.runner import chapter_title
-from kedit_utils.book.scorecard import ROW_BUILDERS, build_scorecard, card_numbers, paper_section_html, rules_html
+from kedit_utils.book.scorecard import (
+    ROW_BUILDERS,
+    build_scorecard,
+    card_numbers,
+    paper_section_html,
+    rules_html,
+)
 
 card = build_scorecard(results_dir())
 titles = {name: chapter_title(name) for name in ROW_BUILDERS}

@@ -25,7 +25,15 @@ from pathlib import Path
 import pandas as pd
 
 from kedit_utils.book.results import validate_results
-from kedit_utils.core.verdicts import AGREES, DOES_NOT, PARTLY, RULES, VERDICTS, Claim, ClaimBuilder
+from kedit_utils.core.verdicts import (
+    AGREES,
+    DOES_NOT,
+    PARTLY,
+    RULES,
+    VERDICTS,
+    Claim,
+    ClaimBuilder,
+)
 from kedit_utils.kg import claims as paper_a
 from kedit_utils.propagation import claims as paper_b
 from kedit_utils.survey import claims as paper_c
@@ -55,7 +63,7 @@ class Scorecard:
     def counts(self) -> dict[str, int]:
         return {v: int((self.rows.verdict == v).sum()) for v in VERDICTS}
 
-    def for_paper(self, paper: str) -> "Scorecard":
+    def for_paper(self, paper: str) -> Scorecard:
         """The rows of one paper ("A", "B", "C"), the profiles of its chapters and those of its
         chapters not run."""
         if paper not in PAPERS:

@@ -4,7 +4,11 @@ import json
 import re
 
 import pytest
-from results_examples import CHAPTERS, example_results, write_examples  # tests/unit/results_examples.py
+from results_examples import (  # tests/unit/results_examples.py
+    CHAPTERS,
+    example_results,
+    write_examples,
+)
 
 from kedit_utils.book import scorecard as sc
 from kedit_utils.core import verdicts as V
