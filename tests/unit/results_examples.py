@@ -38,7 +38,8 @@ _EXAMPLES = {
         "edit_token": "subject_last",
         "table2": [{"editor": "rome", "graph": g, "layers": n, "spearman": 0.2, "n": 40, **_INTERVAL}
                    for g, n in PAPER_A_TABLE2],
-        "table3": [{"graph": g, "layers": n, "max": 0.5, "min": 0.0, "mean": 0.06, "std": 0.1} for g, n in PAPER_A_TABLE2],
+        "table3": [{"graph": g, "layers": n, "max": 0.5, "min": 0.0, "mean": 0.06, "std": 0.1}
+                   for g, n in PAPER_A_TABLE2],
         "entities": [{"graph": "BA", "layers": 6, "seed": 0, "entity": 3, "degree": 12, "impact": 0.01,
                       "side_effect": 0.0, "deleted_ok": True}],
         "decomposition": [{"graph": "BA", "layers": 6, "part": "own", "mean": 0.3, "corr_with_degree": 0.5}],
