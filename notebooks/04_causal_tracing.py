@@ -108,7 +108,7 @@ display(tracing.set_index(["graph", "layers", "kind"]).style.format(precision=3)
 # ## Fig. 6: one prompt, and the average over many facts
 
 # %% tags=["hide-input", "remove-output"]
-traces, summ = summaries[(demo_graph, demo_layers)]
+traces, _ = summaries[(demo_graph, demo_layers)]
 glue_figure("fig_trace_one", trace_heatmaps(traces[0]))
 glue_figure("fig_trace_avg", trace_heatmap_grid(summaries))
 
