@@ -47,28 +47,27 @@ sample_fraction_appendix = 0.02  # Appendix A's small sample
 n_examples = 8
 
 # %% tags=["remove-input"]
-import pandas as pd
 from IPython.display import display
 
 from kedit_utils.book import profiles
-from kedit_utils.book.figures.graphs import degree_distribution, draw_graph
+from kedit_utils.book.figures.graphs import degree_distribution, draw_graphs
 from kedit_utils.book.results import glue_figure, glue_number, save_results
-from kedit_utils.book.style import subplots
-from kedit_utils.core.validation import check_choice, check_fraction
-from kedit_utils.kg.corpus import alias_corpus
-from kedit_utils.kg.graphs import GraphSpec, build_graph
+from kedit_utils.core.validation import check_fraction
+from kedit_utils.kg.chapters import (
+    alias_corpora,
+    corpus_records,
+    corpus_sizes,
+    graph_specs,
+    graph_statistics,
+    statistics_table,
+)
+from kedit_utils.kg.graphs import build_graph
 
 NOTEBOOK = "01_knowledge_graphs"
 cfg = profiles.resolve_parameters(NOTEBOOK, profile, globals())
-for kind in graph_kinds:
-    check_choice("graph_kinds", kind, ["er", "ba"])
+specs = graph_specs(graph_kinds, cfg["n_entities"], cfg["n_relations"], cfg["ba_m"], er_p, seed)
 check_fraction("sample_fraction", sample_fraction)
 check_fraction("sample_fraction_appendix", sample_fraction_appendix)
-specs = {
-    kind: GraphSpec(kind=kind, n_entities=cfg["n_entities"], n_relations=cfg["n_relations"],
-                    ba_m=cfg["ba_m"], er_p=er_p, seed=seed)
-    for kind in graph_kinds
-}
 profiles.parameters_frame(cfg, NOTEBOOK)
 
 # %% [markdown]
@@ -79,11 +78,7 @@ profiles.parameters_frame(cfg, NOTEBOOK)
 graphs = {kind: build_graph(spec) for kind, spec in specs.items()}
 
 # %% tags=["hide-input", "remove-output"]
-fig, axes = subplots(1, len(graphs), figsize=(5.5 * len(graphs), 5.2), squeeze=False)
-for ax, kg in zip(axes[0], graphs.values()):
-    draw_graph(kg, ax=ax, seed=seed)
-fig.tight_layout()
-glue_figure("fig_graphs", fig)
+glue_figure("fig_graphs", draw_graphs(list(graphs.values()), seed=seed))
 
 # %% [markdown]
 # ```{glue:figure} fig_graphs
@@ -114,12 +109,11 @@ glue_figure("fig_degrees", degree_distribution(list(graphs.values())))
 # ```
 
 # %%
-stats = pd.DataFrame([kg.statistics() for kg in graphs.values()]).set_index("graph")
-display(stats.T)
+stats = graph_statistics(graphs)
+display(statistics_table(stats))
 
 # %% tags=["remove-cell"]
-for kind, kg in graphs.items():
-    s = kg.statistics()
+for kind, s in stats.items():
     glue_number(f"{kind}_triples", s["triples"])
     glue_number(f"{kind}_max_degree", s["max degree"])
     glue_number(f"{kind}_mean_degree", s["mean degree"], ".2f")
@@ -136,15 +130,8 @@ for kind, kg in graphs.items():
 # training sentence, so answering it needs the model to recognise aliases.
 
 # %%
-rows = []
-corpora = {}
-for kind, kg in graphs.items():
-    for frac in (sample_fraction, sample_fraction_appendix):
-        corpus = alias_corpus(kg, n_aliases=cfg["n_aliases"], sample_fraction=frac, seed=seed)
-        corpora[(kind, frac)] = corpus
-        rows.append({"graph": kind.upper(), "sample": f"{frac:.0%}", **corpus.sizes()})
-sizes = pd.DataFrame(rows).set_index(["graph", "sample"])
-display(sizes.T)
+corpora = alias_corpora(graphs, cfg["n_aliases"], (sample_fraction, sample_fraction_appendix), seed)
+display(corpus_sizes(corpora).T)
 main = corpora[(graph_kinds[-1], sample_fraction)]
 
 # %% tags=["remove-cell"]
@@ -171,10 +158,7 @@ from kedit_utils.book.widgets.graph_explorer import entity_explorer
 entity_explorer(main)
 
 # %% tags=["remove-cell"]
-save_results(NOTEBOOK, {
-    "graphs": [kg.statistics() for kg in graphs.values()],
-    "corpus": [dict(graph=k.upper(), sample_fraction=f, **c.sizes()) for (k, f), c in corpora.items()],
-}, parameters=cfg)
+save_results(NOTEBOOK, {"graphs": list(stats.values()), "corpus": corpus_records(corpora)}, parameters=cfg)
 
 # %% [markdown]
 # ## What this chapter showed

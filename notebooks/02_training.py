@@ -61,15 +61,17 @@ scheduler = None  # executor "dask": a running scheduler's address (tcp://host:8
 workers = None  # processes training models in parallel (None: the profile's: quick 2, paper 1)
 
 # %% tags=["remove-input"]
-import pandas as pd
 from IPython.display import display
 
 from kedit_utils.book import profiles
-from kedit_utils.book.figures.training import plot_training_curves
+from kedit_utils.book.figures.training import training_curves_grid
 from kedit_utils.book.results import glue_figure, glue_number, save_results
-from kedit_utils.book.style import subplots
 from kedit_utils.core.jobs import check_executor
-from kedit_utils.kg.paper_numbers import PAPER_A_TABLE1, paper_table1_row
+from kedit_utils.kg.chapters import (
+                               paper_table1_ranges,
+                               table1_accuracies,
+                               table1_verdict,
+)
 from kedit_utils.kg.trained_models import trained_models
 
 NOTEBOOK = "02_training"
@@ -96,16 +98,7 @@ models = trained_models(cfg, executor=cfg["executor"], workers=cfg["workers"], s
 # seconds and `epochs` the passes over the training sentences.
 
 # %%
-rows = []
-for (kind, n_layers), tm in models.items():
-    r = tm.report
-    rows.append({
-        "graph": kind.upper(), "layers": n_layers,
-        "acc_train": r["acc_train"], "acc_all": r["acc_all"], "acc_unseen": r["acc_test"],
-        "seconds": tm.seconds, "epochs": tm.epochs,
-        **paper_table1_row(kind, n_layers),
-    })
-table1 = pd.DataFrame(rows)
+table1 = table1_accuracies(models)
 shown = table1.rename(columns={"acc_train": "train", "acc_all": "all", "acc_unseen": "unseen", "seconds": "s",
                                "paper acc_train": "paper train", "paper acc_all": "paper all"})
 display(shown.set_index(["graph", "layers"]).style.format(precision=4).format({"s": "{:.0f}", "epochs": "{:.1f}"}))
@@ -116,27 +109,17 @@ glue_number("min_acc_all", table1.acc_all.min(), ".4f")
 glue_number("min_acc_unseen", table1.acc_unseen.min(), ".4f")
 glue_number("total_minutes", table1.seconds.sum() / 60, ".1f")
 glue_number("n_models", len(table1))
-paper_train = [v[0] for v in PAPER_A_TABLE1.values()]
-paper_all = [v[1] for v in PAPER_A_TABLE1.values()]
-glue_number("paper_acc_train", f"{min(paper_train):.4f}-{max(paper_train):.4f}")
-glue_number("paper_acc_all", f"{min(paper_all):.4f}-{max(paper_all):.4f}")
-reached = bool(min(table1.acc_train.min(), table1.acc_all.min()) >= 0.99)
-glue_number("table1_verdict", "every model reaches the paper's .99 on both, so the models hold the knowledge graph "
-            "as the paper's did, at every depth" if reached else
-            "not every model reaches the paper's .99 on both (see the table)")
+paper_train, paper_all = paper_table1_ranges()
+glue_number("paper_acc_train", paper_train)
+glue_number("paper_acc_all", paper_all)
+glue_number("table1_verdict", table1_verdict(table1))
 
 # %% [markdown]
 # (ch2-curves)=
 # ## Training curves
 
 # %% tags=["hide-input", "remove-output"]
-fig, axes = subplots(len(models), 2, figsize=(10, 2.6 * len(models)), squeeze=False)
-for row, ((kind, n_layers), tm) in zip(axes, models.items()):
-    plot_training_curves(tm.log, best_step=tm.report.get("best_step"), axes=row)
-    row[0].set_title(f"{kind.upper()}, {n_layers} layers: loss")
-    row[1].set_title(f"{kind.upper()}, {n_layers} layers: accuracy")
-fig.tight_layout()
-glue_figure("fig_curves", fig)
+glue_figure("fig_curves", training_curves_grid(models))
 
 # %% [markdown]
 # ```{glue:figure} fig_curves

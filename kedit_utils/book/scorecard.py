@@ -8,7 +8,12 @@ claims (:mod:`kedit_utils.kg.claims`, :mod:`kedit_utils.propagation.claims`,
 :mod:`kedit_utils.survey.claims`), the same functions the chapters glue their verdicts from;
 a row links to the chapter's section through a MyST label the chapter's markdown defines
 (``(ch2-table1)=`` before the heading). A chapter whose results file is missing gives no rows
-and is listed as not run.
+and is listed as not run. The page has one section per paper (:func:`paper_section_html`),
+its rows grouped by chapter; the count it states (:func:`card_numbers`) is of the rows shown.
+
+Each results file is validated against its chapter's schema
+(:data:`kedit_utils.book.results.RESULTS_SCHEMAS`) before its rows are built, so a renamed key
+fails the build instead of emptying a row.
 """
 from __future__ import annotations
 
@@ -19,7 +24,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from kedit_utils.core.verdicts import AGREES, DOES_NOT, PARTLY, RULES, VERDICTS, Claim, ClaimBuilder
+from kedit_utils.book.results import validate_results
+from kedit_utils.core.verdicts import (
+    AGREES,
+    DOES_NOT,
+    PARTLY,
+    RULES,
+    VERDICTS,
+    Claim,
+    ClaimBuilder,
+)
 from kedit_utils.kg import claims as paper_a
 from kedit_utils.propagation import claims as paper_b
 from kedit_utils.survey import claims as paper_c
@@ -32,6 +46,10 @@ PAPERS = {
 
 # chapter -> its claim builders, in the book's order
 ROW_BUILDERS: dict[str, list[ClaimBuilder]] = {**paper_a.CLAIMS, **paper_b.CLAIMS, **paper_c.CLAIMS}
+# chapter -> the paper its rows check
+CHAPTER_PAPER: dict[str, str] = {chapter: paper for paper, claims in
+                                 (("A", paper_a.CLAIMS), ("B", paper_b.CLAIMS), ("C", paper_c.CLAIMS))
+                                 for chapter in claims}
 
 
 @dataclass(frozen=True)
@@ -45,14 +63,20 @@ class Scorecard:
     def counts(self) -> dict[str, int]:
         return {v: int((self.rows.verdict == v).sum()) for v in VERDICTS}
 
-    def for_paper(self, paper: str) -> "Scorecard":
-        """The rows of one paper ("A", "B", "C")."""
+    def for_paper(self, paper: str) -> Scorecard:
+        """The rows of one paper ("A", "B", "C"), the profiles of its chapters and those of its
+        chapters not run."""
+        if paper not in PAPERS:
+            raise ValueError(f"paper {paper!r} must be one of {sorted(PAPERS)}")
         rows = self.rows[self.rows.paper == paper].reset_index(drop=True)
-        return Scorecard(rows, {k: v for k, v in self.profiles.items() if k in set(rows.chapter)}, self.missing)
+        return Scorecard(rows, {k: v for k, v in self.profiles.items() if CHAPTER_PAPER.get(k) == paper},
+                         [k for k in self.missing if CHAPTER_PAPER.get(k) == paper])
 
 
 def build_scorecard(results_dir: Path) -> Scorecard:
-    """Read every results file that has registered rows and build the card."""
+    """Read every results file that has registered rows, check it against its schema
+    (:class:`~kedit_utils.core.results_schema.ResultsSchemaError` if it does not follow it)
+    and build the card."""
     claims, profiles, missing = [], {}, []
     for notebook, builders in ROW_BUILDERS.items():
         path = Path(results_dir) / f"{notebook}.json"
@@ -60,7 +84,7 @@ def build_scorecard(results_dir: Path) -> Scorecard:
             missing.append(notebook)
             continue
         res = json.loads(path.read_text())
-        profiles[notebook] = res.get("meta", {}).get("profile", "unknown")
+        profiles[notebook] = validate_results(notebook, res).meta.profile
         for build in builders:
             claims.extend(build(res))
     rows = pd.DataFrame([asdict(c) for c in claims], columns=list(Claim.__dataclass_fields__))
@@ -97,3 +121,32 @@ def scorecard_html(card: Scorecard, chapter_titles: dict[str, str] | None = None
                         f'<td>{html.escape(r.paper_value)}</td><td class="kedit-ours">{html.escape(r.ours)}</td>'
                         f'<td>{badge}</td></tr>')
     return f'<div class="kedit-table"><table class="kedit-scorecard">{head}{"".join(body)}</table></div>'
+
+
+def card_numbers(card: Scorecard) -> dict[str, int | str]:
+    """What the page's count sentence glues: ``n_rows`` (every row the page shows: the rows of
+    all papers' sections), ``n_agrees`` / ``n_partly`` / ``n_does_not``, ``profiles`` (the
+    profiles that built the chapters, quoted) and ``mixed_note`` (a remark when they differ)."""
+    shown = card.rows[card.rows.paper.isin(list(PAPERS))]
+    numbers: dict[str, int | str] = {"n_rows": len(shown)}
+    for verdict in VERDICTS:
+        numbers[f"n_{verdict.replace(' ', '_')}"] = int((shown.verdict == verdict).sum())
+    built_with = sorted(set(card.profiles.values()))
+    numbers["profiles"] = " and ".join(f'"{p}"' for p in built_with) or "(none)"
+    numbers["mixed_note"] = "" if len(built_with) <= 1 else \
+        " (chapters were built with different profiles: the chapter column says which)"
+    return numbers
+
+
+def paper_section_html(card: Scorecard, paper: str, chapter_titles: dict[str, str] | None = None) -> str:
+    """One paper's section of the page: its rows grouped by chapter (:func:`scorecard_html`),
+    then the paper's chapters not run yet; a paper with no rows says so."""
+    part = card.for_paper(paper)
+    out = scorecard_html(part, chapter_titles) if len(part.rows) else \
+        f'<p class="kedit-no-rows">No chapter of {html.escape(PAPERS[paper].split(":")[0])} has given rows in ' \
+        "this build.</p>"
+    if part.missing:
+        titles = chapter_titles or {}
+        names = ", ".join(html.escape(titles.get(ch, ch)) for ch in part.missing)
+        out += f'<p class="kedit-not-run">Not run yet, so not on the card: {names}</p>'
+    return out

@@ -1,5 +1,6 @@
 """The built book in headless Chromium with no network: figures, math and a widget view
-render; the scorecard has a number in every row and links to existing sections; no page
+render; the scorecard has a section per paper, a number in every row, counts the rows it shows
+and links to existing sections; no page
 shows a path of the build machine; no table (or code line) overflows the text column."""
 import re
 import shutil
@@ -99,18 +100,30 @@ def browser():
         b.close()
 
 
-def test_scorecard_has_a_number_in_every_row_and_links_to_sections(tiny_book, browser):
+def test_scorecard_has_a_section_per_paper_with_numbers_and_links_to_sections(tiny_book, browser):
+    """A section for each of Papers A, B and C with at least one row holding a number; every row
+    has a number; the count sentence's row total is the number of rows shown; the links resolve."""
+    from kedit_utils.book.scorecard import PAPERS
+
     book, _ = tiny_book
     html = book / "_build" / "html" / "chapters"
     page = browser.new_page()
     page.goto((html / "scorecard.html").as_uri())
     rows = page.locator("table.kedit-scorecard tr:has(td)")
-    # the tiny models have 2 layers, a depth the paper's tables don't have: the rows are the
+    # the tiny models have 2 layers, a depth the paper's tables don't have: Paper A's rows are the
     # clustering (Figs. 3/5) and tracing (Fig. 6) ones; test_scorecard.py covers the tables
     assert rows.count() >= 4
+    for paper, heading in PAPERS.items():
+        title = page.locator("h2", has_text=heading.split(":")[0] + ":")
+        assert title.count() == 1, f"no section for paper {paper}"
+        ours = title.locator("xpath=..").locator("table.kedit-scorecard td.kedit-ours").all_inner_texts()
+        assert any(re.search(r"\d", cell) for cell in ours), f"paper {paper}: no numeric row"
     for cell in page.locator("table.kedit-scorecard td.kedit-ours").all_inner_texts():
         assert re.search(r"\d", cell), f"a scorecard row has no number: {cell!r}"
-    assert "profile" in page.inner_text("article")
+    text = page.inner_text("article")
+    assert "profile" in text and "join the card" not in text
+    count = re.search(r"Of its (\d+) rows", text)
+    assert count and int(count.group(1)) == rows.count(), "the page's count is not the rows it shows"
     for href in set(page.locator("table.kedit-scorecard td a").evaluate_all("els => els.map(e => e.getAttribute('href'))")):
         target, anchor = href.split("#")
         assert f'id="{anchor}"' in (html / target).read_text(), f"scorecard link {href} has no target"

@@ -1,7 +1,14 @@
-"""The scorecard's verdict rules and its rows, on results files written here."""
+"""The scorecard's verdict rules and its rows, on results files written here; the page shows a
+section for each paper and counts the rows it shows."""
 import json
+import re
 
 import pytest
+from results_examples import (  # tests/unit/results_examples.py
+    CHAPTERS,
+    example_results,
+    write_examples,
+)
 
 from kedit_utils.book import scorecard as sc
 from kedit_utils.core import verdicts as V
@@ -46,13 +53,16 @@ def test_claim_rejects_unknown_verdict_and_rule():
 
 
 def _write(folder, name, data, profile="quick"):
-    (folder / f"{name}.json").write_text(json.dumps({"meta": {"profile": profile}, **data}))
+    """``data`` over the chapter's hand-made results (so the file follows its schema)."""
+    (folder / f"{name}.json").write_text(json.dumps({**example_results(name, profile), **data}))
 
 
 def test_card_from_results(tmp_path):
-    table1 = [{"graph": g, "layers": n, "acc_train": 0.999, "acc_all": 0.998} for g, n in PAPER_A_TABLE1]
+    table1 = [{"graph": g, "layers": n, "acc_train": 0.999, "acc_all": 0.998, "acc_unseen": 0.9, "seconds": 1.0,
+               "epochs": 3.0} for g, n in PAPER_A_TABLE1]
     _write(tmp_path, "02_training", {"table1": table1})
-    table2 = [{"graph": g, "layers": n, "pearson": 0.2, "ci_low": 0.1, "ci_high": 0.35} for g, n in PAPER_A_TABLE2]
+    table2 = [{"editor": "rome", "graph": g, "layers": n, "pearson": 0.2, "spearman": 0.2, "ci_low": 0.1,
+               "ci_high": 0.35, "seeds_low": None, "seeds_high": None, "n_seeds": 1} for g, n in PAPER_A_TABLE2]
     table3 = [{"graph": g, "layers": n, "max": 0.5, "min": 0.0, "mean": 0.06, "std": 0.1} for g, n in PAPER_A_TABLE2]
     _write(tmp_path, "05_deletion_impact", {"table2": table2, "table3": table3}, profile="paper")
     card = sc.build_scorecard(tmp_path)
@@ -129,9 +139,9 @@ def test_survey_findings_rows():
 
 def test_the_rule_table_reads_the_interval_across_seeds(tmp_path):
     rule = [{"graph": "BA", "layers": 6, "pearson": 0.5, "ci_low": 0.45, "ci_high": 0.55, "seeds_low": 0.1,
-             "seeds_high": 0.97, "n_seeds": 3},
+             "seeds_high": 0.97, "n_seeds": 3, "paper": 0.93},
             {"graph": "ER", "layers": 6, "pearson": 0.2, "ci_low": 0.1, "ci_high": 0.3, "seeds_low": None,
-             "seeds_high": None, "n_seeds": 1}]
+             "seeds_high": None, "n_seeds": 1, "paper": 0.25}]
     _write(tmp_path, "05_deletion_impact", {"table2": [], "table3": [], "rule_table2": rule}, profile="paper")
     rows = sc.build_scorecard(tmp_path).rows.set_index("item")
     ba = rows.loc["Table 2 under the rule, BA 6L: Pearson r [95 % CI across 3 seeds]"]
@@ -155,3 +165,70 @@ def test_stored_paper_scale_rows_come_from_the_stored_parts_table(tmp_path):
         "Table 2 under the rule at paper scale (stored), ER 12L: Pearson r [95 % CI across 2 seeds]"]
     assert (rows.anchor == "ch5-stored").all()
     assert list(rows.verdict) == [V.PARTLY, V.AGREES]  # .99 outside [.2, .6], the sign agrees; .26 inside
+
+
+def _page(card, titles=None) -> dict[str, str]:
+    """The page's three sections, as the scorecard notebook displays them."""
+    return {paper: sc.paper_section_html(card, paper, titles) for paper in sc.PAPERS}
+
+
+def _ours_cells(section: str) -> list[str]:
+    return re.findall(r'<td class="kedit-ours">(.*?)</td>', section)
+
+
+def test_the_page_has_a_section_per_paper_and_counts_the_rows_it_shows(tmp_path):
+    """On hand-made results for every chapter: a section per paper, each with a chapter heading
+    row naming its profile and at least one row with a number; the count sentence's n_rows is
+    the number of rows the three sections render, and the verdict counts add up to it."""
+    write_examples(tmp_path)
+    card = sc.build_scorecard(tmp_path)
+    assert card.missing == []
+    sections = _page(card)
+    assert set(sections) == {"A", "B", "C"}
+    for paper, section in sections.items():
+        ours = _ours_cells(section)
+        assert ours and any(re.search(r"\d", cell) for cell in ours), f"paper {paper}: no numeric row"
+        assert section.count('<tr class="kedit-chapter">') == card.rows[card.rows.paper == paper].chapter.nunique()
+        assert "(quick profile)" in section
+    numbers = sc.card_numbers(card)
+    shown = sum(section.count("<tr><td>") for section in sections.values())
+    assert numbers["n_rows"] == shown == len(card.rows)
+    assert numbers["n_agrees"] + numbers["n_partly"] + numbers["n_does_not"] == shown
+    assert numbers["profiles"] == '"quick"' and numbers["mixed_note"] == ""
+
+
+def test_a_paper_without_results_says_so_and_lists_its_chapters(tmp_path):
+    write_examples(tmp_path, ["02_training", "07_editing_methods"])
+    card = sc.build_scorecard(tmp_path)
+    sections = _page(card, {"06_meta_learning_propagation": "6. Meta-learning"})
+    assert "<tr><td>" not in sections["B"] and "No chapter of Paper B" in sections["B"]
+    assert "Not run yet, so not on the card: 6. Meta-learning" in sections["B"]
+    assert "03_embeddings_pca" in sections["A"] and "06_meta" not in sections["A"]
+    assert sc.card_numbers(card)["n_rows"] == sum(s.count("<tr><td>") for s in sections.values())
+    with pytest.raises(ValueError, match="paper 'D'"):
+        card.for_paper("D")
+
+
+def test_mixed_profiles_are_said(tmp_path):
+    write_examples(tmp_path, ["02_training"])
+    _write(tmp_path, "07_editing_methods", {}, profile="paper")
+    numbers = sc.card_numbers(sc.build_scorecard(tmp_path))
+    assert numbers["profiles"] == '"paper" and "quick"' and "different profiles" in numbers["mixed_note"]
+
+
+def test_a_renamed_key_fails_the_card_instead_of_emptying_a_row(tmp_path):
+    from kedit_utils.core.results_schema import ResultsSchemaError
+
+    write_examples(tmp_path)
+    res = example_results("02_training")
+    res["table1"][0]["accuracy_train"] = res["table1"][0].pop("acc_train")
+    (tmp_path / "02_training.json").write_text(json.dumps(res))
+    with pytest.raises(ResultsSchemaError, match=r"(?s)02_training.*table1\[0\]\.acc_train: Field required"):
+        sc.build_scorecard(tmp_path)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_hand_made_chapter_gives_rows_where_it_has_builders(tmp_path, chapter):
+    write_examples(tmp_path, [chapter])
+    rows = sc.build_scorecard(tmp_path).rows
+    assert (len(rows) > 0) == (chapter in sc.ROW_BUILDERS)

@@ -46,3 +46,17 @@ def plot_alias_pca(model, vocab, n_items: int = 6, seed: int = 0, axes=None, tit
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def alias_pca_grid(models: dict, graph_kinds, n_layers: int, n_items: int = 6, seed: int = 0):
+    """Fig. 3 / Fig. 5 for each graph kind, one row each (:func:`plot_alias_pca` of the
+    ``n_layers`` model in ``models``, ``{(kind, n_layers): TrainedModel}``), titled "ER: entities"
+    / "ER: relations". Returns the figure."""
+    fig, axes = subplots(len(graph_kinds), 2, figsize=(10, 4.3 * len(graph_kinds)), squeeze=False)
+    for row, kind in zip(axes, graph_kinds):
+        tm = models[(kind, n_layers)]
+        plot_alias_pca(tm.model, tm.vocab, n_items=n_items, seed=seed, axes=row)
+        row[0].set_title(f"{kind.upper()}: entities")
+        row[1].set_title(f"{kind.upper()}: relations")
+    fig.tight_layout()
+    return fig

@@ -6,7 +6,7 @@ import math
 import networkx as nx
 import numpy as np
 
-from kedit_utils.book.style import GRAPH_COLORS, axes_or_new
+from kedit_utils.book.style import GRAPH_COLORS, axes_or_new, subplots
 from kedit_utils.kg.graphs import KnowledgeGraph
 
 
@@ -23,6 +23,15 @@ def draw_graph(kg: KnowledgeGraph, ax=None, seed: int = 0):
     )
     ax.set_title(f"{kg.spec.kind.upper()}: {kg.n_entities} entities, {kg.n_triples} triples")
     ax.set_axis_off()
+    return fig
+
+
+def draw_graphs(graphs: list[KnowledgeGraph], seed: int = 0):
+    """:func:`draw_graph` of each graph side by side (chapter 1's first figure). Returns the figure."""
+    fig, axes = subplots(1, len(graphs), figsize=(5.5 * len(graphs), 5.2), squeeze=False)
+    for ax, kg in zip(axes[0], graphs):
+        draw_graph(kg, ax=ax, seed=seed)
+    fig.tight_layout()
     return fig
 
 

@@ -72,6 +72,19 @@ def trace_heatmaps(items: dict, axes=None, suptitle: str | None = None):
     return fig
 
 
+def trace_heatmap_grid(summaries: dict):
+    """:func:`trace_heatmaps` of every model's average trace, one row each (``summaries``:
+    ``{(kind, n_layers): (traces, {state kind: TraceSummary})}``), each panel's title prefixed
+    with the model ("BA 6L: ..."). Returns the figure."""
+    fig, axes = subplots(len(summaries), 3, figsize=(15, 2.9 * len(summaries)), squeeze=False)
+    for row, ((kind, n_layers), (_, summary)) in zip(axes, summaries.items()):
+        trace_heatmaps(summary, axes=row)
+        for ax in row:
+            ax.set_title(f"{kind.upper()} {n_layers}L: {ax.get_title()}")
+    fig.tight_layout()
+    return fig
+
+
 def effect_by_layer(summary: TraceSummary, position: str | int, ax=None, label: str | None = None):
     """Average indirect effect along the layers at one position, with the 95 % band."""
     fig, ax = axes_or_new(ax, figsize=(5, 3.2))

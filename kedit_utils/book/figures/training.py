@@ -74,6 +74,18 @@ def plot_training_curves(log, best_step: int | None = None, target: float | None
     return fig
 
 
+def training_curves_grid(models: dict):
+    """:func:`plot_training_curves` of every model (``{(kind, n_layers): TrainedModel}``), one row
+    each, titled "ER, 6 layers: loss" / "...: accuracy", the kept checkpoint marked. Returns the figure."""
+    fig, axes = subplots(len(models), 2, figsize=(10, 2.6 * len(models)), squeeze=False)
+    for row, ((kind, n_layers), tm) in zip(axes, models.items()):
+        plot_training_curves(tm.log, best_step=tm.report.get("best_step"), axes=row)
+        row[0].set_title(f"{kind.upper()}, {n_layers} layers: loss")
+        row[1].set_title(f"{kind.upper()}, {n_layers} layers: accuracy")
+    fig.tight_layout()
+    return fig
+
+
 def plot_metric_by_model(logs: dict, metric: str = "acc_all", ax=None, target: float | None = 0.99, title: str | None = None):
     """One curve per model: ``logs`` maps a label (e.g. "ER 6L") to its log.
 
