@@ -134,4 +134,11 @@ def verdict_word(holds: bool | None) -> str:
     return {True: "holds", False: "does not hold", None: "not checked"}[holds]
 
 
-__all__ = ["FINDINGS", "Finding", "check_findings", "verdict_word"]
+def verdicts_by_model(findings: pd.DataFrame) -> dict[str, str]:
+    """finding key → its verdict on each model, in the table's order ("holds on A; does not hold
+    on B"). findings: :func:`check_findings` rows of several models, with a ``model`` column."""
+    return {key: "; ".join(f"{verdict_word(h)} on {m}" for m, h in zip(g.model, g.holds))
+            for key, g in findings.groupby("key", sort=False)}
+
+
+__all__ = ["FINDINGS", "Finding", "check_findings", "verdict_word", "verdicts_by_model"]
