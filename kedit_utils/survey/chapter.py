@@ -32,7 +32,6 @@ from kedit_utils.datasets import facts as F
 from kedit_utils.editing import get_editor
 from kedit_utils.survey import findings as FD
 from kedit_utils.survey import grid as G
-from kedit_utils.survey import reversibility as R
 from kedit_utils.survey import sequential as S
 from kedit_utils.survey import studies as E
 from kedit_utils.survey import weight_maps as WM
@@ -314,9 +313,9 @@ class EditingMethodsChapter:
 
     @property
     def edit_undone(self) -> bool | None:
-        """:func:`.reversibility.undone_by_editing_back` of the means per method (None when not run)."""
+        """:func:`.findings.undone_by_editing_back` of the means per method (None when not run)."""
         t = self.reversibility_by_method
-        return None if t is None else R.undone_by_editing_back(t)
+        return None if t is None else FD.undone_by_editing_back(t)
 
     def panel_context(self) -> dict | None:
         """The live panel's editing context on the pretrained model (covariances and trained

@@ -81,19 +81,4 @@ def reversibility(model, tok, method: str, requests: Sequence, hparams=None, con
     return pd.DataFrame(rows)
 
 
-UNDONE_LOCALITY = 0.99  # the best method's locality after the edit back, at least
-UNDONE_RESIDUAL = 0.05  # and the closest weights after both edits, at most this share of the first edit's distance
-
-
-def undone_by_editing_back(means: pd.DataFrame) -> bool:
-    """Whether editing back undoes an edit, against the survey: some method returns at least
-    :data:`UNDONE_LOCALITY` of the unrelated knowledge (``locality_reverted``) and some method's
-    weights come back within :data:`UNDONE_RESIDUAL` of the first edit's distance
-    (``weight_residual``). means: one row per method of :func:`reversibility`'s columns."""
-    for column in ("locality_reverted", "weight_residual"):
-        if column not in means:
-            raise ParameterError("means", list(means.columns), f"lack the column {column!r}")
-    return bool(means.locality_reverted.max() >= UNDONE_LOCALITY and means.weight_residual.min() <= UNDONE_RESIDUAL)
-
-
-__all__ = ["UNDONE_LOCALITY", "UNDONE_RESIDUAL", "reversibility", "revert_request", "undone_by_editing_back"]
+__all__ = ["reversibility", "revert_request"]

@@ -15,7 +15,6 @@ from kedit_utils.book import profiles
 from kedit_utils.core.validation import ParameterError
 from kedit_utils.datasets import facts as F
 from kedit_utils.survey import findings as FD
-from kedit_utils.survey import reversibility as R
 from kedit_utils.survey.chapter import EditingMethodsChapter, EditingMethodsConfig, build_chapter
 from kedit_utils.survey.studies import Study, check_known_facts
 
@@ -149,11 +148,11 @@ def test_known_facts_check_counts_what_the_edits_and_trained_methods_need():
 # --------------------------------------------------------------------------- rules used by the page
 def test_reversibility_verdict_rule():
     means = pd.DataFrame({"locality_reverted": [0.99, 0.5], "weight_residual": [0.3, 0.05]}, index=["rome", "ft"])
-    assert R.undone_by_editing_back(means)  # both bounds reached exactly (by different methods)
-    assert not R.undone_by_editing_back(means.assign(locality_reverted=[0.98, 0.5]))
-    assert not R.undone_by_editing_back(means.assign(weight_residual=[0.3, 0.051]))
+    assert FD.undone_by_editing_back(means)  # both bounds reached exactly (by different methods)
+    assert not FD.undone_by_editing_back(means.assign(locality_reverted=[0.98, 0.5]))
+    assert not FD.undone_by_editing_back(means.assign(weight_residual=[0.3, 0.051]))
     with pytest.raises(ParameterError, match="weight_residual"):
-        R.undone_by_editing_back(means[["locality_reverted"]])
+        FD.undone_by_editing_back(means[["locality_reverted"]])
 
 
 def test_verdicts_by_model_join_each_findings_models_in_order():
