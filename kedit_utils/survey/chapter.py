@@ -173,9 +173,13 @@ class EditingMethodsConfig:
         training = {k: p[k] for k in KG_TRAINING_KEYS} | {"seed": p["seed"], "device": p["device"]}
         training_jobs(training, kinds=[p["kg_graph"]], layers=[p["kg_layers"]])  # names as typed: n_embd, lr, ...
         n_facts, n_missing = _graph_pairs(training, p["kg_graph"])
-        check_int("kg_n_edits", p["kg_n_edits"], minimum=MIN_EDITS, maximum=min(n_facts, n_missing))
+        graph = f"chapter 2's {p['kg_graph'].upper()} graph of these parameters has {n_facts} facts"
+        if p["kg_n_edits"] > min(n_facts, n_missing):
+            raise ParameterError("kg_n_edits", p["kg_n_edits"], f"must be <= {min(n_facts, n_missing)}: {graph} "
+                                 f"(modify, erase) and {n_missing} pairs it lacks (insert)")
         for name in ("sequential_edits", "reversibility_edits"):
-            check_int(name, p[name], minimum=0, maximum=n_facts)
+            if p[name] > n_facts:
+                raise ParameterError(name, p[name], f"must be <= {n_facts}: {graph} to modify")
         shown = {k: v for k, v in p.items() if k in resolved or k in ("model", "kg_graph", "kg_layers",
                                                                         "run_pretrained")}
         return cls(profile=p["profile"], seed=p["seed"], device=device, model=model,

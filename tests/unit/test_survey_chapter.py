@@ -44,6 +44,13 @@ def test_config_takes_the_profile_and_is_frozen():
         c.training["lr"] = 1.0
 
 
+@pytest.mark.parametrize("profile", profiles.PROFILE_NAMES)
+def test_both_profiles_are_valid_configs(profile):
+    resolved = profiles.resolve_parameters(NOTEBOOK, profile, {"seed": 0, "device": "cpu"})
+    c = EditingMethodsConfig.from_parameters(resolved, **{**CHAPTER, "run_pretrained": True})
+    assert c.profile == profile and c.n_edits >= 2 and c.sequential_edits >= c.reversibility_edits
+
+
 @pytest.mark.parametrize("changes, name, allowed", [
     (dict(n_edits=1), "n_edits", ">= 2"),
     (dict(n_edits=10_000), "n_edits", "<= "),
