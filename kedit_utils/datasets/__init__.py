@@ -1,6 +1,7 @@
 """Data that Papers B and C share: a hand-written table of real-world facts (:mod:`.world`),
-facts and edit requests checked on a model (:mod:`.facts`, chapter 7; chapter 6 draws its
-second hops from the same table) and the edit cases with their questions (:mod:`.cases`).
+facts and edit requests checked on a model (:mod:`.facts`, chapter 7, a subpackage by job: the
+table, known facts, requests, invented entities, EasyEdit export; chapter 6 draws its second hops
+from the same table) and the edit cases with their questions (:mod:`.cases`).
 
     from kedit_utils.datasets import facts
     table = facts.fact_table()                         # every fact, with probes

@@ -9,7 +9,9 @@ erase, computed with every editor of :mod:`kedit_utils.editing` and the metrics 
 * :mod:`.weight_maps`: |ΔW| per layer × module (the survey's weight-change heatmaps);
 * :mod:`.sequential`: many edits on one model (reliability of the first edits, locality);
 * :mod:`.reversibility`: edit, then edit back (the survey's "a knowledge graph can be
-  undone, an LLM cannot").
+  undone, an LLM cannot");
+* :mod:`.studies`: chapter 7's runs on the pretrained and the knowledge-graph model, cached;
+* :mod:`.chapter`: chapter 7's validated config and builder (the tables the page shows).
 """
 from kedit_utils.survey import (
                                 findings,

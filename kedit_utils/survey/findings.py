@@ -18,6 +18,10 @@ cannot make a finding "hold" by noise:
 5. ``erasure_poor``: no method erases well: for every method the old answer is still
    produced on at least a fifth of the paraphrases, or the erase target is produced on
    fewer than half of them.
+
+:func:`undone_by_editing_back` is the rule of §6's contrast (an edit undone by editing back?),
+on the reversibility measures; :func:`verdicts_by_model` gives each finding's verdicts as the
+chapter glues them.
 """
 from __future__ import annotations
 
@@ -134,4 +138,31 @@ def verdict_word(holds: bool | None) -> str:
     return {True: "holds", False: "does not hold", None: "not checked"}[holds]
 
 
-__all__ = ["FINDINGS", "Finding", "check_findings", "verdict_word"]
+def verdicts_by_model(findings: pd.DataFrame) -> dict[str, str]:
+    """finding key → its verdict on each model, in the table's order ("holds on A; does not hold
+    on B"). findings: :func:`check_findings` rows of several models, with a ``model`` column."""
+    return {key: "; ".join(f"{verdict_word(h)} on {m}" for m, h in zip(g.model, g.holds))
+            for key, g in findings.groupby("key", sort=False)}
+
+
+# Paper C §6: "a knowledge graph can be undone, an LLM cannot" (:mod:`.reversibility`'s measures)
+UNDONE_LOCALITY = 0.99  # the best method's locality after the edit back, at least
+UNDONE_RESIDUAL = 0.05  # and the closest weights after both edits, at most this share of the first edit's distance
+
+
+def undone_by_editing_back(means: pd.DataFrame) -> bool:
+    """Whether editing back undoes an edit, against the survey: some method returns at least
+    :data:`UNDONE_LOCALITY` of the unrelated knowledge (``locality_reverted``) and some method's
+    weights come back within :data:`UNDONE_RESIDUAL` of the first edit's distance
+    (``weight_residual``). means: one row per method of
+    :func:`~kedit_utils.survey.reversibility.reversibility`'s columns, averaged over the facts."""
+    from kedit_utils.core.validation import ParameterError
+
+    for column in ("locality_reverted", "weight_residual"):
+        if column not in means:
+            raise ParameterError("means", list(means.columns), f"lack the column {column!r}")
+    return bool(means.locality_reverted.max() >= UNDONE_LOCALITY and means.weight_residual.min() <= UNDONE_RESIDUAL)
+
+
+__all__ = ["FINDINGS", "Finding", "UNDONE_LOCALITY", "UNDONE_RESIDUAL", "check_findings", "undone_by_editing_back",
+           "verdict_word", "verdicts_by_model"]

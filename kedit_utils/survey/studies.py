@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from kedit_utils.survey import sequential as S
 
 WEIGHT_METHODS = ("rome", "memit", "alphaedit", "ft", "ft_l", "lora", "mend")
 TRAIN_EDITS = 200  # MEND's and SERAC's training split: at most this many edits about subjects never evaluated
+MIN_EDITS = 2  # per method and action: IKE's and SERAC's pools are the *other* requests of the action
 
 
 # --------------------------------------------------------------------------- pretrained model
@@ -147,6 +149,38 @@ def _method_requests(model, tok, model_id: str, n_edits: int, seed: int):
     return known, {a: F.make_requests(a, n_edits, known, seed=seed) for a in F.ACTIONS}
 
 
+def check_known_facts(known: F.KnownFacts, n_edits: int, methods: Sequence[str] = (), model: str = "model",
+                      seed: int = 0) -> None:
+    """Raise :class:`ParameterError` unless the model knows enough of the facts table.
+
+    Modify and erase each edit ``n_edits`` facts that the model answers (``known.kept``), so it
+    must know at least ``n_edits`` (and at least :data:`MIN_EDITS`); methods trained on other
+    edits (MEND, SERAC) need one more known fact about a subject no evaluated edit has. The
+    message says how many facts the model answered and how many the chapter needs, naming
+    ``model`` and ``n_edits``."""
+    answered = len(known.kept)
+    total = sum(known.total.values())
+    needed = max(n_edits, MIN_EDITS)
+    if answered < MIN_EDITS:
+        raise ParameterError("model", model, f"answers {answered} of the {total} facts of the table "
+                             f"({known.mode.replace('_', '-')} check); chapter 7 edits facts the model knows and "
+                             f"needs at least {needed} (n_edits = {n_edits} modify and erase edits): use a model "
+                             "that knows the table's facts (e.g. 'smollm2') or run_pretrained=False")
+    if answered < needed:
+        raise ParameterError("n_edits", n_edits, f"is more than the {answered} of the {total} facts of the table "
+                             f"that model {model!r} answers; chapter 7 needs n_edits known facts for its modify "
+                             f"and erase edits: use n_edits <= {answered}")
+    trained = [m for m in methods if get_editor(m).trained_argument]
+    if trained:
+        requests = {a: F.make_requests(a, n_edits, known, seed=seed) for a in F.ACTIONS}
+        used = {r.request.subject for rs in requests.values() for r in rs}
+        spare = [f for f in known.kept if f.subject not in used]
+        if not spare:
+            raise ParameterError("n_edits", n_edits, f"leaves none of the {answered} facts model {model!r} answers "
+                                 f"to train {', '.join(trained)} on (their training edits are about subjects no "
+                                 "evaluated edit has): use a smaller n_edits, or drop them from methods")
+
+
 _LOADED: dict = {}  # a grid worker's pretrained model, loaded once per process
 
 
@@ -188,6 +222,7 @@ def pretrained_study(model: str, methods, n_edits: int, seed: int = 0, fluency_t
     methods = check_methods(methods)
     m, tok, name, model_id = loaded or load_pretrained(model, device)
     known, requests = _method_requests(m, tok, model_id, n_edits, seed)
+    check_known_facts(known, n_edits, methods, model, seed)
     inputs = {"model": model_id, "methods": methods, "n_edits": n_edits, "seed": seed,
               "fluency_tokens": fluency_tokens, "covariance_texts": covariance_texts,
               "requests": {a: [r.to_easyedit() for r in rs] for a, rs in requests.items()}}
@@ -297,7 +332,8 @@ def kg_study(params: dict, graph: str, n_layers: int, methods, n_edits: int, seq
                  site={"layer": layer, "token": token})
 
 
-__all__ = ["Study", "WEIGHT_METHODS", "cached_known_facts", "check_methods", "kg_hparams", "kg_study",
+__all__ = ["MIN_EDITS", "Study", "WEIGHT_METHODS", "cached_known_facts", "check_known_facts", "check_methods",
+           "kg_hparams", "kg_study",
            "load_pretrained", "pretrained_context", "pretrained_study"]
 
 
@@ -326,12 +362,11 @@ def run_studies(pretrained_kwargs: dict | None, kg_kwargs: dict, workers: int = 
     if pretrained_kwargs is None or workers == 1:
         pre = pretrained_study(**pretrained_kwargs) if pretrained_kwargs is not None else None
         return pre, kg_study(**kg_kwargs)
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
+    from kedit_utils.core.jobs import spawned_pool
 
     threads = max(1, torch.get_num_threads() // 2)
     before = torch.get_num_threads()
-    with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
+    with spawned_pool(2) as pool:  # the workers' progress bars drawn here, in the notebook
         fut = pool.submit(_kg_job, {"kwargs": kg_kwargs, "threads": threads})
         torch.set_num_threads(threads)
         try:

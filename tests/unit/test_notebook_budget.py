@@ -7,7 +7,7 @@
 * a ``for`` loop only when it is trivial display: its body is nothing but calls to
   ``display``, ``print``, a ``glue*`` function or a plotting call on a figure or axes
   (``ax.*`` / ``fig.*`` / ``plt.*``), with no nested loop;
-* no table assembly in the chapters with a chapter builder (:data:`BUILT_CHAPTERS`): no
+* no table assembly in the chapters with a chapter builder (:data:`BUILT_CHAPTERS`: 5, 6 and 7): no
   ``pd.concat``, ``pd.merge``, ``pd.DataFrame(...)``, ``.merge(``, ``.groupby(``, ``.pivot(``
   or ``.pivot_table(`` (their tables come from the builder).
 """
@@ -22,7 +22,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.py"))
 DISPLAY_CALLS = {"display", "print"}
 PLOT_OWNERS = {"ax", "axes", "fig", "plt", "g", "grid"}
 TABLE_METHODS = {"merge", "groupby", "pivot", "pivot_table"}
-BUILT_CHAPTERS = {"05_deletion_impact", "06_meta_learning_propagation"}
+BUILT_CHAPTERS = {"05_deletion_impact", "06_meta_learning_propagation", "07_editing_methods"}
 
 
 def _call_name(node: ast.AST) -> tuple[str | None, str | None]:
