@@ -17,6 +17,17 @@ class ParameterError(ValueError):
         self.name, self.value, self.allowed = name, value, allowed
         super().__init__(f"parameter {name!r} = {value!r} is not allowed: {allowed}")
 
+    def renamed(self, names: dict[str, str]) -> "ParameterError":
+        """The same error in the names the user typed: a check deeper down names its own
+        parameters (``n_relations``), the chapter's are prefixed (``kg_relations``); every
+        name of ``names`` (inner -> typed) is replaced, in the parameter and in the rule."""
+        import re
+
+        allowed = self.allowed
+        for inner, typed in names.items():
+            allowed = re.sub(rf"\b{re.escape(inner)}\b", typed, allowed)
+        return ParameterError(names.get(self.name, self.name), self.value, allowed)
+
 
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
     choices = list(choices)

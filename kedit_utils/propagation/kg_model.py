@@ -288,7 +288,8 @@ class KGTwoHopSettings:
         try:
             build_graph(self.graph_spec())
         except ParameterError as e:  # a graph the generator cannot make (e.g. a hub with more facts than relations)
-            raise ParameterError("kg_relations", self.relations, f"cannot make chapter 1's graph here: {e}") from None
+            raise e.renamed({"n_relations": "kg_relations", "n_entities": "kg_entities", "ba_m": "kg_ba_m",
+                             "kind": "kg_graph"}) from None
 
     @classmethod
     def from_parameters(cls, parameters) -> KGTwoHopSettings:

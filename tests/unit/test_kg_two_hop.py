@@ -131,3 +131,15 @@ def test_tiny_run_end_to_end_restores_the_model(tmp_path, monkeypatch):
     assert run.lm.path == lm.path  # the language model came from the cache
     assert all(torch.equal(before[k], v) for k, v in run.lm.model.state_dict().items())  # base weights after
 
+
+
+def test_a_graph_error_names_the_parameters_as_the_user_typed_them():
+    """Issue 29 §9: the graph generator's own check names ``n_relations``; chapter 6's user typed
+    ``kg_relations``, and the message says so (in the parameter and in the advice)."""
+    from kedit_utils.core.validation import ParameterError
+    from kedit_utils.propagation.kg_model import KGTwoHopSettings
+
+    with pytest.raises(ParameterError) as err:
+        KGTwoHopSettings("ba", 200, 3, 3, 400, 2, 64, 1e-3, 3e-4, 1, 10)
+    assert err.value.name == "kg_relations" and "use kg_relations >=" in str(err.value)
+    assert "n_relations" not in str(err.value).replace("kg_relations", "")
