@@ -37,7 +37,7 @@ import torch
 from kedit_utils.editing import EditRequest, get_editor
 from kedit_utils.editing.memit import MEMITHyperParams
 from kedit_utils.editing.rome import ROMEHyperParams, edit, key_covariance, restore
-from kedit_utils.editing.rome import editor as E
+from kedit_utils.editing.rome import functional as E
 from kedit_utils.editing.rome.compute_v import Speed
 from kedit_utils.editing.rome.hparams import CONTEXT_TEMPLATES_5
 

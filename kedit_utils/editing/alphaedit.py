@@ -31,7 +31,7 @@ import torch
 from kedit_utils.core.validation import ParameterError, check_float
 from kedit_utils.editing.base import EditHandle
 from kedit_utils.editing.memit import MEMIT, MEMITHyperParams, requests_keys_at_layers
-from kedit_utils.editing.rome.editor import LocateThenEditContext
+from kedit_utils.editing.rome.functional import LocateThenEditContext
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from kedit_utils.editing.hparams import HyperParams, check_layers, scaled_layer
 from kedit_utils.editing.rome.compute_k import contextual_prompts, read_at_fact_tokens
 from kedit_utils.editing.rome.compute_v import Speed, delta_batch, optimise_delta
 from kedit_utils.editing.rome.covariance import KeyCovariance, key_covariance
-from kedit_utils.editing.rome.editor import LocateThenEditContext
+from kedit_utils.editing.rome.functional import LocateThenEditContext
 from kedit_utils.editing.rome.hparams import MOM2_DTYPES
 
 SMOL_TEMPLATES = ("{}", "Here is a fact. {}", "I read it in a book. {}", "Fun fact: {}", "Everyone knows this. {}")
@@ -293,7 +293,7 @@ def _covariance_matrix(c: KeyCovariance | None, d_in: int, ridge: float, device)
 
 
 class MEMIT(Editor):
-    """MEMIT (module docstring). Context (:class:`~.rome.editor.LocateThenEditContext`):
+    """MEMIT (module docstring). Context (:class:`~.rome.functional.LocateThenEditContext`):
     ``cov`` / ``corpus`` / ``model_id`` / ``progress`` (see :func:`layer_covariances`) and the
     z optimisation's ``speed``. ``info``: per layer the mean ‖residual‖ before its update."""
 

@@ -10,7 +10,7 @@ from kedit_utils.core.validation import ParameterError
 
 # name: (module, class)
 METHODS = {
-    "rome": ("kedit_utils.editing.rome.method", "ROME"),
+    "rome": ("kedit_utils.editing.rome.editor", "ROME"),
     "memit": ("kedit_utils.editing.memit", "MEMIT"),
     "alphaedit": ("kedit_utils.editing.alphaedit", "AlphaEdit"),
     "ft": ("kedit_utils.editing.ft", "FT"),

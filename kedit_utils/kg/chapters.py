@@ -28,7 +28,7 @@ from kedit_utils.core.pretrained import (
 )
 from kedit_utils.core.validation import ParameterError, check_choice
 from kedit_utils.editing.rome.covariance import key_covariance
-from kedit_utils.editing.rome.editor import EditRequest, edit, restore
+from kedit_utils.editing.rome.functional import EditRequest, edit, restore
 from kedit_utils.editing.rome.hparams import ROMEHyperParams
 from kedit_utils.kg.alias_accuracy import score_prompts
 from kedit_utils.kg.corpus import AliasCorpus, alias_corpus

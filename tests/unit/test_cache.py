@@ -333,3 +333,28 @@ def test_the_smollm2_pin_stands_for_the_conversion_code():
     source = inspect.getsource(pretrained._smollm2_from_gguf) + inspect.getsource(pretrained._save_smollm2_float32)
     digest = hashlib.sha256(source.encode()).hexdigest()[:16]
     assert (pretrained.SMOLLM2_FLOAT32_PIN, digest) == ("smollm2-float32/1", "de9a8b0c789683b2")
+
+
+def test_no_producer_names_its_modules_by_hand():
+    """Issue 29 §2: a producer's key is its own module's import closure (``code_version(sys.modules
+    [__name__])``, or a module looked up by name at run time, such as an editor from the registry)
+    or a named pin; a call that passes a module it imported is a hand-written list again."""
+    import ast
+    from pathlib import Path
+
+    import kedit_utils
+
+    offenders = []
+    for path in Path(kedit_utils.__file__).parent.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        imported = {(a.asname or a.name).split(".")[0] for n in ast.walk(tree)
+                    if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+        for node in ast.walk(tree):
+            func = getattr(node, "func", None)
+            name = getattr(func, "attr", None) or getattr(func, "id", None)
+            if isinstance(node, ast.Call) and name == "code_version":
+                for arg in node.args:
+                    base = arg.value if isinstance(arg, ast.Attribute) else arg
+                    if isinstance(base, ast.Name) and base.id in imported:
+                        offenders.append(f"{path.name}:{node.lineno} passes {ast.unparse(arg)}")
+    assert not offenders, offenders

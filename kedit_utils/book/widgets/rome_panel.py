@@ -11,7 +11,7 @@ import numpy as np
 
 from kedit_utils.book.widgets.actions import Actions
 from kedit_utils.core.validation import ParameterError
-from kedit_utils.editing.rome.editor import restore
+from kedit_utils.editing.rome.functional import restore
 from kedit_utils.editing.rome.hparams import ROMEHyperParams
 from kedit_utils.kg.alias_accuracy import score_prompts
 from kedit_utils.kg.corpus import AliasCorpus

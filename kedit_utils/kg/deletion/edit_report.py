@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kedit_utils.editing.rome.editor import EditResult, edit
+from kedit_utils.editing.rome.functional import EditResult, edit
 from kedit_utils.editing.rome.hparams import ROMEHyperParams
 from kedit_utils.kg.alias_accuracy import PromptScores, score_prompts
 from kedit_utils.kg.corpus import AliasCorpus

@@ -3,7 +3,7 @@
 A fact (s, r, o) of the knowledge graph is asked of the model as the two-word prompt
 "<subject alias> <relation alias>"; an edit makes it answer ``new_object`` instead, and a
 deletion is the edit to ``<deleted>``. :func:`graph_request` builds the
-:class:`~kedit_utils.editing.rome.editor.EditRequest` with clear errors for impossible requests;
+:class:`~kedit_utils.editing.rome.functional.EditRequest` with clear errors for impossible requests;
 :func:`deletion_edit_fn` adapts the editor to :func:`kedit_utils.kg.deletion.impact.deletion_sweep`.
 
 ``all_subject_aliases=True`` is an **extension beyond the paper**: the paper edits one
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kedit_utils.core.validation import ParameterError
-from kedit_utils.editing.rome.editor import EditRequest, edit, restore
+from kedit_utils.editing.rome.functional import EditRequest, edit, restore
 from kedit_utils.editing.rome.hparams import ROMEHyperParams
 from kedit_utils.kg.graphs import DELETED_ENTITY, KnowledgeGraph
 from kedit_utils.kg.vocabulary import Vocabulary

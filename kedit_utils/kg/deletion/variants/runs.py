@@ -16,7 +16,7 @@ import pandas as pd
 from kedit_utils.core import cache
 from kedit_utils.core.jobs import run_jobs
 from kedit_utils.core.validation import ParameterError, check_int
-from kedit_utils.editing.rome import editor
+from kedit_utils.editing.rome import functional as rome_functional
 from kedit_utils.editing.rome.covariance import key_covariance
 from kedit_utils.editing.rome.hparams import ROMEHyperParams
 from kedit_utils.kg.deletion import impact as deletion
@@ -55,8 +55,8 @@ def variant_edit_fn(tm, variant: Variant, hparams: ROMEHyperParams):
         target = DELETED_ENTITY if variant.target == "untrained" else stand_in_target(kg, triple)
         req = graph_request(kg, vocab, s, r, target, subject_alias=aliases[0], relation_alias=aliases[1],
                             all_subject_aliases=variant.all_aliases)
-        result = editor.edit(model, tok, req, hparams, cov)
-        return lambda: editor.restore(model, result)
+        result = rome_functional.edit(model, tok, req, hparams, cov)
+        return lambda: rome_functional.restore(model, result)
 
     return edit_fn
 
