@@ -117,8 +117,11 @@ def scorecard_html(card: Scorecard, chapter_titles: dict[str, str] | None = None
                     f'<small>({profile} profile)</small></th></tr>')
         for r in part.itertuples():
             badge = f'<span class="kedit-verdict" style="color:{_BADGE[r.verdict]}">{r.verdict}</span>'
+            if not r.decided:  # the interval holds both 0 and the paper's effect (issue 30 §3)
+                badge += '<br><small class="kedit-undecided">too few cases to tell</small>'
+            power = f'<br><small class="kedit-detectable">{html.escape(r.detectable)}</small>' if r.detectable else ""
             body.append(f'<tr><td><a href="{r.chapter}.html#{r.anchor}">{html.escape(r.item)}</a></td>'
-                        f'<td>{html.escape(r.paper_value)}</td><td class="kedit-ours">{html.escape(r.ours)}</td>'
+                        f'<td>{html.escape(r.paper_value)}</td><td class="kedit-ours">{html.escape(r.ours)}{power}</td>'
                         f'<td>{badge}</td></tr>')
     return f'<div class="kedit-table"><table class="kedit-scorecard">{head}{"".join(body)}</table></div>'
 

@@ -237,22 +237,25 @@ def difference_interval(k1: int, n1: int, k2: int, n2: int, level: float = 0.95)
     return (float(low), float(high))
 
 
-def detectable_difference(n1: int, n2: int | None = None, base: float = 0.5, alpha: float = 0.05,
+def detectable_difference(n1: int, n2: int | None = None, base: float | None = None, alpha: float = 0.05,
                           power: float = 0.8, paired: bool = False) -> float:
-    """The smallest difference of two proportions (in absolute terms, from ``base`` upward)
-    that samples of ``n1`` and ``n2`` cases detect with ``power`` at two-sided ``alpha``.
+    """The smallest difference of two proportions that samples of ``n1`` and ``n2`` cases
+    detect with ``power`` at two-sided ``alpha``.
 
     Independent samples: statsmodels' ``NormalIndPower`` solves for Cohen's effect size h
-    (h = 2 asin √p1 − 2 asin √p0), mapped back to p1 − p0 at p0 = ``base``. Paired samples
-    (the same cases under two conditions, ``n2`` ignored): the same on ``n1`` pairs with the
-    one-sample ``NormalIndPower(ratio=0)`` (the paired z-test on the discordant share,
-    conservative without knowing the discordance). ``nan`` for an empty sample; 1 - base when
-    even the largest difference is not detectable."""
+    (h = 2 asin √p1 − 2 asin √p0), mapped back to p1 − p0: from p0 = ``base`` upward, or, with
+    ``base=None`` (the default), at the worst place in [0, 1], p0 and p1 symmetric about 1/2,
+    where the difference is sin(h / 2) (a rate near 0 or 1 makes smaller differences
+    detectable; the worst case does not depend on the rates measured). Paired samples (the
+    same cases under two conditions, ``n2`` ignored): the same on ``n1`` pairs with the
+    one-sample ``NormalIndPower(ratio=0)``. ``nan`` for an empty sample; from ``base``, 1 − base
+    when even the largest difference is not detectable."""
     from statsmodels.stats.power import NormalIndPower
 
     check_float("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
     check_float("power", power, low=0.0, high=1.0, low_open=True, high_open=True)
-    check_float("base", base, low=0.0, high=1.0, high_open=True)
+    if base is not None:
+        check_float("base", base, low=0.0, high=1.0, high_open=True)
     n2 = n1 if n2 is None else n2
     if not n1 or not n2:
         return math.nan
@@ -260,6 +263,8 @@ def detectable_difference(n1: int, n2: int | None = None, base: float = 0.5, alp
         h = NormalIndPower().solve_power(nobs1=n1, alpha=alpha, power=power, ratio=0.0)
     else:
         h = NormalIndPower().solve_power(nobs1=n1, alpha=alpha, power=power, ratio=n2 / n1)
+    if base is None:
+        return math.sin(min(float(h), math.pi) / 2)
     phi = 2 * math.asin(math.sqrt(base)) + float(h)
     if phi >= math.pi:
         return 1.0 - base

@@ -98,6 +98,8 @@ class Claim:
     rule: str  # a key of RULES
     chapter: str  # the notebook, e.g. "02_training"
     anchor: str  # the MyST label of the chapter's section, e.g. "ch2-table1"
+    detectable: str = ""  # the smallest effect its sample can detect, "this n detects ≥ 24.3 pts" ("": not computed)
+    decided: bool = True  # False: the interval holds both 0 and the paper's effect, too few cases to tell
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
@@ -170,3 +172,12 @@ def verdict_finding(holds: Sequence[bool | None]) -> str | None:
 
 ClaimBuilder = Callable[[dict], list[Claim]]
 """A chapter's results (``results/<chapter>.json`` as a dict) -> its claims."""
+
+
+def sample_note(detectable: str, decided: bool) -> str:
+    """What a claim's sample can tell, for beside its verdict (issue 30 §3): " — too few cases to
+    tell (this n detects ≥ 72.4 pts)" when the interval holds both 0 and the paper's effect,
+    " (this n detects ≥ 19.8 pts)" otherwise; "" when no detectable effect was computed."""
+    if not detectable:
+        return ""
+    return f" — too few cases to tell ({detectable})" if not decided else f" ({detectable})"

@@ -20,7 +20,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kedit_utils.core.stats import interval_text, reported_interval
+from kedit_utils.core.stats import (
+    detectable_correlation,
+    detectable_text,
+    interval_text,
+    reported_interval,
+    too_few_to_tell,
+)
 from kedit_utils.core.verdicts import (
     AGREES,
     DOES_NOT,
@@ -213,6 +219,20 @@ def table3_row_verdict(row) -> str | None:
     return verdict_magnitude((row["max"], row["mean"]), (p_max, p_mean))
 
 
+def table2_row_power(row) -> tuple[str, bool]:
+    """What a Table 2 row's sample can tell (issue 30 §3): the smallest |r| its entities detect
+    (:func:`~kedit_utils.core.stats.detectable_correlation` on the row's ``n`` entity rows, 80 %
+    power, two-sided 5 %; for an interval across seeds the seeds' spread, not only ``n``, sets
+    its width, so this is the entities' part of it) and whether its interval decides: False when
+    it holds both 0 and the paper's r. ``("", True)`` without ``n``."""
+    n = row.get("n") if hasattr(row, "get") else getattr(row, "n", None)
+    paper = paper_r(row["graph"], row["layers"])
+    if not n or paper is None:
+        return "", True
+    lo, hi, _ = reported_interval(row)
+    return detectable_text(detectable_correlation(int(n)), unit="r", scale=1), not too_few_to_tell(lo, hi, paper)
+
+
 def _table2_claims(table2_rows: list[dict], label: str, anchor: str) -> list[Claim]:
     """Paper A Table 2 claims of ``table2_rows`` (graph, layers, pearson, n_seeds, ci_* and
     seeds_*, optionally editor and edit_token), each by :func:`table2_row_verdict`."""
@@ -222,11 +242,13 @@ def _table2_claims(table2_rows: list[dict], label: str, anchor: str) -> list[Cla
         if verdict is None:
             continue
         lo, hi, kind = reported_interval(r)
+        paper = paper_r(r["graph"], r["layers"])
+        detectable, decided = table2_row_power(r)
         rows.append(Claim(
             "A", f"{label}, {_model(r['graph'], r['layers'])}: Pearson r "
                  f"[95 % CI {kind.replace('seeds', str(r['n_seeds']) + ' seeds')}]",
-            f"{paper_r(r['graph'], r['layers']):.2f}", f"{r['pearson']:.2f} {interval_text(lo, hi)}",
-            verdict, "correlation", "05_deletion_impact", anchor))
+            f"{paper:.2f}", f"{r['pearson']:.2f} {interval_text(lo, hi)}",
+            verdict, "correlation", "05_deletion_impact", anchor, detectable, decided))
     return rows
 
 

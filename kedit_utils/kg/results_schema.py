@@ -113,6 +113,7 @@ class IntervalRow(Row):
     seeds_low: Number
     seeds_high: Number
     n_seeds: int
+    n: int | None = None  # entity rows over all seeds (the smallest |r| they detect is shown beside the verdict)
 
 
 class Table2Row(IntervalRow):

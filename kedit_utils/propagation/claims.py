@@ -22,11 +22,13 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from kedit_utils.core.stats import detectable_difference, detectable_text, too_few_to_tell
 from kedit_utils.core.verdicts import (
     DOES_NOT,
     Claim,
     ClaimBuilder,
     difference_interval,
+    sample_note,
     verdict_depth,
     verdict_difference,
 )
@@ -73,10 +75,23 @@ class Difference:
     n: int
     paper: float
     verdict: str
+    detectable: float = math.nan  # the smallest difference these samples detect (80 % power, two-sided 5 %)
+
+    @property
+    def decided(self) -> bool:
+        """False when the interval holds both 0 and Paper B's difference: too few cases to tell."""
+        return not too_few_to_tell(self.low, self.high, self.paper)
+
+    @property
+    def detectable_text(self) -> str:
+        """"this n detects ≥ 24.3 pts"."""
+        return detectable_text(self.detectable)
 
     def text(self, digits: int = 1) -> str:
-        """"+5.0 pts [+0.3, +11.0], n = 100"."""
-        return f"{points_text(self.ours, self.low, self.high, digits)}, n = {self.n}"
+        """"+5.0 pts [+0.3, +11.0], n = 100 (this n detects ≥ 19.8 pts)", or "... — too few
+        cases to tell (this n detects ≥ 72.4 pts)" when the interval cannot decide."""
+        return (f"{points_text(self.ours, self.low, self.high, digits)}, n = {self.n}"
+                + sample_note(self.detectable_text, self.decided))
 
     @property
     def above_zero(self) -> bool:
@@ -85,9 +100,13 @@ class Difference:
 
 
 def _difference(acc1: float, n1: int, acc2: float, n2: int, paper: float) -> Difference:
+    """The interval treats the two arms as independent samples (Newcombe's), and so does the
+    detectable difference, at its worst place in [0, 1] (conservative where the cases are
+    paired, as Table 1's base and meta-trained models on the same cases)."""
     lo, hi = difference_interval(round(acc1 * n1), n1, round(acc2 * n2), n2)
     verdict = DOES_NOT if math.isnan(lo) else verdict_difference(paper, lo, hi)
-    return Difference(acc1 - acc2, lo, hi, n1, paper, verdict)
+    detectable = detectable_difference(n1, n2)
+    return Difference(acc1 - acc2, lo, hi, n1, paper, verdict, detectable)
 
 
 def _missing(x) -> bool:
@@ -159,7 +178,7 @@ def table1_claims(res: dict) -> list[Claim]:
                  f"{SPLIT_NAMES.get(r['split'], r['split'])}: gain of meta-learning [95 % CI]",
             f"{paper_gain:+.1f} pts", f"{100 * r['gain']:+.1f} pts [{100 * d.low:+.1f}, {100 * d.high:+.1f}], "
                                       f"n = {d.n}",
-            d.verdict, "difference", CHAPTER, "ch6-table1"))
+            d.verdict, "difference", CHAPTER, "ch6-table1", d.detectable_text, d.decided))
     return rows
 
 
@@ -189,7 +208,7 @@ def table2_claims(res: dict) -> list[Claim]:
                 "B", f"Table 2, {name}: meta-trained FT minus {METHOD_NAMES[method]} [95 % CI]",
                 f"{pm - paper:+.1f} pts ({pm:.1f} vs {paper:.1f})",
                 f"{points_text(d.ours, d.low, d.high)} ({_pct(meta[column])} vs {_pct(other[column])}, n = {d.n})",
-                d.verdict, "difference", CHAPTER, "ch6-table2"))
+                d.verdict, "difference", CHAPTER, "ch6-table2", d.detectable_text, d.decided))
     return rows
 
 

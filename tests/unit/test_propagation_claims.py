@@ -30,7 +30,19 @@ def test_table1_gain_rule():
     # no gain, or the opposite sign
     assert C.table1_gain(_t1(base=0.5, meta=0.5)).verdict == V.DOES_NOT
     assert C.table1_gain(_t1(base=0.6, meta=0.1)).verdict == V.DOES_NOT
-    assert d.text() == f"{C.points_text(d.ours, d.low, d.high)}, n = 100"
+    assert d.text() == f"{C.points_text(d.ours, d.low, d.high)}, n = 100 ({d.detectable_text})"
+    assert d.decided and d.detectable == pytest.approx(0.197, abs=0.002)  # 100 cases per arm: 19.7 pts
+
+
+def test_too_few_cases_to_tell_reads_so_with_the_detectable_difference():
+    """Issue 30 §3: an interval holding both 0 and the paper's gain reads "too few cases to tell
+    (this n detects ≥ X)", in the chapter's text and on the scorecard."""
+    d = C.table1_gain(_t1("attn", "ood", n=2, base=0.0, meta=0.0))  # paper +1.6 pts
+    assert not d.decided and d.verdict == V.DOES_NOT
+    assert d.text().endswith(f"— too few cases to tell (this n detects ≥ {100 * d.detectable:.1f} pts)")
+    assert d.detectable > 0.5  # two cases per arm detect only a huge difference
+    claim = C.table1_claims({"table1": [_t1("attn", "ood", n=2, base=0.0, meta=0.0)]})[0]
+    assert not claim.decided and claim.detectable == d.detectable_text
 
 
 def test_table1_edge_cases():

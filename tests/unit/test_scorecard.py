@@ -2,7 +2,9 @@
 section for each paper and counts the rows it shows."""
 import json
 import re
+from dataclasses import asdict
 
+import pandas as pd
 import pytest
 from results_examples import (  # tests/unit/results_examples.py
     CHAPTERS,
@@ -232,3 +234,23 @@ def test_every_hand_made_chapter_gives_rows_where_it_has_builders(tmp_path, chap
     write_examples(tmp_path, [chapter])
     rows = sc.build_scorecard(tmp_path).rows
     assert (len(rows) > 0) == (chapter in sc.ROW_BUILDERS)
+
+
+def test_a_row_shows_what_its_sample_detects_and_says_when_it_cannot_tell():
+    """Issue 30 §3 on the card: a Table 2 row shows the smallest |r| its entities detect; a
+    Paper B row of two cases, whose interval holds both 0 and the paper's gain, reads "too few
+    cases to tell" beside its verdict."""
+    from kedit_utils.kg import claims as A
+    from kedit_utils.propagation import claims as B
+
+    row = {"graph": "BA", "layers": 6, "pearson": 0.3, "ci_low": -0.1, "ci_high": 0.6, "seeds_low": None,
+           "seeds_high": None, "n_seeds": 1, "n": 30, "editor": "rome", "spearman": 0.3}
+    detectable, decided = A.table2_row_power(row)
+    assert detectable == "this n detects |r| ≥ 0.49" and decided  # [-0.1, 0.6] rules out the paper's .93
+    assert A.table2_row_power({**row, "ci_high": 0.95}) == (detectable, False)  # holds 0 and .93: cannot tell
+    assert A.table2_row_power({**row, "ci_low": 0.85, "ci_high": 0.97}) == (detectable, True)
+    claims = B.table1_claims({"table1": [{"scope": "attn", "split": "ood", "layers": "8", "acc_base": 0.0,
+                                          "acc_meta": 0.0, "gain": 0.0, "n": 2}]})
+    card = sc.Scorecard(pd.DataFrame([asdict(c) for c in claims]), {"06_meta_learning_propagation": "quick"}, [])
+    page = sc.scorecard_html(card)
+    assert "too few cases to tell" in page and "this n detects ≥" in page

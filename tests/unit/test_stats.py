@@ -94,6 +94,9 @@ def test_detectable_effects_shrink_with_n_and_match_the_power_formula():
     assert stats.detectable_difference(300) < stats.detectable_difference(30) < stats.detectable_difference(5)
     assert stats.detectable_difference(30, paired=True) < d30  # n pairs vs two arms of n
     assert stats.detectable_difference(2, base=0.9) == pytest.approx(0.1)  # capped at 1 - base
+    # the default is the worst place in [0, 1]: sin(h / 2), 19.7 pts for 100 cases per arm
+    assert stats.detectable_difference(100) == pytest.approx(np.sin(2.8016 * np.sqrt(2 / 100) / 2), abs=1e-3)
+    assert stats.detectable_difference(100) > stats.detectable_difference(100, base=0.0)
     assert np.isnan(stats.detectable_difference(0))
     # Pearson r with n = 30: tanh(2.8016 / sqrt(27)) = 0.4929
     assert stats.detectable_correlation(30) == pytest.approx(0.4929, abs=1e-3)
