@@ -41,7 +41,6 @@ from kedit_utils.datasets import facts as F
 from kedit_utils.editing import get_editor, prerequisites
 from kedit_utils.editing import metrics as M
 from kedit_utils.editing.rome.compute_v import Speed
-from kedit_utils.survey import grid as G
 from kedit_utils.survey import studies as E
 
 

@@ -67,16 +67,16 @@ checkpoint_every = None  # Fig. 3: evaluate every this many tasks
 baselines = None  # Table 2's other editors: "rome", "memit", "alphaedit"
 n_baseline_cases = None  # cases per dataset for each baseline (None: all)
 kg_graph = None  # beyond the paper: chapter 1's graph kind, "ba" or "er"
-kg_entities = None  # its entities (chapter 1: 200)
-kg_relations = None  # its relations (chapter 1: 50)
-kg_ba_m = None  # its BA attachment count (chapter 1: 3)
-kg_new = None  # new entities (CRE's invented subjects), a quarter held out for evaluation
-kg_layers = None  # the from-scratch GPT-2's layers
-kg_embd = None  # its width
+kg_entities = None  # its entities, >= 4 (chapter 1: 200)
+kg_relations = None  # its relations, >= 2 and >= the facts of its biggest hub (the error says how many; chapter 1: 50)
+kg_ba_m = None  # its BA attachment count, 1 to kg_entities - 1 (chapter 1: 3)
+kg_new = None  # new entities (CRE's invented subjects), >= 8, a quarter held out for evaluation
+kg_layers = None  # the from-scratch GPT-2's layers, >= 1
+kg_embd = None  # its width, a multiple of 4 (4 heads), >= 4
 kg_alpha = None  # its inner-loop (and FT edit) rate α
 kg_beta = None  # its outer-loop rate β
-kg_epochs = None  # its meta-training passes
-kg_locality = None  # other facts of the graph checked for locality
+kg_epochs = None  # its meta-training passes, >= 1
+kg_locality = None  # other facts of the graph checked for locality, >= 0
 threads = None  # torch CPU threads (None: torch's default)
 workers = None  # meta-training runs at once, one process each (None: the profile's; 1 on a single GPU)
 executor = "local"  # where they run: "local" (this process or `workers` processes) | "dask"

@@ -24,7 +24,7 @@ the profile and checked), so its sweeps share the chapter's cache keys. It write
 :func:`combined_entities` joins every stored part of a kind into one per-entity table (a
 seed × graph × depth × editor × token stored twice is an error, not a silent average); the
 chapter computes Table 2 from it with the same function as its own
-(:func:`.stats.degree_impact_table`), so the interval across seeds is computed by the build
+(:func:`kedit_utils.kg.deletion.statistics.degree_impact_table`), so the interval across seeds is computed by the build
 from stored per-entity impacts, never typed.
 """
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The case of Paper B's evaluation (§4, "Evaluation"; MQuAKE's and PropMEND/CRE's protocol):
 one or more new facts to edit in, and questions that need them.
 
-A :class:`PropagationCase` is what the CRE generator and loader (:mod:`.cre`) and the MQuAKE
-loader (:mod:`.mquake`) produce, and what FOMAML trains on (:mod:`kedit_utils.propagation`, one
+A :class:`PropagationCase` is what the CRE generator and loader (:mod:`kedit_utils.propagation.cre`) and the MQuAKE
+loader (:mod:`kedit_utils.propagation.mquake`) produce, and what FOMAML trains on (:mod:`kedit_utils.propagation`, one
 edit and one question per training task) and evaluates: edit every request of ``edits`` by
 plain FT, ask every question of ``questions`` (greedy, at most 10 new tokens), correct when
 one of ``answers`` is contained (MQuAKE: when any of the questions is answered).

@@ -33,7 +33,7 @@ import torch
 
 from kedit_utils.core import architectures as A
 from kedit_utils.core.fingerprints import weights_fingerprint
-from kedit_utils.core.tokens import FACT_TOKENS, lookup, target_token_ids
+from kedit_utils.core.tokens import FACT_TOKENS, lookup
 from kedit_utils.core.validation import ParameterError, check_choice, check_float, check_int
 from kedit_utils.editing.base import EditHandle, Editor, weights_guard
 from kedit_utils.editing.hparams import HyperParams, check_layers, scaled_layer
@@ -197,7 +197,7 @@ def layer_covariances(model, tok, layers, cov=None, corpus=None, *, n_samples: i
             out[layer] = c
         return out
     if corpus is None:
-        raise ParameterError("cov", None, "pass the covariances (editors.memit.layer_covariances) or a corpus")
+        raise ParameterError("cov", None, "pass the covariances (kedit_utils.editing.memit.layer_covariances) or a corpus")
     model_id = model_id or weights_fingerprint(model)
     return {layer: key_covariance(model, layer, corpus, tok, n_samples=n_samples, dtype=dtype,
                                   model_id=model_id, progress=progress) for layer in layers}

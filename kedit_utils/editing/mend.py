@@ -324,7 +324,7 @@ class MEND(Editor):
         network = context.network
         if not isinstance(network, MENDNetwork):
             raise ParameterError("network", type(network).__name__,
-                                 "MEND needs its trained network: editors.mend.trained_network(model, tok, "
+                                 "MEND needs its trained network: kedit_utils.editing.mend.trained_network(model, tok, "
                                  "train_edits, hparams, model_id=...)")
         if network.layer_ids != list(hparams.layers):
             raise ParameterError("network", network.layer_ids, f"was trained for other layers than {list(hparams.layers)}")

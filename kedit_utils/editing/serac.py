@@ -258,11 +258,11 @@ class SERAC(Editor):
             pool = [r for r in as_requests(scope_examples) if (r.prompt, r.target_new) not in own] \
                 if scope_examples else []
             if not pool:
-                raise ParameterError("scope", None, "SERAC needs its trained scope classifier (editors.serac."
+                raise ParameterError("scope", None, "SERAC needs its trained scope classifier (kedit_utils.editing.serac."
                                      "trained_scope) or scope_examples, edits to train one on")
             scope = train_scope(model, tok, pool, hparams)
         if not isinstance(scope, ScopeClassifier):
-            raise ParameterError("scope", type(scope).__name__, "must be a ScopeClassifier (editors.serac.trained_scope)")
+            raise ParameterError("scope", type(scope).__name__, "must be a ScopeClassifier (kedit_utils.editing.serac.trained_scope)")
         clf = scope
         embed = _Embedder(model, tok, hparams.embedding_layer)
         memory = list(requests)

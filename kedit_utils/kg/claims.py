@@ -7,7 +7,7 @@ Chapter 5 (Paper A §4) has three kinds of claim, each decided here and only her
 
 * **a Table 2 cell** (:func:`table2_row_verdict`): the paper's Pearson r of degree and impact
   for one graph × depth inside our 95 % interval (rule ``correlation``; the interval across
-  seeds where there are two or more, else over entities: :func:`~kedit_utils.core.stats.reported_interval`);
+  seeds where there are two or more, else over entities: :func:`~kedit_utils.kg.deletion.statistics.reported_interval`);
   the chapter's sentence on the BA models (:func:`table2_ba_verdict`) is the worst of its BA cells;
 * **Table 2's contrast, BA ≫ ER** (issue 12's criterion, :func:`table2_criterion`): BA r ≥ .8
   with its interval above ER's at 6 and 12 layers (rule ``contrast``), for the rule's setup, the
@@ -20,13 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kedit_utils.core.stats import (
-    detectable_correlation,
-    detectable_text,
-    interval_text,
-    reported_interval,
-    too_few_to_tell,
-)
+from kedit_utils.core.stats import detectable_correlation, detectable_text, interval_text, too_few_to_tell
 from kedit_utils.core.verdicts import (
     AGREES,
     DOES_NOT,
@@ -39,6 +33,7 @@ from kedit_utils.core.verdicts import (
     verdict_location,
     verdict_magnitude,
 )
+from kedit_utils.kg.deletion.statistics import reported_interval
 from kedit_utils.kg.paper_numbers import PAPER_A_TABLE1, PAPER_A_TABLE2, PAPER_A_TABLE3
 
 
@@ -118,7 +113,7 @@ def paper_table3_text(graph: str, layers: int) -> str:
 def table2_row_verdict(row) -> str | None:
     """The verdict on one Table 2 row (a mapping or pandas row: graph, layers, pearson, n_seeds,
     ci_* and seeds_*, optionally editor and edit_token): rule ``correlation`` on the interval
-    :func:`~kedit_utils.core.stats.reported_interval` picks; ``None`` where the paper has no number
+    :func:`~kedit_utils.kg.deletion.statistics.reported_interval` picks; ``None`` where the paper has no number
     or the row has no r."""
     get = row.get if hasattr(row, "get") else lambda k, default=None: getattr(row, k, default)
     paper = paper_r(get("graph"), get("layers"), get("editor", PAPER_EDITOR) or PAPER_EDITOR,
@@ -151,7 +146,7 @@ def table2_ba_verdict(rows: pd.DataFrame) -> tuple[str | None, str]:
 def _depth_check(rows: pd.DataFrame, n: int, threshold: float) -> tuple[bool, bool, str] | None:
     """Issue 12's criterion at depth ``n`` of one setup's rows: (BA r ≥ ``threshold``, BA's 95 %
     interval above ER's, the evidence in words), or None when BA or ER did not run there. The
-    interval: :func:`kedit_utils.core.stats.reported_interval` (across seeds when there are
+    interval: :func:`kedit_utils.kg.deletion.statistics.reported_interval` (across seeds when there are
     several, else over entities)."""
     ba, er = rows[(rows.graph == "BA") & (rows.layers == n)], rows[(rows.graph == "ER") & (rows.layers == n)]
     if ba.empty or er.empty:

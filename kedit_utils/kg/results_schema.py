@@ -4,8 +4,10 @@ the causal-tracing peaks of Fig. 6 and the ROME demos (chapter 4), and Tables 2-
 sweep with its variants (chapter 5).
 
 The bases and the rules (declared fields required, extra fields allowed) are in
-:mod:`kedit_utils.core.results_schema`. :mod:`kedit_utils.kg.claims` reads the chapters' results
-through :func:`parse_results`, so every field a claim reads is declared here.
+:mod:`kedit_utils.core.results_schema`. The scorecard validates every results file with
+:func:`parse_results` before :mod:`kedit_utils.kg.claims` reads it, and every field a claim
+reads is declared here (tests/unit/test_results_schema.py checks both), so a renamed key fails
+instead of emptying a row.
 """
 from __future__ import annotations
 
@@ -103,7 +105,7 @@ class CausalTracingResults(ChapterResults):
 # chapter 5: Tables 2-3 and the variants
 class IntervalRow(Row):
     """A Pearson r of degree and impact with its two 95 % intervals (over entities: ci_*; across
-    seeds: seeds_*, null for one seed), as :func:`kedit_utils.core.stats.reported_interval` reads it."""
+    seeds: seeds_*, null for one seed), as :func:`kedit_utils.kg.deletion.statistics.reported_interval` reads it."""
 
     graph: str
     layers: int

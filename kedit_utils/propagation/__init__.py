@@ -1,5 +1,5 @@
 """Meta-learning so that edits propagate (Paper B): FOMAML (:mod:`.fomaml`) and Paper B's
-evaluation protocol for any editor (:mod:`.propagation_eval`).
+evaluation protocol for any editor (:mod:`.protocol`).
 
     from kedit_utils.propagation import FOMAMLConfig, meta_train, evaluate_base_and_meta
 

@@ -176,8 +176,7 @@ def table1_claims(res: dict) -> list[Claim]:
         rows.append(Claim(
             "B", f"Table 1, {r['scope']} ({_layers(r.get('layers', 'all'))}), "
                  f"{SPLIT_NAMES.get(r['split'], r['split'])}: gain of meta-learning [95 % CI]",
-            f"{paper_gain:+.1f} pts", f"{100 * r['gain']:+.1f} pts [{100 * d.low:+.1f}, {100 * d.high:+.1f}], "
-                                      f"n = {d.n}",
+            f"{paper_gain:+.1f} pts", f"{points_text(d.ours, d.low, d.high)}, n = {d.n}",
             d.verdict, "difference", CHAPTER, "ch6-table1", d.detectable_text, d.decided))
     return rows
 

@@ -33,7 +33,7 @@ folder and renamed when complete, :func:`kedit_utils.core.cache.atomic_dir`).
 The curve of Paper B's Fig. 3 (accuracy against meta-training steps):
 ``meta_train(..., on_checkpoint=f, checkpoint_every=k)`` calls ``f(tasks_seen, model)`` at
 0, every k tasks and at the end, with the model holding the meta-weights θ of that moment
-(the callback may edit and must restore, as :mod:`.propagation_eval` does); the returned
+(the callback may edit and must restore, as :mod:`.protocol` does); the returned
 values form ``result.curve``. The weights of each checkpoint are cached too, so a cached
 run calls ``f`` on bit-identical weights and gives the same curve (k is part of the key).
 """

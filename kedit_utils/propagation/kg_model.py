@@ -49,7 +49,6 @@ from kedit_utils.propagation.kg_cases import (
     split_new_entities,
     training_sequences,
     two_hop_cases,
-    two_hop_chains,
     two_hop_vocabulary,
 )
 

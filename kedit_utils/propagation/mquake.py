@@ -16,7 +16,7 @@ Multi-Hop Questions" (EMNLP 2023), github.com/princeton-nlp/MQuAKE, ``datasets/`
     orig                {triples, triples_labeled, new_triples, new_triples_labeled, edit_triples}
 
 :func:`load_mquake` (parameter ``mquake_path``) turns each case into a
-:class:`.cases.PropagationCase`: one :class:`EditRequest` per requested rewrite (prompt =
+:class:`kedit_utils.datasets.cases.PropagationCase`: one :class:`EditRequest` per requested rewrite (prompt =
 ``prompt`` with the subject in place of ``{}``; MQuAKE's prompts end where the object starts;
 ``target_new.str`` → target_new, ``target_true.str`` → ground_truth), the three questions,
 answers = new_answer then new_answer_alias, single_hops = each hop of ``new_single_hops`` as
@@ -32,7 +32,7 @@ first hop's new answer (MQuAKE's ``new_single_hops[0].answer`` is ``target_new.s
 the rewrite that edits it).
 
 Nothing is downloaded: :func:`generate_mquake` writes MQuAKE's format offline from the facts
-table (:mod:`.world`, :mod:`.facts`), so the chapter runs as is and the real file drops in
+table (:mod:`kedit_utils.datasets.world`, :mod:`kedit_utils.datasets.facts`), so the chapter runs as is and the real file drops in
 through the same loader. Its chains: person → country → (capital | currency | language |
 continent), city → country → ..., landmark → city → country → ..., company → headquarters
 city → country → ...; edits on one or two hops (counterfactual objects of the same type);

@@ -3,8 +3,9 @@ meta-learning (the FOMAML gain), Fig. 2's best layer (``data``), Table 2's compa
 meta-trained model with the editing baselines, and the chapter's further tables.
 
 The bases and the rules (declared fields required, extra fields allowed, so the chapter may write
-more) are in :mod:`kedit_utils.core.results_schema`. :mod:`kedit_utils.propagation.claims` reads
-the chapter's results through :func:`parse_results`, so every field a claim reads is declared here.
+more) are in :mod:`kedit_utils.core.results_schema`. The scorecard validates the results file
+with :func:`parse_results` before :mod:`kedit_utils.propagation.claims` reads it, and every
+field a claim reads is declared here (tests/unit/test_results_schema.py checks both).
 """
 from __future__ import annotations
 

@@ -90,7 +90,7 @@ def test_a_part_stored_from_the_command_line_gives_the_chapters_table2(tiny_book
     import pandas as pd
 
     from kedit_utils.book import cli, stored_parts, stored_results
-    from kedit_utils.core.stats import degree_impact_table
+    from kedit_utils.kg.deletion.statistics import degree_impact_table
 
     book, results = tiny_book
     monkeypatch.setenv("KEDIT_CACHE", str(book.parent / "cache"))

@@ -1,4 +1,4 @@
-"""meta.experiment: one run gives Table 1's pair and Fig. 3's curve; the layer rule; the
+"""propagation.runs: one run gives Table 1's pair and Fig. 3's curve; the layer rule; the
 paper layer per family."""
 from types import SimpleNamespace
 

@@ -7,9 +7,12 @@
 * a ``for`` loop only when it is trivial display: its body is nothing but calls to
   ``display``, ``print``, a ``glue*`` function or a plotting call on a figure or axes
   (``ax.*`` / ``fig.*`` / ``plt.*``), with no nested loop;
-* no table assembly in the chapters with a chapter builder (:data:`BUILT_CHAPTERS`: 5, 6 and 7): no
-  ``pd.concat``, ``pd.merge``, ``pd.DataFrame(...)``, ``.merge(``, ``.groupby(``, ``.pivot(``
-  or ``.pivot_table(`` (their tables come from the builder).
+* in the chapters with a chapter builder (:data:`BUILT_CHAPTERS`: 5, 6 and 7), no table
+  assembly and no verdict logic: no ``pd.concat``, ``pd.merge``, ``pd.DataFrame(...)`` (nor
+  ``concat`` / ``merge`` imported by name), ``.merge(``, ``.join(``, ``.query(``, ``.assign(``,
+  ``.groupby(``, ``.pivot(`` or ``.pivot_table(``, and no comparison or boolean operator
+  (``ba.ci_low > 0``, ``x and y``): their tables and verdicts come from the builder and the
+  paper's claims module.
 """
 import ast
 from pathlib import Path
@@ -21,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.py"))
 DISPLAY_CALLS = {"display", "print"}
 PLOT_OWNERS = {"ax", "axes", "fig", "plt", "g", "grid"}
-TABLE_METHODS = {"merge", "groupby", "pivot", "pivot_table"}
+TABLE_METHODS = {"merge", "join", "query", "assign", "groupby", "pivot", "pivot_table"}
 BUILT_CHAPTERS = {"05_deletion_impact", "06_meta_learning_propagation", "07_editing_methods"}
 
 
@@ -64,10 +67,13 @@ def budget_violations(source: str, tables: bool = True) -> list[str]:
         elif isinstance(node, ast.For):
             if not all(_trivial_display(s) for s in node.body):
                 out.append(f"line {line}: for loop that is not trivial display")
+        elif tables and isinstance(node, (ast.Compare, ast.BoolOp)):
+            out.append(f"line {line}: verdict logic (a comparison or boolean operator)")
         elif tables and isinstance(node, ast.Call):
             owner, name = _call_name(node)
-            if (owner == "pd" and name in {"concat", "merge", "DataFrame"}) or (owner != "pd" and name in TABLE_METHODS
-                                                                                  and isinstance(node.func, ast.Attribute)):
+            if (owner == "pd" and name in {"concat", "merge", "DataFrame"}) \
+                    or (owner is None and name in {"concat", "merge"}) \
+                    or (owner != "pd" and name in TABLE_METHODS and isinstance(node.func, ast.Attribute)):
                 out.append(f"line {line}: table assembly ({name})")
     return out
 
@@ -97,3 +103,8 @@ def test_budget_rule_itself():
     assert budget_violations("t = pd.concat([a, b])")
     assert budget_violations("t = frame.groupby('graph').mean()")
     assert budget_violations("def f():\n    pass")
+    assert budget_violations("ba_clear = (ba.ci_low > 0).all()")  # the issue's own example
+    assert budget_violations("t = frame[frame.graph == 'BA']") and budget_violations("ok = a and b")
+    assert budget_violations("t = a.join(b)") and budget_violations("t = df.query('n > 2')")
+    assert budget_violations("from pandas import concat\nt = concat([a, b])")
+    assert budget_violations("ok = x > 0", tables=False) == []  # the comparison rule is the built chapters' only

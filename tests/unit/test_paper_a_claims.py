@@ -116,7 +116,8 @@ def test_the_scorecard_rows_use_the_same_rules_and_add_the_criterion_where_decid
 
 
 def test_interval_text_is_one_function():
-    from kedit_utils.core.stats import compact_table2, interval_text
+    from kedit_utils.core.stats import interval_text
+    from kedit_utils.kg.deletion.statistics import compact_table2
 
     assert interval_text(0.1234, 0.5) == "[0.12, 0.50]" and interval_text(None, 1.0) == ""
     assert interval_text(np.nan, 1.0) == "" and interval_text(0.1, 0.2, precision=3) == "[0.100, 0.200]"

@@ -4,6 +4,7 @@ import pytest
 
 from kedit_utils.core import stats
 from kedit_utils.core.validation import ParameterError
+from kedit_utils.kg.deletion import statistics as deletion_stats
 
 
 def test_pearson_and_spearman_known_values():
@@ -23,15 +24,15 @@ def test_ci_contains_the_estimate_and_shrinks_with_more_seeds():
     rng = np.random.default_rng(0)
     deg = [rng.integers(1, 30, 100) for _ in range(3)]
     imp = [d * 0.01 + rng.normal(0, 0.1, d.size) for d in deg]
-    res = stats.correlation_with_ci(deg, imp, n_boot=300)
+    res = deletion_stats.correlation_with_ci(deg, imp, n_boot=300)
     assert res["ci_low"] < res["pearson"] < res["ci_high"]
     assert res["n_seeds"] == 3 and res["pearson"] > 0.5
-    one = stats.correlation_with_ci(deg[:1], imp[:1], n_boot=300)
+    one = deletion_stats.correlation_with_ci(deg[:1], imp[:1], n_boot=300)
     assert (one["ci_high"] - one["ci_low"]) > (res["ci_high"] - res["ci_low"])
 
 
 def test_impact_summary_units():
-    row = stats.impact_summary([0.0, 0.002, 0.006])
+    row = deletion_stats.impact_summary([0.0, 0.002, 0.006])
     assert row["max"] == pytest.approx(0.6) and row["min"] == 0.0
     assert row["mean"] == pytest.approx(0.2 + 2 / 30, rel=1e-6)
 
@@ -40,14 +41,14 @@ def test_bad_inputs():
     with pytest.raises(ParameterError):
         stats.pearson([1, 2], [1, 2])
     with pytest.raises(ParameterError):
-        stats.correlation_with_ci([np.arange(5)], [], n_boot=10)
+        deletion_stats.correlation_with_ci([np.arange(5)], [], n_boot=10)
 
 
 def test_degree_impact_table_and_disjoint_intervals():
     import numpy as np
     import pandas as pd
 
-    from kedit_utils.core.stats import degree_impact_table, disjoint_intervals
+    from kedit_utils.kg.deletion.statistics import degree_impact_table, disjoint_intervals
 
     rng = np.random.default_rng(0)
     deg = rng.integers(1, 20, 60)
@@ -124,17 +125,17 @@ def test_correlation_across_seeds_widens_with_seed_to_seed_spread():
     deg = [rng.integers(1, 30, 100) for _ in range(3)]
     close = [d * 0.01 + rng.normal(0, 0.1, d.size) for d in deg]
     apart = [d * s + rng.normal(0, 0.1, d.size) for d, s in zip(deg, (0.0, 0.01, 0.05))]
-    a = stats.correlation_with_ci(deg, close, n_boot=50)
-    b = stats.correlation_with_ci(deg, apart, n_boot=50)
+    a = deletion_stats.correlation_with_ci(deg, close, n_boot=50)
+    b = deletion_stats.correlation_with_ci(deg, apart, n_boot=50)
     assert a["seeds_low"] < a["pearson"] < a["seeds_high"]
     assert b["seeds_high"] - b["seeds_low"] > 2 * (a["seeds_high"] - a["seeds_low"])
-    assert np.isnan(stats.correlation_with_ci(deg[:1], close[:1], n_boot=10)["seeds_low"])
+    assert np.isnan(deletion_stats.correlation_with_ci(deg[:1], close[:1], n_boot=10)["seeds_low"])
 
 
 def test_compact_table2_joins_each_interval_into_one_column():
     import pandas as pd
 
-    from kedit_utils.core.stats import compact_table2
+    from kedit_utils.kg.deletion.statistics import compact_table2
 
     t = pd.DataFrame({"pearson": [0.5, -0.05], "ci_low": [0.1, -0.3], "ci_high": [0.8, 0.2],
                       "seeds_low": [0.2, float("nan")], "seeds_high": [0.7, float("nan")],

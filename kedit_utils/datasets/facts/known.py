@@ -87,7 +87,7 @@ def answered(model, tok, pairs: Sequence[tuple[str, str]], mode: str = "teacher_
 
 def answer_forms(answer: str) -> tuple[str, ...]:
     """The surface forms an answer is accepted in: as written, then with every word
-    capitalised ("Swiss franc" → "Swiss Franc"), then :data:`~.world.ANSWER_FORMS`'s other
+    capitalised ("Swiss franc" → "Swiss Franc"), then :data:`~kedit_utils.datasets.world.ANSWER_FORMS`'s other
     correct names ("Chinese" → "Mandarin")."""
     forms = [answer]
     titled = " ".join(w[:1].upper() + w[1:] for w in answer.split(" "))

@@ -41,7 +41,7 @@ def read_at_fact_tokens(model, tok, sites, texts_subjects: list[tuple[str, str]]
                         fact_token: str = "subject_last", min_rows: int = 16) -> list[torch.Tensor]:
     """For each ``(module, read)`` of ``sites``: (N, d) the module's first input (``read="input"``)
     or its output (``"output"``; a block's hidden states) at the fact token (see
-    :func:`.tokens.lookup`) of each (text, subject), all read in one forward.
+    :func:`kedit_utils.core.tokens.lookup`) of each (text, subject), all read in one forward.
 
     Attention is causal, so nothing after the fact token changes anything at it: each row is
     cut after its fact token, the rows are run in buckets of similar length (at least

@@ -4,15 +4,15 @@ Associations in GPT"; Paper A §3.3 step 2; Paper B's Table 2; Paper C's locate-
     handle = get_editor("rome").apply(model, tok, request, ROMEHyperParams.smollm2(), cov=cov)
 
 The Editor is a thin layer over the functional path of :mod:`.functional`: the covariance is
-resolved once (:func:`~.editor.resolve_covariance`), one copy of the edited W2 is taken
+resolved once (:func:`~.functional.resolve_covariance`), one copy of the edited W2 is taken
 before the first request, and each request is written in turn by
-:func:`~.editor.edit_in_place` (ROME writes one key–value pair per rank-one update, as the
+:func:`~.functional.edit_in_place` (ROME writes one key–value pair per rank-one update, as the
 reference's ``apply_rome_to_model`` does for several requests). So N requests hold one copy of
 W2, not N + 1, and the handle's restore is exact. The context is
-:class:`~.editor.LocateThenEditContext`: ``cov`` (a :class:`~.covariance.KeyCovariance`, a
+:class:`~.functional.LocateThenEditContext`: ``cov`` (a :class:`~.covariance.KeyCovariance`, a
 (d_in, d_in) matrix at the edited layer, or a dict {layer: covariance} as MEMIT takes), or
 ``corpus`` (+ ``model_id``) to estimate and cache it, or neither when ``mom2_adjustment`` is
-off; ``speed``. ``info["rome"]`` holds each :class:`~.editor.EditResult` (the first holds the
+off; ``speed``. ``info["rome"]`` holds each :class:`~.functional.EditResult` (the first holds the
 handle's copy as its ``original``, the others none).
 """
 from __future__ import annotations

@@ -23,14 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kedit_utils.core.stats import (
-    compact_table2,
-    decomposition_table,
-    degree_impact_table,
-    disjoint_intervals,
-    impact_summary,
-    interval_text,
-)
+from kedit_utils.core.stats import interval_text
 from kedit_utils.kg import claims
 from kedit_utils.kg.deletion.config import PAPER_EDITOR, DeletionChapterConfig
 from kedit_utils.kg.deletion.impact import (
@@ -41,6 +34,13 @@ from kedit_utils.kg.deletion.impact import (
     sweep_summary,
 )
 from kedit_utils.kg.deletion.sequence import run_sequences
+from kedit_utils.kg.deletion.statistics import (
+    compact_table2,
+    decomposition_table,
+    degree_impact_table,
+    disjoint_intervals,
+    impact_summary,
+)
 from kedit_utils.kg.deletion.sweep import DeletionExperiment, run_deletion_experiment
 from kedit_utils.kg.deletion.variants import (
     RULE,
@@ -159,7 +159,7 @@ def with_interval_columns(table: pd.DataFrame) -> pd.DataFrame:
 
 def table2(entities: pd.DataFrame, edit_token: str, n_boot: int, seed: int) -> pd.DataFrame:
     """Paper A Table 2 of this build: per editor × graph × depth the degree–impact correlation
-    (:func:`~kedit_utils.core.stats.degree_impact_table`) of the deletions at ``edit_token``, with
+    (:func:`~kedit_utils.kg.deletion.statistics.degree_impact_table`) of the deletions at ``edit_token``, with
     the paper's r, ROME first and the other editors in alphabetical order."""
     done = entities[(entities.edit_token == edit_token) & ~entities.skipped.astype(bool)]
     out = with_paper_r(degree_impact_table(done, ["editor", "graph", "layers"], n_boot=n_boot, seed=seed))
@@ -169,7 +169,7 @@ def table2(entities: pd.DataFrame, edit_token: str, n_boot: int, seed: int) -> p
 
 def table3(done: pd.DataFrame) -> pd.DataFrame:
     """Paper A Table 3 of this build: per graph × depth the impact's max / min / mean / std
-    (×10⁻², :func:`~kedit_utils.core.stats.impact_summary`) beside the paper's."""
+    (×10⁻², :func:`~kedit_utils.kg.deletion.statistics.impact_summary`) beside the paper's."""
     rows = [{"graph": kind, "layers": n_layers, **impact_summary(part.impact),
              "paper max/min/mean/std": claims.paper_table3_text(kind, n_layers)}
             for (kind, n_layers), part in done.groupby(["graph", "layers"])]
@@ -332,7 +332,7 @@ def stored_run_items(stored: StoredPaperScale) -> list:
 
 def stored_parts_table2(stored: StoredPaperScale, n_boot: int, seed: int) -> pd.DataFrame:
     """Table 2 at the paper's scale, computed here from the stored sweep parts' per-entity rows
-    (the chapter's own :func:`~kedit_utils.core.stats.degree_impact_table`), with the paper's r."""
+    (the chapter's own :func:`~kedit_utils.kg.deletion.statistics.degree_impact_table`), with the paper's r."""
     if stored.sweep_entities.empty:
         return pd.DataFrame()
     done = stored.sweep_entities[~stored.sweep_entities.skipped.astype(bool)]

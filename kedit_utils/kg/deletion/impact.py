@@ -60,15 +60,6 @@ def deletion_fact(kg: KnowledgeGraph, entity: int, relation: int | None = None) 
     return int(rows[np.argmin(kg.triples[rows, 1])])
 
 
-def entity_ranks(scores_probs: np.ndarray, entity: int) -> np.ndarray:
-    """Rank (0 = top) of ``entity`` among entities by probability, per prompt.
-
-    scores_probs: (P, n_entities + 1) probability of each entity (aliases summed).
-    """
-    target = scores_probs[:, entity][:, None]
-    return (scores_probs > target).sum(axis=1)
-
-
 @dataclass
 class DeletionOutcome:
     """One entity's deletion: the per-prompt scores after the edit and the numbers."""

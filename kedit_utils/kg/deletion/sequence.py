@@ -77,12 +77,11 @@ def sequential_deletions(model, corpus, edit_fn, entities, every: int = 1, progr
     return pd.DataFrame(rows)
 
 
-def sequence_curves(tm, edit_fn, n_deletions: int, every: int, seed: int, orders=ORDERS,
-                    version_of=()) -> pd.DataFrame:
+def sequence_curves(tm, edit_fn, n_deletions: int, every: int, seed: int, orders=ORDERS) -> pd.DataFrame:
     """:func:`sequential_deletions` of the first ``n_deletions`` entities of each order on
-    one trained model, cached (key: the model, the orders, the counts, the seed, this module's
-    code and that of ``version_of``, the producers of ``edit_fn`` when this module does not
-    import them). Rows gain ``order``."""
+    one trained model, cached (key: the model, the orders, the counts, the seed and this
+    module's import closure, which holds the editors' code: ``edit_fn`` comes from
+    :mod:`.sweep`, and the registry names every editor). Rows gain ``order``."""
     check_int("sequence_deletions", n_deletions, minimum=1)
     orders = list(orders)
     for o in orders:
@@ -96,7 +95,7 @@ def sequence_curves(tm, edit_fn, n_deletions: int, every: int, seed: int, orders
             parts.append(sequential_deletions(tm.model, tm.corpus, edit_fn, ents, every).assign(order=order))
         pd.concat(parts, ignore_index=True).to_csv(tmp / "curves.csv", index=False)
 
-    version = cache.code_version(sys.modules[__name__], *version_of)  # this module, its kedit_utils imports, the editor's
+    version = cache.code_version(sys.modules[__name__])  # this module and its kedit_utils imports
     path = cache.cached(ARTIFACT_KIND, inputs, version, build)
     return pd.read_csv(path / "curves.csv")
 

@@ -92,12 +92,6 @@ def edit_site(summary, token: str | None = None) -> tuple[int, str]:
     return int(summary.layers[row]), token
 
 
-def locate_edit_site(tm: TrainedModel, n_facts: int = 50, n_samples: int = 5, seed: int = 0,
-                     token: str | None = None) -> tuple[int, str]:
-    """:func:`edit_site` of a fresh :func:`mlp_effects` trace."""
-    return edit_site(mlp_effects(tm, n_facts, n_samples, seed), token)
-
-
 def pick_entities(degree: np.ndarray, max_entities: int | None) -> np.ndarray:
     """All entities, or ``max_entities`` spread evenly over the degree order (hubs and leaves)."""
     order = np.argsort(-degree, kind="stable")

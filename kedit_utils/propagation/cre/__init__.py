@@ -7,7 +7,7 @@ Knowledge Propagation in LLMs", arXiv:2506.08920; code github.com/leo-liuzy/prop
 ``4K_controlled_ripple_edit/{train_data_id,valid_data_id,test_data_id,test_data_ood}.jsonl``).
 Paper B meta-trains on its 4,000 training cases and evaluates on 500 in-distribution and 350
 out-of-distribution ones. Nothing here is downloaded: :func:`generate_cre` builds CRE-style
-data offline from :mod:`.world`, and :func:`load_cre` reads PropMEND's published jsonl
+data offline from :mod:`kedit_utils.datasets.world`, and :func:`load_cre` reads PropMEND's published jsonl
 (``cre_path``) when a reader has it.
 
 One module per job:

@@ -62,7 +62,7 @@ def _known_pairs(known) -> set | None:
 
 
 def _all_names(kind: str, seed: int) -> list[str]:
-    """Every invented name of ``kind`` that :func:`.facts.invented_entities` has, in its
+    """Every invented name of ``kind`` that :func:`kedit_utils.datasets.facts.invented_entities` has, in its
     seeded order (it raises beyond its count, which is found by bisection)."""
     lo, hi = 0, 1
     while True:

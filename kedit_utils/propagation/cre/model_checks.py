@@ -77,7 +77,7 @@ def check_second_hops(model, tok, pairs: Sequence[tuple[str, str]] | None = None
                       max_new_tokens: int = 10) -> SecondHopCheck:
     """Ask the unedited model each (country, second relation) of ``pairs`` once (default:
     :func:`second_hop_pairs`, 149 pairs) and record which it answers (containment of one of
-    :func:`.facts.answer_forms` in ≤ ``max_new_tokens`` greedy tokens, Paper B's rule).
+    :func:`kedit_utils.datasets.facts.answer_forms` in ≤ ``max_new_tokens`` greedy tokens, Paper B's rule).
     ``style``: ``"cloze"`` ("The currency of Greece is the") or ``"question"`` ("What is the
     currency of Greece?"). Cost: one generation per pair.
 
@@ -102,7 +102,7 @@ def check_second_hops(model, tok, pairs: Sequence[tuple[str, str]] | None = None
 def second_hop_of(case: PropagationCase, style: str = "cloze") -> tuple[tuple[str, str], str]:
     """``((bridge, second relation), prompt)`` of a case's second hop alone: the bridge is
     the first edit's object; the prompt comes from :func:`second_hop_prompt` when the second
-    relation is one of :data:`.world.SECOND_HOPS`, else from the relation as a question
+    relation is one of :data:`kedit_utils.datasets.world.SECOND_HOPS`, else from the relation as a question
     template with one ``{...}`` field (PropMEND's ``question_template``, question form only)."""
     bridge, rel = case.edits[0].target_new, case.second_relation
     if rel in W.SECOND_HOPS:

@@ -72,7 +72,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _entity_names() -> list[str]:
-    """Countries (with aliases, with and without their article) and cities of :mod:`.world`."""
+    """Countries (with aliases, with and without their article) and cities of :mod:`kedit_utils.datasets.world`."""
     names = set(W.all_cities())
     for c, info in W.COUNTRIES.items():
         for n in (c, *info.aliases):
@@ -102,7 +102,7 @@ def leading_subject(text: str) -> str:
 def split_fact(sentence: str) -> tuple[str, str]:
     """``(prompt, object)`` of a one-sentence fact whose object ends it, for a line without
     ``facts`` or ``entity_name``: the object is the longest word-aligned suffix (before the
-    final punctuation) that names a country or city of :mod:`.world` ("... located in the
+    final punctuation) that names a country or city of :mod:`kedit_utils.datasets.world` ("... located in the
     United States." → "the United States"), else the last word. The fallback cannot tell a
     multi-word object it does not know from the relation, so such a target is only its last
     word; PropMEND's own files always carry the object (``entity_names`` / ``facts``)."""

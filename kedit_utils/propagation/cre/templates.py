@@ -59,7 +59,7 @@ EDIT_FACTS = ("needed", "all")
 # --------------------------------------------------------------------------- questions
 def second_hop_prompt(country: str, relation: str, style: str = "cloze") -> str:
     """The second hop alone: "The currency of Greece is the" (cloze) or "What is the
-    currency of Greece?" (question), from :data:`.world.SECOND_HOP_TEMPLATES`."""
+    currency of Greece?" (question), from :data:`kedit_utils.datasets.world.SECOND_HOP_TEMPLATES`."""
     check_choice("relation", relation, W.SECOND_HOPS)
     check_choice("style", style, STYLES)
     text = W.SECOND_HOP_TEMPLATES[relation][0 if style == "cloze" else 1].format(country)
@@ -97,7 +97,7 @@ def with_chat_template(cases: Sequence[PropagationCase], tok) -> list[Propagatio
 
 
 def second_hop_pairs() -> list[tuple[str, str]]:
-    """Every (country, second relation) of :mod:`.world` with an answer, in table order."""
+    """Every (country, second relation) of :mod:`kedit_utils.datasets.world` with an answer, in table order."""
     return [(c, r) for c in W.COUNTRIES for r in W.SECOND_HOPS if W.country_fact(c, r) is not None]
 
 

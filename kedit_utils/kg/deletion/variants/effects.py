@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from kedit_utils.core.stats import degree_impact_table
+from kedit_utils.kg.deletion.statistics import degree_impact_table
 
 
 def variant_rows(entities: pd.DataFrame, variants, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
