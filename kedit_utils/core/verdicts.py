@@ -14,9 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# the interval verdict_difference reads (Newcombe's, statsmodels), re-exported for the claims modules
-from kedit_utils.core.stats import difference_interval  # noqa: F401
-
 AGREES, PARTLY, DOES_NOT = "agrees", "partly", "does not"
 VERDICTS = (AGREES, PARTLY, DOES_NOT)
 

@@ -3,7 +3,7 @@ meta-trained model against each baseline in Table 2, each decided by a rule of
 :mod:`kedit_utils.core.verdicts` from chapter 6's results. One function per rule:
 
 * :func:`table1_gain` — a Table 1 row (meta-trained minus base, same FT edit): the 95 %
-  interval of the difference (:func:`~kedit_utils.core.verdicts.difference_interval`) and
+  interval of the difference (:func:`~kedit_utils.core.stats.difference_interval`) and
   :func:`~kedit_utils.core.verdicts.verdict_difference` against Paper B's gain;
 * :func:`layer_depth` — Fig. 2's chosen layer, :func:`~kedit_utils.core.verdicts.verdict_depth`;
 * :func:`table2_difference` — Table 2, the meta-trained model minus one baseline on one data
@@ -22,12 +22,11 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from kedit_utils.core.stats import detectable_difference, detectable_text, too_few_to_tell
+from kedit_utils.core.stats import detectable_difference, detectable_text, difference_interval, too_few_to_tell
 from kedit_utils.core.verdicts import (
     DOES_NOT,
     Claim,
     ClaimBuilder,
-    difference_interval,
     sample_note,
     verdict_depth,
     verdict_difference,

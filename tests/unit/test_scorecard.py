@@ -13,6 +13,7 @@ from results_examples import (  # tests/unit/results_examples.py
 )
 
 from kedit_utils.book import scorecard as sc
+from kedit_utils.core import stats
 from kedit_utils.core import verdicts as V
 from kedit_utils.kg.paper_numbers import PAPER_A_TABLE1, PAPER_A_TABLE2
 
@@ -115,7 +116,7 @@ def test_paper_b_rows(tmp_path):
     assert V.verdict_difference(0.3, 0.2, 0.4) == V.AGREES and V.verdict_difference(0.3, 0.05, 0.2) == V.PARTLY
     assert V.verdict_difference(0.3, -0.6, 0.6) == V.DOES_NOT  # a wide interval proves nothing
     assert V.verdict_depth(20, 30) == V.DOES_NOT and V.verdict_depth(12, 30) == V.PARTLY
-    lo, hi = V.difference_interval(50, 100, 0, 100)
+    lo, hi = stats.difference_interval(50, 100, 0, 100)
     assert 0.35 < lo < 0.5 < hi < 0.65
 
 
