@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kedit_utils.book.profiles import TRAINING  # noqa: E402
 from kedit_utils.core.devices import resolve_device  # noqa: E402
-from kedit_utils.kg import trained_models as model_zoo  # noqa: E402
+from kedit_utils.kg import trained_models  # noqa: E402
 from kedit_utils.kg.corpus import alias_corpus  # noqa: E402
 from kedit_utils.kg.gpt2 import count_parameters  # noqa: E402
 from kedit_utils.kg.graphs import build_graph  # noqa: E402
@@ -82,12 +82,12 @@ def run(args) -> list[dict]:
         if threads:
             print(f"device {dev}, {torch.get_num_threads()} threads (training): float32 matmul {peak:.1f} GFLOP/s", flush=True)
         for kind in args.kind:
-            graph = model_zoo.graph_spec(params, kind)
+            graph = trained_models.graph_spec(params, kind)
             corpus = alias_corpus(build_graph(graph), params["n_aliases"], params["sample_fraction"], args.seed)
             print(f"\n{kind.upper()} graph: {corpus.sizes()}", flush=True)
             for depth in args.depths:
-                spec = model_zoo.model_spec(params, depth)
-                cfg = model_zoo.train_config(params, depth)
+                spec = trained_models.model_spec(params, depth)
+                cfg = trained_models.train_config(params, depth)
                 cpu0 = time.process_time()
                 tr = train_model(corpus, spec, cfg, seed=args.seed, device=str(dev), progress=False)
                 cpu = time.process_time() - cpu0

@@ -8,7 +8,7 @@ import torch
 from kedit_utils.book.profiles import TRAINING
 from kedit_utils.core import cache
 from kedit_utils.core.validation import ParameterError
-from kedit_utils.kg import trained_models as model_zoo
+from kedit_utils.kg import trained_models
 from kedit_utils.kg import training
 from kedit_utils.kg.corpus import alias_corpus
 from kedit_utils.kg.gpt2 import ModelSpec, count_parameters, gpt2_from_scratch
@@ -257,13 +257,13 @@ def test_training_figures():
 def test_training_profiles_build_valid_graphs_and_configs(name):
     params = {**TRAINING[name], "seed": 0, "device": "cpu"}
     assert params["layers"] == [6, 12, 24]
-    lrs = [model_zoo.train_config(params, d).lr for d in params["layers"]]
+    lrs = [trained_models.train_config(params, d).lr for d in params["layers"]]
     assert lrs == sorted(lrs, reverse=True)  # deeper never gets a larger rate
-    assert model_zoo.train_config(params, 6).lr == params["lr"]
+    assert trained_models.train_config(params, 6).lr == params["lr"]
     for kind in ("er", "ba"):
-        kg = build_graph(model_zoo.graph_spec(params, kind))  # raises if a subject needs > |R| relations
+        kg = build_graph(trained_models.graph_spec(params, kind))  # raises if a subject needs > |R| relations
         assert kg.out_degree.max() <= params["n_relations"]
-    assert model_zoo.model_spec(params, 24).n_layers == 24
+    assert trained_models.model_spec(params, 24).n_layers == 24
 
 
 def test_a_fixed_epoch_training_runs_every_epoch_and_keeps_the_last_weights(corpus):
