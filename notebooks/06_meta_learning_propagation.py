@@ -88,8 +88,9 @@ import warnings
 from IPython.display import display
 
 from kedit_utils.book import profiles
+from kedit_utils.book.display import show_notes
 from kedit_utils.book.figures.propagation import layer_sweep, steps_curve
-from kedit_utils.book.results import glue_figure, glue_number, save_results
+from kedit_utils.book.results import glue_all, glue_figure, save_results
 from kedit_utils.propagation.chapter import NOTEBOOK, MetaChapter, MetaChapterConfig
 
 warnings.filterwarnings("ignore")
@@ -124,10 +125,8 @@ display(chapter.model_section().tables[0])
 
 # %%
 data_section = chapter.data_section()
-for table in data_section.tables:
-    display(table)
-for line in data_section.notes:
-    print(line)
+display(*data_section.tables)
+show_notes(data_section.notes)
 
 # %% [markdown]
 # The unedited model answers {glue:text}`known_share` of the checked second hops (table
@@ -144,14 +143,11 @@ for line in data_section.notes:
 
 # %%
 forms = chapter.question_forms()
-for table in forms.tables:
-    display(table)
-for line in forms.notes:
-    print(line)
+display(*forms.tables)
+show_notes(forms.notes)
 
 # %% tags=["remove-cell"]
-for name, value in forms.glue.items():
-    glue_number(name, value)
+glue_all(forms.glue)
 
 # %% [markdown]
 # Second hops known by form: {glue:text}`style_known`; 2-hop queries answered after the
@@ -176,8 +172,7 @@ alpha_section = chapter.alpha_section()
 display(alpha_section.tables[0])
 
 # %% tags=["remove-cell"]
-for name, value in alpha_section.glue.items():
-    glue_number(name, value)
+glue_all(alpha_section.glue)
 
 # %% [markdown]
 # At α = 2e-5 the loss of the new object goes {glue:text}`alpha_paper_loss` and the edited
@@ -208,8 +203,7 @@ display(table1.tables[0])
 display(table1.tables[1])
 
 # %% tags=["remove-cell"]
-for name, value in table1.glue.items():
-    glue_number(name, value)
+glue_all(table1.glue)
 
 # %% [markdown]
 # **Against the paper.** Gains of meta-learning here ({glue:text}`t1_layers`), in-distribution:
@@ -230,15 +224,13 @@ for name, value in table1.glue.items():
 # %%
 fig2 = chapter.layer_sweep()
 display(fig2.tables[0])
-for line in fig2.notes:
-    print(line)
+show_notes(fig2.notes)
 
 # %% tags=["hide-input", "remove-output"]
 glue_figure("fig_ch6_layers", layer_sweep(**fig2.figure))
 
 # %% tags=["remove-cell"]
-for name, value in fig2.glue.items():
-    glue_number(name, value)
+glue_all(fig2.glue)
 
 # %% [markdown]
 # ```{glue:figure} fig_ch6_layers
@@ -270,8 +262,7 @@ display(fig3.tables[0])
 glue_figure("fig_ch6_steps", steps_curve(**fig3.figure))
 
 # %% tags=["remove-cell"]
-for name, value in fig3.glue.items():
-    glue_number(name, value)
+glue_all(fig3.glue)
 
 # %% [markdown]
 # ```{glue:figure} fig_ch6_steps
@@ -307,8 +298,7 @@ display(table2.tables[0])
 display(table2.tables[1])
 
 # %% tags=["remove-cell"]
-for name, value in table2.glue.items():
-    glue_number(name, value)
+glue_all(table2.glue)
 
 # %% [markdown]
 # **Against the paper.** CRE OOD here: {glue:text}`t2_cre` (Paper B: {glue:text}`paper_t2_cre`);
@@ -336,12 +326,10 @@ for name, value in table2.glue.items():
 # %%
 kg = chapter.kg_two_hop()
 display(kg.tables[0])
-for line in kg.notes:
-    print(line)
+show_notes(kg.notes)
 
 # %% tags=["remove-cell"]
-for name, value in kg.glue.items():
-    glue_number(name, value)
+glue_all(kg.glue)
 
 # %% [markdown]
 # **Against the paper.** The language model ({glue:text}`kg_graph_text`): after the FT edit

@@ -82,7 +82,7 @@ from IPython.display import display
 
 from kedit_utils.book import profiles
 from kedit_utils.book.pages.editing_methods import EditingMethodsPage
-from kedit_utils.book.results import glue_figure, glue_number, save_results
+from kedit_utils.book.results import glue_all, glue_figure, save_results
 from kedit_utils.survey.chapter import EditingMethodsConfig, build_chapter
 
 NOTEBOOK = "07_editing_methods"
@@ -119,8 +119,7 @@ page = EditingMethodsPage(chapter)
 display(*page.data_tables())
 
 # %% tags=["remove-cell"]
-for key, value in page.glued_data().items():
-    glue_number(key, value)
+glue_all(page.glued_data())
 
 # %% [markdown]
 # (ch7-comparison)=
@@ -177,8 +176,7 @@ display(*page.erase_tables())
 display(*page.kg_tables())
 
 # %% tags=["remove-cell"]
-for key, value in page.glued_kg().items():
-    glue_number(key, value)
+glue_all(page.glued_kg())
 
 # %% [markdown]
 # (ch7-findings)=
@@ -193,8 +191,7 @@ for key, value in page.glued_kg().items():
 display(*page.findings_tables())  # the evidence in full (it wraps in the column)
 
 # %% tags=["remove-cell"]
-for key, value in page.glued_findings().items():
-    glue_number(key, value)
+glue_all(page.glued_findings())
 
 # %% [markdown]
 # (ch7-heatmaps)=
@@ -261,8 +258,7 @@ glue_figure("fig_sequential", page.sequential_figure())
 display(*page.reversibility_tables())
 
 # %% tags=["remove-cell"]
-for key, value in page.glued_reversibility().items():
-    glue_number(key, value)
+glue_all(page.glued_reversibility())
 
 # %% [markdown]
 # (ch7-panel)=

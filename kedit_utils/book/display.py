@@ -16,3 +16,9 @@ def show_rows_or_note(rows: Sequence[dict], note: str, transpose: bool = True) -
         return
     frame = pd.DataFrame(list(rows))
     display(frame.T if transpose else frame)
+
+
+def show_notes(lines: Sequence[str]) -> None:
+    """Print a section's notes, one per line (nothing when there are none)."""
+    for line in lines:
+        print(line)

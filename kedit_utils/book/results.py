@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,13 @@ def glue_number(key: str, value: Any, fmt: str | None = None) -> Any:
     shown = format(value, fmt) if fmt else value
     glue(key, shown, display=False)
     return value
+
+
+def glue_all(values: Mapping[str, Any]) -> None:
+    """:func:`glue_number` of every ``name: value`` of ``values`` (a chapter section's glued
+    texts and numbers, already rendered)."""
+    for key, value in values.items():
+        glue_number(key, value)
 
 
 def glue_figure(key: str, fig) -> None:

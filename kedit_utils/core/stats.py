@@ -65,6 +65,14 @@ def interval_text(low, high, precision: int = 2) -> str:
     return f"[{low:.{precision}f}, {high:.{precision}f}]" if ok else ""
 
 
+def estimate_text(value, low, high, digits: int = 2) -> str:
+    """An estimate and its interval as the book's tables write them, ``"0.50 [0.24, 0.76]"``;
+    ``"–"`` when the estimate is missing (None or NaN)."""
+    if value is None or not np.isfinite(value):
+        return "–"
+    return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
 def wilson_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """Wilson score interval of a proportion k/n (statsmodels' ``proportion_confint``,
     method "wilson"); (nan, nan) for n = 0."""

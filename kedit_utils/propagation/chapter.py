@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from kedit_utils.core.devices import DEVICES, resolve_device
+from kedit_utils.core.stats import estimate_text as interval_text  # the tables' accuracy cells, "0.50 [0.24, 0.76]"
 from kedit_utils.core.validation import (
     ParameterError,
     check_choice,
@@ -89,11 +90,6 @@ PROFILE_PARAMETERS = ("n_train", "n_id", "n_ood", "n_mquake", "n_mquake_subset",
 DIRECT_PARAMETERS = ("model", "cre_path", "mquake_path", "question_style", "layer", "executor", "scheduler")
 PARAMETERS = ("profile", "seed", "device", *PROFILE_PARAMETERS, *DIRECT_PARAMETERS)
 LIST_PARAMETERS = ("alphas", "scopes", "baselines")
-
-
-def interval_text(value: float, low: float, high: float, digits: int = 2) -> str:
-    """"0.50 [0.24, 0.76]": an estimate and its interval (the tables' accuracy cells)."""
-    return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
 def _check_model(model) -> None:

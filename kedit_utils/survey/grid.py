@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from kedit_utils.core.stats import estimate_text as interval_text  # "0.93 [0.85, 1.00]"
 from kedit_utils.core.validation import ParameterError, check_int
 from kedit_utils.editing import get_editor
 from kedit_utils.editing import metrics as M
@@ -198,13 +199,6 @@ def summary(rows: pd.DataFrame, metrics: Sequence[str] = METRICS + ("seconds",),
             row[name], row[f"{name}_lo"], row[f"{name}_hi"] = mean, lo, hi
         out.append(row)
     return pd.DataFrame(out)
-
-
-def interval_text(mean: float, lo: float, hi: float, digits: int = 2) -> str:
-    """"0.93 [0.85, 1.00]" (or "–" for NaN)."""
-    if mean is None or not np.isfinite(mean):
-        return "–"
-    return f"{mean:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
 def result_rows(table: pd.DataFrame) -> list[dict]:
